@@ -5,6 +5,7 @@
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 #![cfg_attr(test, allow(clippy::arithmetic_side_effects))]
 
+mod clock;
 mod code;
 mod error;
 mod hotp;
@@ -24,6 +25,7 @@ mod recovery;
 mod seal;
 mod token;
 
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::code::Code;
 pub use crate::error::{Error, Result};
 pub use crate::hotp::Hotp;

@@ -219,7 +219,10 @@ mod tests {
             assert_eq!(Digits::new(d).is_ok(), (6..=10).contains(&d), "{d}");
         }
         assert_eq!(Digits::new(u32::MAX), Err(Error::InvalidDigits(u32::MAX)));
-        assert_eq!(Digits::new(10).map(|d| d.modulus().get()), Ok(10_000_000_000));
+        assert_eq!(
+            Digits::new(10).map(|d| d.modulus().get()),
+            Ok(10_000_000_000)
+        );
     }
 
     #[test]

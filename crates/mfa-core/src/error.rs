@@ -136,4 +136,17 @@ pub enum Error {
     /// A stored password hash that cannot be parsed.
     #[error("the stored password hash is malformed")]
     MalformedPasswordHash,
+
+    // --- recovery codes ---------------------------------------------------------------------
+    /// A number of recovery codes to generate outside `1..=max`.
+    #[error("a recovery code set holds between 1 and {max} codes, not {count}")]
+    InvalidRecoveryCodeCount {
+        /// Number of codes asked for.
+        count: usize,
+        /// Largest set accepted.
+        max: usize,
+    },
+    /// A stored recovery code verifier that cannot be decoded.
+    #[error("the stored recovery code verifier is malformed")]
+    MalformedRecoveryVerifier,
 }

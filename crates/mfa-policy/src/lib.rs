@@ -1,0 +1,31 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+// Decisions run on attacker-influenced counts and times: no slicing that can go out of range,
+// no arithmetic that can overflow. Checked or saturating operations only.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#![cfg_attr(test, allow(clippy::arithmetic_side_effects))]
+
+mod client;
+mod counter;
+mod decision;
+mod error;
+mod factor;
+mod lifetime;
+mod policy;
+mod presets;
+mod rule;
+mod send;
+mod time;
+
+pub use crate::client::{ClientKey, ClientPrefixes};
+pub use crate::counter::{Counter, CounterState, Device, FailureState};
+pub use crate::decision::{Decision, Reason};
+pub use crate::error::{Error, Result};
+pub use crate::factor::{CounterLock, Factor, FactorRules, FailureOutcome, MAX_CONSECUTIVE_CAP};
+pub use crate::lifetime::{
+    ChallengeState, Channel, Lifetimes, MAX_CHALLENGE_ATTEMPTS, MAX_LIFETIME, MIN_LIFETIME,
+};
+pub use crate::policy::{MAX_TOTP_SKEW, Policy, PolicyBuilder};
+pub use crate::rule::{FailureRule, Lockout, MAX_WINDOW, MIN_WINDOW};
+pub use crate::send::{Delivery, SendQuota, SendState};
+pub use crate::time::INDEFINITE;

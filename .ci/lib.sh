@@ -20,8 +20,8 @@ apt_install() {
 
 install_test_tools() {
   # oathtool (Debian) and pyotp (PyPI) are the independent implementations the CLI is
-  # cross-checked against.
-  apt_install oathtool
+  # cross-checked against; OpenSSL's headers build the embedded SMTP server of mfa-mail's tests.
+  apt_install oathtool pkg-config libssl-dev
   if ! python3 -c 'import pyotp' 2>/dev/null; then
     log "pip install pyotp"
     python3 -m pip install --quiet --disable-pip-version-check pyotp

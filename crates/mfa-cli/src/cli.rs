@@ -1,0 +1,277 @@
+//! The command line: subcommands and their arguments, as clap parses them.
+//!
+//! Values with a meaning in `mfa-core` (algorithm, digits, period) are validated by
+//! `mfa-core`'s own constructors while clap parses, so a bad value is reported with
+//! `mfa_core::Error`'s message. Keys and codes are *not* validated here: clap would echo them
+//! in its error message, and they are secrets.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use mfa_core::{Algorithm, Digits, Period};
+
+/// HOTP/TOTP codes, verification, secrets and otpauth:// Key URIs, in the spirit of oathtool.
+///
+/// KEY is base32 (case, spaces, dashes and padding ignored) unless --hex is given; `-` reads
+/// it from standard input, which keeps it out of the process list. Keys from 80 bits up are
+/// accepted, because an operator checks keys that providers have already issued.
+#[derive(Debug, Parser)]
+#[command(name = "mfa", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Print the TOTP code (RFC 6238) for a key at a time, and nothing else.
+    Totp {
+        #[command(flatten)]
+        key: KeyArg,
+        #[command(flatten)]
+        hash: HashArgs,
+        #[command(flatten)]
+        time: TimeArgs,
+    },
+    /// Print the HOTP code (RFC 4226) for a key and counter, and nothing else.
+    Hotp {
+        #[command(flatten)]
+        key: KeyArg,
+        /// The counter value.
+        #[arg(long, short = 'c', value_name = "N", allow_negative_numbers = true)]
+        counter: u64,
+        #[command(flatten)]
+        hash: HashArgs,
+    },
+    /// Check a code: print the matched TOTP time step (or, with --hotp, the next counter)
+    /// and exit 0; exit 1 if the code does not match.
+    Verify(VerifyArgs),
+    /// Print a fresh random secret in base32.
+    Secret {
+        /// Length of the secret in bits: a multiple of 8, from 128 to 2048.
+        #[arg(
+            long,
+            default_value_t = 160,
+            value_name = "N",
+            allow_negative_numbers = true
+        )]
+        bits: usize,
+    },
+    /// Print the otpauth:// Key URI of a key, or draw it as a QR code.
+    Uri(UriArgs),
+    /// Print the fields of an otpauth:// Key URI as JSON (the secret only with --reveal-secret).
+    Parse {
+        /// The Key URI, or `-` to read it from standard input.
+        #[arg(value_name = "URI")]
+        uri: String,
+        /// Also print the secret (base32).
+        #[arg(long)]
+        reveal_secret: bool,
+    },
+}
+
+/// The key argument shared by every subcommand that computes codes.
+#[derive(Debug, Args)]
+pub(crate) struct KeyArg {
+    /// The shared secret: base32, or hexadecimal with --hex; `-` reads it from standard input.
+    #[arg(value_name = "KEY")]
+    pub(crate) key: String,
+    /// KEY is hexadecimal instead of base32.
+    #[arg(long)]
+    pub(crate) hex: bool,
+}
+
+/// Hash algorithm and code length.
+#[derive(Debug, Args)]
+pub(crate) struct HashArgs {
+    /// The HMAC hash function.
+    #[arg(
+        long,
+        short = 'a',
+        default_value = "sha1",
+        value_name = "sha1|sha256|sha512",
+        value_parser = parse_algorithm
+    )]
+    pub(crate) algorithm: Algorithm,
+    /// Digits per code, 6 to 10.
+    #[arg(
+        long,
+        short = 'd',
+        default_value = "6",
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = parse_digits
+    )]
+    pub(crate) digits: Digits,
+}
+
+/// TOTP time parameters.
+#[derive(Debug, Args)]
+pub(crate) struct TimeArgs {
+    /// Seconds per time step.
+    #[arg(
+        long,
+        short = 's',
+        default_value = "30",
+        value_name = "SECONDS",
+        allow_negative_numbers = true,
+        value_parser = parse_period
+    )]
+    pub(crate) period: Period,
+    /// Unix time at which step 0 starts (RFC 6238 T0).
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "UNIX",
+        allow_negative_numbers = true
+    )]
+    pub(crate) t0: u64,
+    /// Unix time to compute the code for, in seconds; the system clock if absent.
+    #[arg(
+        long,
+        short = 't',
+        value_name = "UNIX_SECONDS",
+        allow_negative_numbers = true
+    )]
+    pub(crate) time: Option<u64>,
+}
+
+/// Arguments of `mfa verify`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    pub(crate) key: KeyArg,
+    /// The code to check (spaces and dashes between digit groups are ignored).
+    #[arg(value_name = "CODE")]
+    pub(crate) code: String,
+    #[command(flatten)]
+    pub(crate) hash: HashArgs,
+    /// Steps accepted before and after the current one (TOTP).
+    #[arg(
+        long,
+        default_value_t = 1,
+        value_name = "STEPS",
+        allow_negative_numbers = true,
+        conflicts_with = "hotp"
+    )]
+    pub(crate) skew: u8,
+    /// Seconds per time step (TOTP).
+    #[arg(
+        long,
+        short = 's',
+        default_value = "30",
+        value_name = "SECONDS",
+        allow_negative_numbers = true,
+        value_parser = parse_period,
+        conflicts_with = "hotp"
+    )]
+    pub(crate) period: Period,
+    /// Unix time at which step 0 starts (TOTP, RFC 6238 T0).
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "UNIX",
+        allow_negative_numbers = true,
+        conflicts_with = "hotp"
+    )]
+    pub(crate) t0: u64,
+    /// Unix time to verify at, in seconds; the system clock if absent (TOTP).
+    #[arg(
+        long,
+        short = 't',
+        value_name = "UNIX_SECONDS",
+        allow_negative_numbers = true,
+        conflicts_with = "hotp"
+    )]
+    pub(crate) time: Option<u64>,
+    /// Verify an HOTP code (RFC 4226) against --counter instead of a TOTP code.
+    #[arg(long, requires = "counter")]
+    pub(crate) hotp: bool,
+    /// The first HOTP counter to try (with --hotp).
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "N",
+        allow_negative_numbers = true,
+        requires = "hotp"
+    )]
+    pub(crate) counter: Option<u64>,
+    /// How many counters after --counter to try as well (with --hotp).
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "W",
+        allow_negative_numbers = true,
+        requires = "hotp"
+    )]
+    pub(crate) look_ahead: u32,
+}
+
+/// Arguments of `mfa uri`.
+#[derive(Debug, Args)]
+pub(crate) struct UriArgs {
+    #[command(flatten)]
+    pub(crate) key: KeyArg,
+    /// The provider or service, shown by the app above the account.
+    #[arg(long, value_name = "ISSUER")]
+    pub(crate) issuer: Option<String>,
+    /// The account name, usually an e-mail address or user name.
+    #[arg(long, value_name = "ACCOUNT")]
+    pub(crate) account: String,
+    #[command(flatten)]
+    pub(crate) hash: HashArgs,
+    /// Seconds per time step (TOTP).
+    #[arg(
+        long,
+        short = 's',
+        default_value = "30",
+        value_name = "SECONDS",
+        allow_negative_numbers = true,
+        value_parser = parse_period,
+        conflicts_with = "counter"
+    )]
+    pub(crate) period: Period,
+    /// Make an HOTP URI starting at this counter instead of a TOTP URI.
+    #[arg(long, short = 'c', value_name = "N", allow_negative_numbers = true)]
+    pub(crate) counter: Option<u64>,
+    /// The URL of a logo for the app to show (FreeOTP's `image` parameter).
+    #[arg(long, value_name = "URL")]
+    pub(crate) image: Option<String>,
+    /// Draw the URI as a QR code in the terminal instead of printing it.
+    #[arg(long)]
+    pub(crate) qr: bool,
+    /// Also write the QR code as SVG to FILE (created with owner-only permissions).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) qr_svg: Option<PathBuf>,
+    /// Also write the QR code as PNG to FILE (created with owner-only permissions).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) qr_png: Option<PathBuf>,
+}
+
+fn parse_algorithm(s: &str) -> Result<Algorithm, mfa_core::Error> {
+    s.parse()
+}
+
+fn parse_digits(s: &str) -> Result<Digits, String> {
+    let n: u32 = s.trim().parse().map_err(|e| format!("not a number: {e}"))?;
+    Digits::new(n).map_err(|e| e.to_string())
+}
+
+fn parse_period(s: &str) -> Result<Period, String> {
+    let n: u64 = s.trim().parse().map_err(|e| format!("not a number: {e}"))?;
+    Period::from_secs(n).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

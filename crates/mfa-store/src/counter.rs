@@ -1,0 +1,285 @@
+//! Counters for rate limits and lockouts, keyed by account, client or both.
+
+use std::fmt::{self, Debug, Write as _};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+use crate::Result;
+
+/// Whose attempts a counter counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CounterScope {
+    /// One account, from anywhere.
+    Account(String),
+    /// One client (an IP address or a device), against any account.
+    Client(String),
+    /// One account from one client.
+    AccountClient {
+        /// The account.
+        account: String,
+        /// The client.
+        client: String,
+    },
+}
+
+/// The key of a counter: a namespace (what is counted) and a scope (whose attempts).
+///
+/// The namespace keeps counters of different purposes apart, so failed passwords and failed
+/// second-factor codes of one account are two counters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CounterKey {
+    /// What is counted ("password", "totp", "email-send", ...).
+    pub namespace: String,
+    /// Whose attempts are counted.
+    pub scope: CounterScope,
+}
+
+impl CounterKey {
+    /// A counter of `namespace` for `scope`.
+    pub fn new(namespace: impl Into<String>, scope: CounterScope) -> Self {
+        Self {
+            namespace: namespace.into(),
+            scope,
+        }
+    }
+
+    /// The canonical storage key: one unambiguous string per key, the same in every backend.
+    ///
+    /// Every part is length-prefixed, so no choice of names makes two keys collide (an account
+    /// named `"a|b"` cannot pose as another key).
+    #[must_use]
+    pub fn storage_key(&self) -> String {
+        let mut out = String::new();
+        push_part(&mut out, &self.namespace);
+        match &self.scope {
+            CounterScope::Account(account) => {
+                out.push('a');
+                push_part(&mut out, account);
+            }
+            CounterScope::Client(client) => {
+                out.push('c');
+                push_part(&mut out, client);
+            }
+            CounterScope::AccountClient { account, client } => {
+                out.push('b');
+                push_part(&mut out, account);
+                push_part(&mut out, client);
+            }
+        }
+        out
+    }
+}
+
+fn push_part(out: &mut String, part: &str) {
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{}:{part}", part.len());
+}
+
+impl fmt::Display for CounterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.storage_key())
+    }
+}
+
+/// The state of a counter after a hit or a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterState {
+    /// When the current window started.
+    pub window_start: SystemTime,
+    /// When the current window ends (the count restarts at the first hit at or after it).
+    pub window_end: SystemTime,
+    /// Hits in the current window.
+    pub count: u32,
+    /// Hits since the counter was created or reset; unlike `count`, kept when a new window
+    /// starts while the record is retained (see [`CounterStore::hit_counter`]).
+    pub consecutive_failures: u32,
+    /// Until when the key is locked, if a lock was set and has not ended.
+    pub locked_until: Option<SystemTime>,
+}
+
+impl CounterState {
+    /// Whether the key is locked at `now`.
+    #[must_use]
+    pub fn is_locked(&self, now: SystemTime) -> bool {
+        self.locked_until.is_some_and(|until| now < until)
+    }
+
+    /// The instant after which the record is absent: the later of the window end and the lock
+    /// end.
+    #[must_use]
+    pub fn retained_until(&self) -> SystemTime {
+        match self.locked_until {
+            Some(until) if until > self.window_end => until,
+            _ => self.window_end,
+        }
+    }
+
+    /// Whether the record behaves as absent at `now` (`now >= retained_until()`).
+    #[must_use]
+    pub fn is_expired(&self, now: SystemTime) -> bool {
+        now >= self.retained_until()
+    }
+}
+
+/// Adds `window` to `start`, saturating at a far-future instant instead of overflowing.
+#[must_use]
+pub fn window_end(start: SystemTime, window: Duration) -> SystemTime {
+    start
+        .checked_add(window)
+        .unwrap_or_else(|| far_future(start))
+}
+
+fn far_future(start: SystemTime) -> SystemTime {
+    // ~31 years: beyond any window a policy sets, and representable on every platform.
+    start
+        .checked_add(Duration::from_secs(1 << 30))
+        .unwrap_or(start)
+}
+
+/// Storage of counters.
+///
+/// A record is *retained* until the later of its window end and its lock end; after that it
+/// behaves as absent everywhere (`counter` returns `None`, `hit_counter` starts from zero), so
+/// Redis can give it that TTL and SQL can purge it.
+#[async_trait]
+pub trait CounterStore: Send + Sync + Debug {
+    /// Counts one hit and returns the state after it, in one atomic step.
+    ///
+    /// If the record is absent or expired at `now`: a new record with `window_start = now`,
+    /// `window_end = now + window`, `count = 1`, `consecutive_failures = 1`, no lock. Else if
+    /// `now >= window_end` (the window ended, a lock keeps the record): a new window starting at
+    /// `now` with `count = 1`, `consecutive_failures + 1`, the lock kept. Else `count + 1` and
+    /// `consecutive_failures + 1` (saturating). The lock is never changed here.
+    ///
+    /// Atomic: `n` concurrent hits on one key return the counts `1..=n` once each (SQL: one
+    /// `INSERT .. ON CONFLICT DO UPDATE .. RETURNING`; Redis: one Lua script).
+    ///
+    /// # Errors
+    /// Backend failures. On an error the caller must deny the attempt.
+    async fn hit_counter(
+        &self,
+        key: &CounterKey,
+        window: Duration,
+        now: SystemTime,
+    ) -> Result<CounterState>;
+
+    /// Locks `key` until `until`, creating the record if needed (with a window ending at `now`
+    /// and count 0). A lock is only ever extended: a call with an earlier `until` than the
+    /// current lock leaves it. Returns the state after the call.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn lock_counter(
+        &self,
+        key: &CounterKey,
+        until: SystemTime,
+        now: SystemTime,
+    ) -> Result<CounterState>;
+
+    /// Deletes the record of `key`: count, consecutive failures and lock (after a success where
+    /// the policy says so, or an administrator's unlock).
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn reset_counter(&self, key: &CounterKey) -> Result<()>;
+
+    /// The state of `key` at `now`, `None` if absent or expired.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn counter(&self, key: &CounterKey, now: SystemTime) -> Result<Option<CounterState>>;
+
+    /// The states of several keys at `now`, in the order given (`None` for absent or expired).
+    ///
+    /// Provided as one [`counter`](Self::counter) call per key. A backend that can read them in
+    /// one round trip (SQL `WHERE key IN (..)`, one Redis script) should override it with the
+    /// same result: this is the read a verification makes before every attempt.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn counters(
+        &self,
+        keys: &[CounterKey],
+        now: SystemTime,
+    ) -> Result<Vec<Option<CounterState>>> {
+        let mut states = Vec::with_capacity(keys.len());
+        for key in keys {
+            states.push(self.counter(key, now).await?);
+        }
+        Ok(states)
+    }
+
+    /// Counts one hit on each key, each with its own window, and returns the states after the
+    /// hits in the order given.
+    ///
+    /// Each hit has the semantics and atomicity of [`hit_counter`](Self::hit_counter); the batch
+    /// as a whole need not be atomic, but it must not return before every hit it reports is
+    /// counted. Provided as one `hit_counter` call per key; override it to count a failed
+    /// attempt in one round trip. On an error part way, the hits already counted stay counted
+    /// (erring on the side of counting), and the caller must deny the attempt.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn hit_counters(
+        &self,
+        hits: &[(CounterKey, Duration)],
+        now: SystemTime,
+    ) -> Result<Vec<CounterState>> {
+        let mut states = Vec::with_capacity(hits.len());
+        for (key, window) in hits {
+            states.push(self.hit_counter(key, *window, now).await?);
+        }
+        Ok(states)
+    }
+
+    /// Deletes every record expired at `now`; returns how many (may be 0 where records expire by
+    /// themselves).
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn purge_expired_counters(&self, now: SystemTime) -> Result<u64>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_keys_do_not_collide() {
+        let a = CounterKey::new("totp", CounterScope::Account("a:1b".into()));
+        let b = CounterKey::new("totp:1", CounterScope::Account("ab".into()));
+        let c = CounterKey::new("totp", CounterScope::Client("a:1b".into()));
+        let d = CounterKey::new(
+            "totp",
+            CounterScope::AccountClient {
+                account: "a".into(),
+                client: "b".into(),
+            },
+        );
+        let e = CounterKey::new(
+            "totp",
+            CounterScope::AccountClient {
+                account: "a1:b".into(),
+                client: String::new(),
+            },
+        );
+        let keys = [a, b, c, d, e].map(|k| k.storage_key());
+        for (i, x) in keys.iter().enumerate() {
+            for y in keys.iter().skip(i + 1) {
+                assert_ne!(x, y);
+            }
+        }
+    }
+
+    #[test]
+    fn window_end_saturates() {
+        let start = SystemTime::UNIX_EPOCH;
+        assert!(window_end(start, Duration::MAX) > start);
+        assert_eq!(
+            window_end(start, Duration::from_secs(5)),
+            start + Duration::from_secs(5)
+        );
+    }
+}

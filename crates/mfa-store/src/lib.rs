@@ -1,0 +1,31 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod error;
+mod text;
+
+// -- one module per entity: its records and its trait --------------------------------------
+mod audit;
+mod challenge;
+mod counter;
+mod device;
+mod recovery;
+mod settings;
+mod totp;
+
+mod memory;
+mod store;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use crate::audit::{AuditEvent, AuditKind, AuditOutcome, AuditStore, ClientInfo};
+pub use crate::challenge::{AttemptOutcome, Challenge, ChallengeKind, ChallengeStore};
+pub use crate::counter::{CounterKey, CounterScope, CounterState, CounterStore, window_end};
+pub use crate::device::{TrustedDevice, TrustedDeviceStore};
+pub use crate::error::{Result, StoreError};
+pub use crate::memory::MemoryStore;
+pub use crate::recovery::{RecoveryCodeRecord, RecoveryCodeStore};
+pub use crate::settings::{FactorKind, MfaSettings, SettingsStore};
+pub use crate::store::Store;
+pub use crate::totp::{FactorStatus, NewTotpFactor, TotpFactor, TotpFactorStore};

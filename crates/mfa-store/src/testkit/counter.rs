@@ -1,0 +1,243 @@
+//! Checks of [`CounterStore`](crate::CounterStore).
+
+use std::time::Duration;
+
+use super::{CONCURRENCY, SharedStore, base, race, secs, unique};
+use crate::{CounterKey, CounterScope};
+
+const WINDOW: Duration = secs(900);
+
+fn account_key(tag: &str) -> CounterKey {
+    CounterKey::new("totp", CounterScope::Account(unique(tag)))
+}
+
+/// Hits count up within a window; the record is absent once the window ended; the next hit
+/// starts a new window.
+pub async fn hit_counts_in_window(store: SharedStore) {
+    let key = account_key("ctr-window");
+    let t = base();
+    for (offset, expected) in [(0, 1), (10, 2), (899, 3)] {
+        let state = store
+            .hit_counter(&key, WINDOW, t + secs(offset))
+            .await
+            .unwrap();
+        assert_eq!(
+            (state.count, state.consecutive_failures),
+            (expected, expected)
+        );
+        assert_eq!((state.window_start, state.window_end), (t, t + WINDOW));
+        assert_eq!(state.locked_until, None);
+    }
+    let read = store
+        .counter(&key, t + secs(30))
+        .await
+        .unwrap()
+        .expect("a live counter");
+    assert_eq!(read.count, 3);
+    assert!(
+        store.counter(&key, t + WINDOW).await.unwrap().is_none(),
+        "absent once the window ended"
+    );
+
+    let next = store.hit_counter(&key, WINDOW, t + WINDOW).await.unwrap();
+    assert_eq!((next.count, next.consecutive_failures), (1, 1));
+    assert_eq!(next.window_start, t + WINDOW);
+}
+
+/// A lock only ever extends, keeps the record past its window, and survives a new window,
+/// in which consecutive failures keep counting.
+pub async fn lock_extends_and_retains(store: SharedStore) {
+    let key = account_key("ctr-lock");
+    let t = base();
+    store.hit_counter(&key, WINDOW, t).await.unwrap();
+    store.hit_counter(&key, WINDOW, t + secs(1)).await.unwrap();
+    let locked = store
+        .lock_counter(&key, t + secs(3600), t + secs(2))
+        .await
+        .unwrap();
+    assert_eq!(locked.locked_until, Some(t + secs(3600)));
+    assert!(locked.is_locked(t + secs(3599)) && !locked.is_locked(t + secs(3600)));
+    let kept = store
+        .lock_counter(&key, t + secs(1800), t + secs(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.locked_until,
+        Some(t + secs(3600)),
+        "an earlier end does not shorten a lock"
+    );
+
+    let during = store
+        .counter(&key, t + secs(1000))
+        .await
+        .unwrap()
+        .expect("retained by the lock");
+    assert_eq!(
+        (during.consecutive_failures, during.locked_until),
+        (2, Some(t + secs(3600)))
+    );
+
+    let hit = store
+        .hit_counter(&key, WINDOW, t + secs(1000))
+        .await
+        .unwrap();
+    assert_eq!(
+        (hit.count, hit.consecutive_failures),
+        (1, 3),
+        "new window, failures carried"
+    );
+    assert_eq!(
+        (hit.window_start, hit.locked_until),
+        (t + secs(1000), Some(t + secs(3600)))
+    );
+    assert!(
+        store.counter(&key, t + secs(3600)).await.unwrap().is_none(),
+        "absent after the lock"
+    );
+}
+
+/// Locking a key without a record creates one with no hits; the first hit keeps the lock.
+pub async fn lock_on_absent_key(store: SharedStore) {
+    let key = account_key("ctr-lock-new");
+    let t = base();
+    let locked = store.lock_counter(&key, t + secs(600), t).await.unwrap();
+    assert_eq!(
+        (
+            locked.count,
+            locked.consecutive_failures,
+            locked.locked_until
+        ),
+        (0, 0, Some(t + secs(600)))
+    );
+    let read = store
+        .counter(&key, t + secs(1))
+        .await
+        .unwrap()
+        .expect("the lock is retained");
+    assert!(read.is_locked(t + secs(1)));
+    let hit = store.hit_counter(&key, WINDOW, t + secs(5)).await.unwrap();
+    assert_eq!((hit.count, hit.consecutive_failures), (1, 1));
+    assert_eq!(hit.locked_until, Some(t + secs(600)));
+}
+
+/// Reset removes count, failures and lock.
+pub async fn reset_clears(store: SharedStore) {
+    let key = account_key("ctr-reset");
+    let t = base();
+    store.hit_counter(&key, WINDOW, t).await.unwrap();
+    store.hit_counter(&key, WINDOW, t).await.unwrap();
+    store.lock_counter(&key, t + secs(3600), t).await.unwrap();
+    store.reset_counter(&key).await.unwrap();
+    assert!(store.counter(&key, t).await.unwrap().is_none());
+    let hit = store.hit_counter(&key, WINDOW, t + secs(1)).await.unwrap();
+    assert_eq!(
+        (hit.count, hit.consecutive_failures, hit.locked_until),
+        (1, 1, None)
+    );
+    store
+        .reset_counter(&account_key("ctr-reset-none"))
+        .await
+        .unwrap();
+}
+
+/// Namespaces and scopes are separate counters.
+pub async fn keys_are_separate(store: SharedStore) {
+    let (account, client) = (unique("ctr-acct"), unique("ctr-ip"));
+    let keys = [
+        CounterKey::new("password", CounterScope::Account(account.clone())),
+        CounterKey::new("totp", CounterScope::Account(account.clone())),
+        CounterKey::new("totp", CounterScope::Client(client.clone())),
+        CounterKey::new(
+            "totp",
+            CounterScope::AccountClient {
+                account: account.clone(),
+                client,
+            },
+        ),
+        CounterKey::new("totp", CounterScope::Client(account)),
+    ];
+    let t = base();
+    for (i, key) in keys.iter().enumerate() {
+        for _ in 0..=i {
+            store.hit_counter(key, WINDOW, t).await.unwrap();
+        }
+    }
+    for (i, key) in keys.iter().enumerate() {
+        let count = store.counter(key, t).await.unwrap().map(|s| s.count);
+        assert_eq!(count, Some(i as u32 + 1), "counter {key}");
+    }
+}
+
+/// 50 hits at once count exactly 50, each hit seeing its own count.
+pub async fn hit_race_counts_all(store: SharedStore) {
+    let key = account_key("ctr-race");
+    let t = base();
+    let states = race(CONCURRENCY, |_| {
+        let (store, key) = (store.clone(), key.clone());
+        async move { store.hit_counter(&key, WINDOW, t).await.unwrap() }
+    })
+    .await;
+    let mut counts: Vec<u32> = states.iter().map(|s| s.count).collect();
+    counts.sort_unstable();
+    let expected: Vec<u32> = (1..=CONCURRENCY as u32).collect();
+    assert_eq!(counts, expected, "every hit counted once");
+    let read = store.counter(&key, t).await.unwrap().unwrap();
+    assert_eq!(
+        (read.count, read.consecutive_failures),
+        (CONCURRENCY as u32, CONCURRENCY as u32)
+    );
+}
+
+/// Purge removes expired counters and keeps live ones.
+pub async fn purge_expired(store: SharedStore) {
+    let (old, live) = (account_key("ctr-purge-old"), account_key("ctr-purge-live"));
+    let now = base();
+    let past = now - secs(7200);
+    store.hit_counter(&old, secs(3600), past).await.unwrap();
+    store.hit_counter(&live, WINDOW, now).await.unwrap();
+    store.purge_expired_counters(now).await.unwrap();
+    assert!(
+        store.counter(&old, past).await.unwrap().is_none(),
+        "the expired counter is gone"
+    );
+    assert!(
+        store.counter(&live, now).await.unwrap().is_some(),
+        "the live one stays"
+    );
+}
+
+/// The batch read and batch hit give what one call per key gives, in the order asked.
+pub async fn batch_ops_match_single_ops(store: SharedStore) {
+    let t = base();
+    let keys = [
+        account_key("ctr-batch-a"),
+        account_key("ctr-batch-b"),
+        account_key("ctr-batch-absent"),
+    ];
+    let hits = [(keys[0].clone(), WINDOW), (keys[1].clone(), secs(60))];
+    let first = store.hit_counters(&hits, t).await.unwrap();
+    assert_eq!(first.iter().map(|s| s.count).collect::<Vec<_>>(), [1, 1]);
+    assert_eq!(
+        first[1].window_end,
+        t + secs(60),
+        "each key keeps its own window"
+    );
+    let second = store.hit_counters(&hits, t + secs(1)).await.unwrap();
+    assert_eq!(second.iter().map(|s| s.count).collect::<Vec<_>>(), [2, 2]);
+    store
+        .lock_counter(&keys[1], t + secs(600), t + secs(2))
+        .await
+        .unwrap();
+
+    let batch = store.counters(&keys, t + secs(3)).await.unwrap();
+    let mut single = Vec::new();
+    for key in &keys {
+        single.push(store.counter(key, t + secs(3)).await.unwrap());
+    }
+    assert_eq!(batch, single);
+    assert_eq!(batch[0].map(|s| s.count), Some(2));
+    assert_eq!(batch[1].and_then(|s| s.locked_until), Some(t + secs(600)));
+    assert_eq!(batch[2], None);
+    assert!(store.counters(&[], t).await.unwrap().is_empty());
+    assert!(store.hit_counters(&[], t).await.unwrap().is_empty());
+}

@@ -7,7 +7,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mfa_benches::{KEY_URI, RFC_SEED, TIME};
-use mfa_core::{Algorithm, Code, Digits, Hotp, KeyUri, Keyring, SealingKey, Secret, Skew, Totp, TotpParams};
+use mfa_core::{
+    Algorithm, Code, Digits, Hotp, KeyUri, Keyring, SealingKey, Secret, Skew, Totp, TotpParams,
+};
 
 fn peer() -> totp_rs::Totp {
     totp_rs::Builder::new()

@@ -17,6 +17,9 @@ mod templates;
 #[cfg(feature = "twilio")]
 mod twilio;
 
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
 pub use crate::address::{EmailAddress, Mailbox, PhoneNumber};
 pub use crate::compose::{Composer, MailSettings, Notice, SubjectCode};
 pub use crate::error::{BoxError, MailError, Result};

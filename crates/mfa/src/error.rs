@@ -1,0 +1,99 @@
+//! The errors of the facade: configuration errors at start-up, infrastructure errors at run time.
+
+use mfa_mail::MailError;
+use mfa_store::StoreError;
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// A failure of the facade at run time.
+///
+/// Verification outcomes (a wrong code, an expired challenge, a lockout) are *values*
+/// ([`Outcome`](crate::Outcome)), never errors. An `Err` means the infrastructure failed (store,
+/// mail, SMS, randomness) or a management call was not authorised; in every case nothing was
+/// granted. No variant carries a code, token, secret or digest.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store failed; nothing was granted. Retry if [`Error::is_transient`].
+    #[error("the store failed")]
+    Store(#[from] StoreError),
+    /// Delivering a code or link by email or SMS failed; the code sent (if any) does not work.
+    #[error("delivery failed")]
+    Delivery(#[from] MailError),
+    /// The cryptographic core failed (randomness unavailable, a sealed secret that does not
+    /// open with any key of the keyring).
+    #[error("cryptographic operation failed")]
+    Crypto(#[from] mfa_core::Error),
+    /// A management call without a valid step-up grant for this user ("not authorised").
+    #[error("a fresh second-factor verification (step-up) is required")]
+    NotAuthorised,
+    /// The factor is already enabled for this user.
+    #[error("this second factor is already enabled")]
+    AlreadyEnabled,
+    /// The method is not enabled for this user (or has no destination).
+    #[error("this method is not enabled for the user")]
+    MethodNotEnabled,
+    /// An argument the application passed is unusable (an invalid email address or phone number,
+    /// a magic-link base URL that is not https).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
+}
+
+impl Error {
+    /// Whether retrying the same call later may succeed (a store or delivery outage).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Store(e) => e.is_transient(),
+            Self::Delivery(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+/// A configuration the facade refuses at [`MfaBuilder::build`](crate::MfaBuilder::build).
+///
+/// Every mistake that would otherwise surface at a user's login surfaces here, once, at start-up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No store was given.
+    #[error("no store configured")]
+    MissingStore,
+    /// No sealing keyring was given (TOTP secrets are sealed at rest).
+    #[error("no sealing keyring configured")]
+    MissingKeyring,
+    /// No pepper was given (digests of codes and tokens are keyed with it).
+    #[error("no pepper configured")]
+    MissingPepper,
+    /// The pepper given as bytes is shorter or longer than mfa-core accepts (32..=64 bytes).
+    #[error("the pepper has {bytes} bytes; 32 to 64 are required")]
+    BadPepper {
+        /// Length of the rejected pepper.
+        bytes: usize,
+    },
+    /// No mailer was given.
+    #[error("no mailer configured")]
+    MissingMailer,
+    /// No mail settings or composer were given.
+    #[error("no mail settings (product, sender, support address) configured")]
+    MissingMailSettings,
+    /// The mail templates or settings were refused by mfa-mail.
+    #[error("mail settings refused")]
+    Mail(#[source] MailError),
+    /// The policy could not be built.
+    #[error("the policy is impossible")]
+    Policy(#[source] mfa_policy::Error),
+    /// A facade setting is outside its bounds.
+    #[error("{setting} is out of range: {bounds}")]
+    OutOfRange {
+        /// Name of the setting.
+        setting: &'static str,
+        /// The accepted range, in words.
+        bounds: &'static str,
+    },
+    /// The issuer name is empty, contains a colon or a control character.
+    #[error("the issuer must be non-empty text without ':' or control characters")]
+    BadIssuer,
+}

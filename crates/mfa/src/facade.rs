@@ -1,0 +1,74 @@
+//! [`Mfa`]: the facade, and the state it is built from (no state of its own beyond
+//! configuration: every count lives in the store).
+
+use core::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use mfa_core::{Clock, Keyring, Pepper};
+use mfa_mail::{Composer, Mailer, SmsSender};
+use mfa_policy::Policy;
+use mfa_store::Store;
+
+use crate::config::{MfaBuilder, Settings};
+use crate::events::AuditHook;
+
+/// The second-factor facade: enrolment, login challenges, verification, recovery codes, trusted
+/// devices, step-up management, limits and audit.
+///
+/// Cheap to clone (one `Arc`); every instance of an application may hold its own, sharing one
+/// store. See the crate documentation for a complete login.
+#[derive(Clone)]
+pub struct Mfa {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) mailer: Arc<dyn Mailer>,
+    pub(crate) sms: Option<Arc<dyn SmsSender>>,
+    pub(crate) keyring: Keyring,
+    pub(crate) pepper: Pepper,
+    pub(crate) policy: Policy,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) issuer: String,
+    pub(crate) composer: Composer,
+    pub(crate) settings: Settings,
+    pub(crate) hook: Option<AuditHook>,
+}
+
+impl fmt::Debug for Mfa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mfa")
+            .field("issuer", &self.inner.issuer)
+            .field("store", &self.inner.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mfa {
+    /// A builder; see [`MfaBuilder`] for what is required.
+    pub fn builder() -> MfaBuilder {
+        MfaBuilder::default()
+    }
+
+    /// The policy in force.
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The current time by the configured clock.
+    pub(crate) fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
+    /// Deletes expired challenges, counters and trusted devices (the purge call a SQL
+    /// deployment schedules); returns how many records went.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn purge_expired(&self) -> crate::Result<u64> {
+        Ok(self.inner.store.purge_expired(self.now()).await?)
+    }
+}

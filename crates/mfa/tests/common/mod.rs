@@ -1,0 +1,284 @@
+//! Shared test harness: a facade on any store, a manual clock, mail through the real loopback
+//! SMTP server or in memory, and helpers to read codes back.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    dead_code,
+    unreachable_pub
+)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mail_parser::MessageParser;
+use mfa::Clock as _;
+use mfa::core::{Algorithm, Digits, Secret, Totp, TotpParams};
+use mfa::mail::testkit::SmtpTestServer;
+use mfa::mail::{EmailAddress, MemoryOutbox, MemorySms};
+use mfa::store::{MemoryStore, MfaSettings};
+use mfa::{
+    ChallengeId, ClientInfo, Keyring, LoginStart, MailSettings, ManualClock, Method, Mfa, Pepper,
+    Policy, SealingKey, Store,
+};
+
+/// A store factory: the lead adds SQL and Redis runs by passing another one.
+pub type StoreFuture = Pin<Box<dyn Future<Output = Option<Arc<dyn Store>>> + Send>>;
+/// A function making a fresh store (`None`: the service is missing and the test skips).
+pub type Factory = fn() -> StoreFuture;
+
+/// The in-memory store.
+pub fn memory() -> StoreFuture {
+    Box::pin(async { Some(Arc::new(MemoryStore::new()) as Arc<dyn Store>) })
+}
+
+/// Declares one `#[tokio::test]` per listed scenario and store factory.
+#[macro_export]
+#[allow(clippy::crate_in_macro_def)]
+macro_rules! scenarios {
+    ($factory:ident: $($name:ident),+ $(,)?) => {
+        mod $factory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    match (crate::common::$factory)().await {
+                        Some(store) => super::$name(store).await,
+                        None => eprintln!("skipped: store {} unavailable", stringify!($factory)),
+                    }
+                }
+            )+
+        }
+    };
+}
+
+pub const PEPPER: [u8; 32] = [0x5a; 32];
+
+/// Where the harness's email goes.
+pub enum Mail {
+    Memory(Arc<MemoryOutbox>),
+    Smtp(SmtpTestServer),
+}
+
+pub struct Harness {
+    pub mfa: Mfa,
+    pub clock: ManualClock,
+    pub store: Arc<dyn Store>,
+    pub mail: Mail,
+    pub sms: Arc<MemorySms>,
+}
+
+pub fn client() -> ClientInfo {
+    ClientInfo {
+        ip: Some("198.51.100.7".into()),
+        user_agent: Some("test-agent".into()),
+    }
+}
+
+pub fn client_at(ip: &str) -> ClientInfo {
+    ClientInfo {
+        ip: Some(ip.into()),
+        user_agent: None,
+    }
+}
+
+pub fn mail_settings() -> MailSettings {
+    MailSettings::new(
+        "Acme",
+        EmailAddress::parse("no-reply@acme.test").unwrap(),
+        EmailAddress::parse("help@acme.test").unwrap(),
+    )
+}
+
+pub fn keyring() -> Keyring {
+    Keyring::new(1, SealingKey::from_bytes(&[0x11; 32]).unwrap())
+}
+
+/// A harness with mail in memory.
+pub fn harness(store: Arc<dyn Store>, policy: Policy) -> Harness {
+    build(store, policy, false, |b| b)
+}
+
+/// A harness with mail through the real SMTP server on loopback.
+pub fn harness_smtp(store: Arc<dyn Store>, policy: Policy) -> Harness {
+    build(store, policy, true, |b| b)
+}
+
+pub fn build(
+    store: Arc<dyn Store>,
+    policy: Policy,
+    smtp: bool,
+    extra: impl FnOnce(mfa::MfaBuilder) -> mfa::MfaBuilder,
+) -> Harness {
+    let clock = ManualClock::default();
+    let sms = Arc::new(MemorySms::new());
+    let (mail, mailer): (Mail, Arc<dyn mfa::Mailer>) = if smtp {
+        let server = SmtpTestServer::start().unwrap();
+        let mailer = Arc::new(server.mailer().unwrap());
+        (Mail::Smtp(server), mailer)
+    } else {
+        let outbox = Arc::new(MemoryOutbox::new());
+        (Mail::Memory(outbox.clone()), outbox)
+    };
+    let builder = Mfa::builder()
+        .store(store.clone())
+        .mailer(mailer)
+        .sms(sms.clone())
+        .keyring(keyring())
+        .pepper(Pepper::from_bytes(&PEPPER).unwrap())
+        .policy(policy)
+        .clock(Arc::new(clock.clone()))
+        .issuer("Acme")
+        .mail_settings(mail_settings());
+    let mfa = extra(builder).build().unwrap();
+    Harness {
+        mfa,
+        clock,
+        store,
+        mail,
+        sms,
+    }
+}
+
+impl Harness {
+    pub fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+
+    /// Plain-text bodies of every email delivered so far, oldest first.
+    pub fn mails(&self) -> Vec<String> {
+        match &self.mail {
+            Mail::Memory(o) => o.sent().iter().map(|m| m.text().to_owned()).collect(),
+            Mail::Smtp(s) => s
+                .messages()
+                .iter()
+                .map(|m| {
+                    let parsed = MessageParser::default().parse(&m.data).unwrap();
+                    parsed.body_text(0).unwrap().into_owned()
+                })
+                .collect(),
+        }
+    }
+
+    pub fn last_mail(&self) -> String {
+        self.mails().pop().expect("an email was sent")
+    }
+
+    /// The code in the newest email.
+    pub fn last_email_code(&self, digits: usize) -> String {
+        code_in(&self.last_mail(), digits)
+    }
+
+    /// The code in the newest text message.
+    pub fn last_sms_code(&self, digits: usize) -> String {
+        code_in(self.sms.last().unwrap().body(), digits)
+    }
+
+    /// Confirms `address` as `user`'s email factor through the facade.
+    pub async fn enrol_email(&self, user: &str, address: &str) {
+        let sent = self
+            .mfa
+            .start_email_enrollment(user, address)
+            .await
+            .unwrap();
+        assert!(matches!(sent, mfa::SendOutcome::Sent { .. }), "{sent:?}");
+        let code = self.last_email_code(6);
+        let done = self
+            .mfa
+            .finish_email_enrollment(user, address, &code, &client())
+            .await
+            .unwrap();
+        assert!(
+            matches!(done, mfa::EnrollmentOutcome::Confirmed { .. }),
+            "{done:?}"
+        );
+    }
+
+    /// Enrols and confirms an authenticator; returns its base32 secret and digits.
+    pub async fn enrol_totp(&self, user: &str, options: mfa::TotpOptions) -> (String, u32) {
+        let e = self
+            .mfa
+            .start_totp_enrollment(user, "Phone", options)
+            .await
+            .unwrap();
+        let uri = mfa::core::KeyUri::parse(e.key_uri()).unwrap();
+        let digits = uri.digits.get();
+        let secret = e.secret_base32().to_owned();
+        let code = totp_code(&secret, digits, uri.algorithm, self.clock.unix_secs());
+        let done = self
+            .mfa
+            .finish_totp_enrollment(user, &code, &client())
+            .await
+            .unwrap();
+        assert!(
+            matches!(done, mfa::EnrollmentOutcome::Confirmed { .. }),
+            "{done:?}"
+        );
+        (secret, digits)
+    }
+
+    /// Starts a login that must need a second factor; returns the challenge id text.
+    pub async fn login(&self, user: &str) -> String {
+        match self.mfa.begin_login(user, None, &client()).await.unwrap() {
+            LoginStart::ChallengeRequired { challenge_id, .. } => expose(&challenge_id),
+            other => panic!("expected a challenge, got {other:?}"),
+        }
+    }
+
+    pub async fn methods(&self, user: &str) -> Vec<Method> {
+        match self.mfa.begin_login(user, None, &client()).await.unwrap() {
+            LoginStart::ChallengeRequired { methods, .. } => methods,
+            other => panic!("expected a challenge, got {other:?}"),
+        }
+    }
+
+    /// Sets a notice address without enabling email as a factor.
+    pub async fn set_notice_email(&self, user: &str, address: &str) {
+        let mut s = MfaSettings::new(user);
+        s.email = Some(address.into());
+        self.store.put_settings(s).await.unwrap();
+    }
+}
+
+pub fn expose(id: &ChallengeId) -> String {
+    id.expose().to_string()
+}
+
+/// The TOTP code of `secret` at `unix` (independently of the facade's verifier).
+pub fn totp_code(secret_b32: &str, digits: u32, algorithm: Algorithm, unix: u64) -> String {
+    let secret = Secret::from_base32(secret_b32).unwrap();
+    let totp = Totp::new(
+        &secret,
+        TotpParams {
+            algorithm,
+            digits: Digits::new(digits).unwrap(),
+            ..TotpParams::default()
+        },
+    );
+    totp.generate_at(unix).unwrap().expose().to_string()
+}
+
+/// The first standalone number of `digits` digits in `text`.
+pub fn code_in(text: &str, digits: usize) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == digits)
+        .unwrap_or_else(|| panic!("no {digits}-digit code in the message"))
+        .to_owned()
+}
+
+/// The magic-link token in `text` (after `token=`).
+pub fn link_token_in(text: &str) -> String {
+    let start = text.find("token=").expect("a magic link") + "token=".len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// A code that is certainly not `code` (same length).
+pub fn wrong(code: &str) -> String {
+    code.chars()
+        .map(|c| if c == '0' { '1' } else { '0' })
+        .collect()
+}

@@ -1,0 +1,274 @@
+//! Guarantees through the facade: concurrency, limits, trusted devices after factor changes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use common::*;
+use mfa::Clock as _;
+use mfa::core::Algorithm;
+use mfa::store::{CounterKey, CounterScope};
+use mfa::{
+    Channel, LoginStart, Outcome, Policy, Proof, SendOutcome, Store, TotpOptions, VerifyOptions,
+};
+
+/// 50 concurrent submissions of one valid TOTP code: exactly one succeeds.
+async fn same_totp_code_succeeds_once(store: Arc<dyn Store>) {
+    let h = harness(store, Policy::authenticator_setup());
+    let (secret, _) = h.enrol_totp("u", TotpOptions::new()).await;
+    h.advance(30);
+    let id = h.login("u").await;
+    let code = totp_code(&secret, 6, Algorithm::Sha1, h.clock.unix_secs());
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (mfa, id, code) = (h.mfa.clone(), id.clone(), code.clone());
+        tasks.push(tokio::spawn(async move {
+            mfa.verify(&id, Proof::Totp(&code), &client(), VerifyOptions::new())
+                .await
+                .unwrap()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += usize::from(t.await.unwrap().is_verified());
+    }
+    assert_eq!(ok, 1);
+}
+
+/// 50 concurrent wrong guesses at a 3-try challenge: at most 3 are evaluated.
+async fn concurrent_guesses_are_bounded(store: Arc<dyn Store>) {
+    let policy = Policy::authenticator_setup()
+        .to_builder()
+        .challenge_attempts(NonZeroU32::new(3).unwrap())
+        .build()
+        .unwrap();
+    let h = harness(store.clone(), policy);
+    h.enrol_email("v", "v@example.com").await;
+    h.advance(60);
+    let id = h.login("v").await;
+    assert!(matches!(
+        h.mfa.send_code(&id, Channel::Email).await.unwrap(),
+        SendOutcome::Sent { .. }
+    ));
+    let bad = wrong(&h.last_email_code(6));
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (mfa, id, bad) = (h.mfa.clone(), id.clone(), bad.clone());
+        tasks.push(tokio::spawn(async move {
+            mfa.verify(&id, Proof::EmailCode(&bad), &client(), VerifyOptions::new())
+                .await
+                .unwrap()
+        }));
+    }
+    let (mut evaluated, mut exhausted) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Outcome::Rejected { .. } | Outcome::LockedOut { .. } => evaluated += 1,
+            Outcome::ChallengeExhausted => exhausted += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((evaluated, exhausted), (3, 47));
+    let key = CounterKey::new("mfa.consecutive", CounterScope::Account("v".into()));
+    let counted = store.counter(&key, h.clock.now()).await.unwrap().unwrap();
+    assert_eq!(counted.count, 3, "only evaluated guesses count");
+}
+
+/// One recovery code redeemed twice in parallel (two logins' worth): one success.
+async fn recovery_code_redeemed_once_in_parallel(store: Arc<dyn Store>) {
+    let h = harness(store, Policy::authenticator_setup());
+    let e = h
+        .mfa
+        .start_totp_enrollment("w", "Phone", TotpOptions::new())
+        .await
+        .unwrap();
+    let code = totp_code(e.secret_base32(), 6, Algorithm::Sha1, h.clock.unix_secs());
+    let mfa::EnrollmentOutcome::Confirmed {
+        recovery_codes: Some(codes),
+    } = h
+        .mfa
+        .finish_totp_enrollment("w", &code, &client())
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let rc = codes.expose()[0].to_string();
+    let id = h.login("w").await;
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let (mfa, id, rc) = (h.mfa.clone(), id.clone(), rc.clone());
+        tasks.push(tokio::spawn(async move {
+            mfa.verify(
+                &id,
+                Proof::RecoveryCode(&rc),
+                &client(),
+                VerifyOptions::new(),
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += usize::from(t.await.unwrap().is_verified());
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(h.mfa.recovery_codes_left("w").await.unwrap(), 9);
+}
+
+/// Recovery-code failures count toward the lockout, and LockedOut arrives on the locking try.
+async fn recovery_failures_lock_on_the_locking_attempt(store: Arc<dyn Store>) {
+    let h = harness(store, Policy::email_link_login());
+    let (_secret, _) = h.enrol_totp("x", TotpOptions::new()).await;
+    let id = h.login("x").await;
+    let bad = "0000-0000-0000-0000";
+    let r1 = h
+        .mfa
+        .verify(
+            &id,
+            Proof::RecoveryCode(bad),
+            &client(),
+            VerifyOptions::new(),
+        )
+        .await
+        .unwrap();
+    let r2 = h
+        .mfa
+        .verify(
+            &id,
+            Proof::RecoveryCode(bad),
+            &client(),
+            VerifyOptions::new(),
+        )
+        .await
+        .unwrap();
+    let r3 = h
+        .mfa
+        .verify(
+            &id,
+            Proof::RecoveryCode(bad),
+            &client(),
+            VerifyOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(r1, Outcome::Rejected { attempts_left: 2 }),
+        "{r1:?}"
+    );
+    assert!(
+        matches!(r2, Outcome::Rejected { attempts_left: 1 }),
+        "{r2:?}"
+    );
+    assert!(
+        matches!(r3, Outcome::LockedOut { .. }),
+        "locks on the third: {r3:?}"
+    );
+    assert!(matches!(
+        h.mfa.begin_login("x", None, &client()).await.unwrap(),
+        LoginStart::LockedOut { .. }
+    ));
+}
+
+/// A correct password does not reset the second-factor counter.
+async fn password_success_keeps_second_factor_count(store: Arc<dyn Store>) {
+    let h = harness(store, Policy::email_link_login());
+    let (_secret, _) = h.enrol_totp("y", TotpOptions::new()).await;
+    let id = h.login("y").await;
+    for _ in 0..2 {
+        let r = h
+            .mfa
+            .verify(&id, Proof::Totp("000000"), &client(), VerifyOptions::new())
+            .await
+            .unwrap();
+        assert!(matches!(r, Outcome::Rejected { .. }));
+    }
+    h.mfa.record_password_success("y", &client()).await.unwrap();
+    let id = h.login("y").await;
+    let r = h
+        .mfa
+        .verify(&id, Proof::Totp("000000"), &client(), VerifyOptions::new())
+        .await
+        .unwrap();
+    assert!(
+        matches!(r, Outcome::LockedOut { .. }),
+        "third second-factor failure locks: {r:?}"
+    );
+}
+
+/// A trusted device stops working after a factor change (and after a password change).
+async fn trusted_device_revoked_by_factor_change(store: Arc<dyn Store>) {
+    let h = harness(store, Policy::authenticator_setup());
+    let (secret, _) = h.enrol_totp("z", TotpOptions::new()).await;
+    h.advance(30);
+    let id = h.login("z").await;
+    let code = totp_code(&secret, 6, Algorithm::Sha1, h.clock.unix_secs());
+    let Outcome::Verified {
+        trusted_device_token: Some(t),
+        ..
+    } = h
+        .mfa
+        .verify(
+            &id,
+            Proof::Totp(&code),
+            &client(),
+            VerifyOptions::new().trust_device("Laptop"),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let LoginStart::TrustedDevice { rotated_token } = h
+        .mfa
+        .begin_login("z", Some(&t.expose()), &client())
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    h.enrol_email("z", "z@example.com").await; // a factor change
+    let token = rotated_token.expose().to_string();
+    assert!(matches!(
+        h.mfa
+            .begin_login("z", Some(&token), &client())
+            .await
+            .unwrap(),
+        LoginStart::ChallengeRequired { .. }
+    ));
+    assert!(h.mfa.trusted_devices("z").await.unwrap().is_empty());
+
+    // Password change revokes too.
+    h.advance(30);
+    let id = h.login("z").await;
+    let code = totp_code(&secret, 6, Algorithm::Sha1, h.clock.unix_secs());
+    let Outcome::Verified {
+        trusted_device_token: Some(t),
+        ..
+    } = h
+        .mfa
+        .verify(
+            &id,
+            Proof::Totp(&code),
+            &client(),
+            VerifyOptions::new().trust_device("Phone"),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    h.mfa.password_changed("z").await.unwrap();
+    assert!(matches!(
+        h.mfa
+            .begin_login("z", Some(&t.expose()), &client())
+            .await
+            .unwrap(),
+        LoginStart::ChallengeRequired { .. }
+    ));
+}
+
+scenarios!(memory: same_totp_code_succeeds_once, concurrent_guesses_are_bounded, recovery_code_redeemed_once_in_parallel, recovery_failures_lock_on_the_locking_attempt, password_success_keeps_second_factor_count, trusted_device_revoked_by_factor_change);

@@ -1,0 +1,260 @@
+//! [`ChallengeStore`] on Redis.
+//!
+//! A challenge lives under its user's hash tag (`<user tag>:ch:<id>`), beside the pointer
+//! `<user tag>:chp:<purpose> -> id` that keeps one challenge per user and purpose, so creating
+//! (and replacing) is one script on one slot. Lookups come by id only, so an id -> user mapping
+//! `{<prefix>:c:<id>}` (its own tag, same expiry as the challenge) leads to the user's slot:
+//! operations by id are one `GET` then one script.
+
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use mfa_core::CodeDigest;
+use mfa_store::{AttemptOutcome, Challenge, ChallengeStore, Result, StoreError};
+
+use crate::RedisStore;
+use crate::codec::{Fields, to_ms};
+use crate::scripts::{
+    CHALLENGE_CLAIM, CHALLENGE_CONSUME, CHALLENGE_CREATE, CHALLENGE_DELETE, CHALLENGE_REPLACE,
+    CHALLENGE_SPEND, CHALLENGE_TAKEOVER, MAPPING_DELETE,
+};
+use crate::store::{Retry, check_status};
+
+const RECORD: &str = "challenge";
+
+/// How often `create_challenge` re-reads an id mapping that changed under it.
+const CLAIM_ATTEMPTS: usize = 3;
+
+fn decode(id: &str, f: &Fields) -> Result<Challenge> {
+    let attempts_left =
+        u32::try_from(f.u64("left")?).map_err(|_| StoreError::corrupt("challenge field `left`"))?;
+    Ok(Challenge {
+        id: id.to_owned(),
+        user: f.text("user")?,
+        purpose: f.text("purpose")?,
+        kind: f.text("kind")?.parse()?,
+        code_digest: f.opt_digest("code")?,
+        link_digest: f.opt_digest("link")?,
+        binding_digest: f.opt_digest("bind")?,
+        created_at: f.time("created")?,
+        expires_at: f.time("expires")?,
+        attempts_left,
+        consumed: f.bytes("consumed")? == b"1",
+    })
+}
+
+impl RedisStore {
+    /// The user a challenge id belongs to, from the id mapping.
+    async fn challenge_user(&self, id: &str) -> Result<Option<String>> {
+        self.command(
+            redis::cmd("GET").arg(self.keys.challenge_owner(id)),
+            Retry::Idempotent,
+        )
+        .await
+    }
+
+    /// Claims the id mapping for `user`, or fails with a conflict if another user's challenge
+    /// holds the id.
+    async fn claim_challenge_id(&self, id: &str, user: &str, expires_ms: u64) -> Result<()> {
+        let owner_key = self.keys.challenge_owner(id);
+        for _ in 0..CLAIM_ATTEMPTS {
+            let other: Option<String> = self
+                .eval(
+                    CHALLENGE_CLAIM.key(&owner_key).arg(user).arg(expires_ms),
+                    Retry::Never,
+                )
+                .await?;
+            let Some(other) = other else {
+                return Ok(());
+            };
+            let held = format!("{}{id}", self.keys.challenge_base(&other));
+            let exists: bool = self
+                .command(redis::cmd("EXISTS").arg(held), Retry::Idempotent)
+                .await?;
+            if exists {
+                return Err(StoreError::conflict("another user's challenge has this id"));
+            }
+            // The other user's challenge is gone (replaced or deleted): the mapping is stale.
+            let taken: i64 = self
+                .eval(
+                    CHALLENGE_TAKEOVER
+                        .key(&owner_key)
+                        .arg(&other)
+                        .arg(user)
+                        .arg(expires_ms),
+                    Retry::Never,
+                )
+                .await?;
+            if taken == 1 {
+                return Ok(());
+            }
+        }
+        Err(StoreError::conflict("the challenge id is contended"))
+    }
+}
+
+#[async_trait]
+impl ChallengeStore for RedisStore {
+    async fn create_challenge(&self, challenge: Challenge) -> Result<()> {
+        let expires_ms = to_ms(challenge.expires_at);
+        self.claim_challenge_id(&challenge.id, &challenge.user, expires_ms)
+            .await?;
+        let base = self.keys.challenge_base(&challenge.user);
+        let mut invocation = CHALLENGE_CREATE.key(format!("{base}{}", challenge.id));
+        invocation
+            .key(format!(
+                "{}{}",
+                self.keys.purpose_base(&challenge.user),
+                challenge.purpose
+            ))
+            .arg(&base)
+            .arg(&challenge.id)
+            .arg(&challenge.purpose)
+            .arg(expires_ms)
+            .arg("user")
+            .arg(&challenge.user)
+            .arg("purpose")
+            .arg(&challenge.purpose)
+            .arg("kind")
+            .arg(challenge.kind.as_str())
+            .arg("created")
+            .arg(to_ms(challenge.created_at))
+            .arg("expires")
+            .arg(expires_ms)
+            .arg("left")
+            .arg(challenge.attempts_left)
+            .arg("consumed")
+            .arg(if challenge.consumed { "1" } else { "0" });
+        for (field, digest) in [
+            ("code", &challenge.code_digest),
+            ("link", &challenge.link_digest),
+            ("bind", &challenge.binding_digest),
+        ] {
+            if let Some(digest) = digest {
+                invocation.arg(field).arg(digest.as_bytes().as_slice());
+            }
+        }
+        let status: String = self.eval(&invocation, Retry::Never).await?;
+        check_status(&status, "challenge")
+    }
+
+    async fn challenge(&self, id: &str, now: SystemTime) -> Result<Option<Challenge>> {
+        let Some(user) = self.challenge_user(id).await? else {
+            return Ok(None);
+        };
+        let key = format!("{}{id}", self.keys.challenge_base(&user));
+        let map = self
+            .command(redis::cmd("HGETALL").arg(key), Retry::Idempotent)
+            .await?;
+        let fields = Fields::from_map(RECORD, map);
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let challenge = decode(id, &fields)?;
+        Ok((!challenge.is_expired(now)).then_some(challenge))
+    }
+
+    async fn spend_attempt(&self, id: &str, now: SystemTime) -> Result<AttemptOutcome> {
+        let Some(user) = self.challenge_user(id).await? else {
+            return Ok(AttemptOutcome::NotFound);
+        };
+        let key = format!("{}{id}", self.keys.challenge_base(&user));
+        let reply: Vec<Vec<u8>> = self
+            .eval(CHALLENGE_SPEND.key(key).arg(to_ms(now)), Retry::Never)
+            .await?;
+        let mut reply = reply.into_iter();
+        let status = reply.next().unwrap_or_default();
+        Ok(match status.as_slice() {
+            b"spent" => {
+                let challenge = decode(id, &Fields::from_flat(RECORD, reply)?)?;
+                AttemptOutcome::Spent {
+                    attempts_left_after: challenge.attempts_left,
+                    challenge: Box::new(challenge),
+                }
+            }
+            b"not_found" => AttemptOutcome::NotFound,
+            b"expired" => AttemptOutcome::Expired,
+            b"consumed" => AttemptOutcome::Consumed,
+            b"exhausted" => AttemptOutcome::Exhausted,
+            _ => return Err(StoreError::corrupt("an unknown spend_attempt status")),
+        })
+    }
+
+    async fn consume_challenge(&self, id: &str, now: SystemTime) -> Result<bool> {
+        let Some(user) = self.challenge_user(id).await? else {
+            return Ok(false);
+        };
+        let key = format!("{}{id}", self.keys.challenge_base(&user));
+        let done: i64 = self
+            .eval(CHALLENGE_CONSUME.key(key).arg(to_ms(now)), Retry::Never)
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn replace_challenge_code(
+        &self,
+        id: &str,
+        code_digest: CodeDigest,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> Result<bool> {
+        let Some(user) = self.challenge_user(id).await? else {
+            return Ok(false);
+        };
+        let key = format!("{}{id}", self.keys.challenge_base(&user));
+        let expires_ms = to_ms(expires_at);
+        let done: i64 = self
+            .eval(
+                CHALLENGE_REPLACE
+                    .key(key)
+                    .arg(to_ms(now))
+                    .arg(code_digest.as_bytes().as_slice())
+                    .arg(expires_ms)
+                    .arg(self.keys.purpose_base(&user))
+                    .arg(id),
+                Retry::Never,
+            )
+            .await?;
+        if done == 1 {
+            // Housekeeping only: the mapping must outlive the challenge it leads to.
+            let _: i64 = self
+                .command(
+                    redis::cmd("PEXPIREAT")
+                        .arg(self.keys.challenge_owner(id))
+                        .arg(expires_ms)
+                        .arg("GT"),
+                    Retry::Idempotent,
+                )
+                .await?;
+        }
+        Ok(done == 1)
+    }
+
+    async fn delete_challenge(&self, id: &str) -> Result<bool> {
+        let Some(user) = self.challenge_user(id).await? else {
+            return Ok(false);
+        };
+        let key = format!("{}{id}", self.keys.challenge_base(&user));
+        let existed: i64 = self
+            .eval(
+                CHALLENGE_DELETE
+                    .key(key)
+                    .arg(self.keys.purpose_base(&user))
+                    .arg(id),
+                Retry::Never,
+            )
+            .await?;
+        let _: i64 = self
+            .eval(
+                MAPPING_DELETE.key(self.keys.challenge_owner(id)).arg(&user),
+                Retry::Idempotent,
+            )
+            .await?;
+        Ok(existed == 1)
+    }
+
+    /// Challenges expire by TTL (`PEXPIREAT` at `expires_at`): nothing to purge, returns 0.
+    async fn purge_expired_challenges(&self, _now: SystemTime) -> Result<u64> {
+        Ok(0)
+    }
+}

@@ -1,0 +1,212 @@
+//! The key schema: every key of one operation shares one hash tag, so each script runs on one
+//! Redis Cluster slot.
+//!
+//! With `P` the validated prefix and `U` the escaped user, the user's tag is `{P:u:U}` and all
+//! of the user's records live under it (see `docs/store-redis.md` for the full table).
+
+use std::fmt::Write as _;
+
+use mfa_store::{CounterKey, CounterScope};
+
+use crate::KeyPrefix;
+
+/// Builds key names under one validated prefix.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    prefix: KeyPrefix,
+}
+
+/// Escapes the characters that would end or start a hash tag (`{`, `}`) and the escape
+/// character itself, so a user id can never move the tag boundary or pose as another user.
+fn escape(part: &str) -> String {
+    let mut out = String::with_capacity(part.len());
+    for c in part.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '{' => out.push_str("%7B"),
+            '}' => out.push_str("%7D"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: KeyPrefix) -> Self {
+        Self { prefix }
+    }
+
+    pub(crate) fn prefix(&self) -> &KeyPrefix {
+        &self.prefix
+    }
+
+    /// `{P:<kind>:<escaped part>}`: a hash tag.
+    fn tag(&self, kind: char, part: &str) -> String {
+        let mut out = String::with_capacity(self.prefix.as_str().len() + part.len() + 6);
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{{{}:{kind}:{}}}", self.prefix.as_str(), escape(part));
+        out
+    }
+
+    /// The hash tag of everything `user` owns.
+    pub(crate) fn user(&self, user: &str) -> String {
+        self.tag('u', user)
+    }
+
+    /// `<tag>:totp:` — a factor hash is this followed by the factor id.
+    pub(crate) fn totp_base(&self, user: &str) -> String {
+        self.user(user) + ":totp:"
+    }
+
+    /// The set of a user's factor ids.
+    pub(crate) fn totp_index(&self, user: &str) -> String {
+        self.user(user) + ":totps"
+    }
+
+    /// The challenge id -> user mapping: its own tag, as only the id is known on lookup.
+    pub(crate) fn challenge_owner(&self, id: &str) -> String {
+        self.tag('c', id)
+    }
+
+    /// `<tag>:ch:` — a challenge hash is this followed by the challenge id.
+    pub(crate) fn challenge_base(&self, user: &str) -> String {
+        self.user(user) + ":ch:"
+    }
+
+    /// `<tag>:chp:` — the pointer to the user's challenge of a purpose is this followed by the
+    /// purpose.
+    pub(crate) fn purpose_base(&self, user: &str) -> String {
+        self.user(user) + ":chp:"
+    }
+
+    /// The hash `locator -> verifier` of a user's recovery codes.
+    pub(crate) fn recovery(&self, user: &str) -> String {
+        self.user(user) + ":rc"
+    }
+
+    /// The hash holding when a user's recovery code set was created.
+    pub(crate) fn recovery_meta(&self, user: &str) -> String {
+        self.user(user) + ":rcmeta"
+    }
+
+    /// The hash tag a counter lives under: the account's for account and account+client
+    /// counters, the client's own for client counters.
+    pub(crate) fn counter_tag(&self, key: &CounterKey) -> String {
+        match &key.scope {
+            CounterScope::Account(account) | CounterScope::AccountClient { account, .. } => {
+                self.user(account)
+            }
+            CounterScope::Client(client) => self.tag('k', client),
+            // A scope added later: its own tag, from the canonical key.
+            _ => self.tag('x', &key.storage_key()),
+        }
+    }
+
+    /// A counter hash: its tag, then the canonical storage key.
+    pub(crate) fn counter(&self, key: &CounterKey) -> String {
+        self.counter_tag(key) + ":ctr:" + &key.storage_key()
+    }
+
+    /// `<tag>:dev:` — a device hash is this followed by the device id.
+    pub(crate) fn device_base(&self, user: &str) -> String {
+        self.user(user) + ":dev:"
+    }
+
+    /// The hash `token digest -> device id` of a user's devices.
+    pub(crate) fn device_tokens(&self, user: &str) -> String {
+        self.user(user) + ":devtok"
+    }
+
+    /// The set of a user's device ids.
+    pub(crate) fn device_index(&self, user: &str) -> String {
+        self.user(user) + ":devs"
+    }
+
+    /// The sorted set of a user's audit events.
+    pub(crate) fn audit(&self, user: &str) -> String {
+        self.user(user) + ":audit"
+    }
+
+    /// The audit sequence counter of a user.
+    pub(crate) fn audit_seq(&self, user: &str) -> String {
+        self.user(user) + ":auditseq"
+    }
+
+    /// A user's settings hash.
+    pub(crate) fn settings(&self, user: &str) -> String {
+        self.user(user) + ":settings"
+    }
+}
+
+/// The hash tag of a key: the text between the first `{` and the next `}`, as Redis Cluster
+/// computes it.
+#[cfg(test)]
+fn hash_tag(key: &str) -> &str {
+    let Some(open) = key.find('{') else {
+        return key;
+    };
+    let rest = &key[open + 1..];
+    match rest.find('}') {
+        Some(close) if close > 0 => &rest[..close],
+        _ => key,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Keys {
+        Keys::new(KeyPrefix::new("mfa").unwrap())
+    }
+
+    #[test]
+    fn every_key_of_a_user_shares_the_users_tag() {
+        let k = keys();
+        let user = "al}ice{x";
+        let tag = hash_tag(&k.user(user)).to_owned();
+        assert_eq!(tag, "mfa:u:al%7Dice%7Bx");
+        let account = CounterKey::new("totp", CounterScope::Account(user.into()));
+        let pair = CounterKey::new(
+            "totp",
+            CounterScope::AccountClient {
+                account: user.into(),
+                client: "192.0.2.1".into(),
+            },
+        );
+        for key in [
+            k.totp_base(user) + "f1",
+            k.totp_index(user),
+            k.challenge_base(user) + "c1",
+            k.purpose_base(user) + "login",
+            k.recovery(user),
+            k.recovery_meta(user),
+            k.counter(&account),
+            k.counter(&pair),
+            k.device_base(user) + "d1",
+            k.device_tokens(user),
+            k.device_index(user),
+            k.audit(user),
+            k.audit_seq(user),
+            k.settings(user),
+        ] {
+            assert_eq!(hash_tag(&key), tag, "{key}");
+        }
+    }
+
+    #[test]
+    fn client_counters_and_challenge_ids_have_their_own_tags() {
+        let k = keys();
+        let client = CounterKey::new("totp", CounterScope::Client("alice".into()));
+        assert_eq!(hash_tag(&k.counter(&client)), "mfa:k:alice");
+        assert_eq!(hash_tag(&k.challenge_owner("alice")), "mfa:c:alice");
+        assert_ne!(hash_tag(&k.user("alice")), hash_tag(&k.counter(&client)));
+    }
+
+    #[test]
+    fn escaping_keeps_users_apart() {
+        let k = keys();
+        assert_ne!(k.user("a%7Db"), k.user("a}b"));
+        assert_ne!(k.user("a%b"), k.user("a%25b"));
+    }
+}

@@ -165,9 +165,17 @@ pub trait CounterStore: Send + Sync + Debug {
         now: SystemTime,
     ) -> Result<CounterState>;
 
-    /// Locks `key` until `until`, creating the record if needed (with a window ending at `now`
-    /// and count 0). A lock is only ever extended: a call with an earlier `until` than the
-    /// current lock leaves it. Returns the state after the call.
+    /// Locks `key` until `until` and starts an empty window at `now`, in one atomic step.
+    ///
+    /// The record afterwards has `window_start = window_end = now` and `count = 0` (so the first
+    /// hit after the lock opens a fresh window), keeps `consecutive_failures` (0 for a new
+    /// record), and `locked_until` = the later of `until` and the current lock: a lock is only
+    /// ever extended. Returns the state after the call.
+    ///
+    /// A lock answers a limit being reached: the hits that reached it are spent, and once the
+    /// lock ends the user gets the rule's full allowance again, not a window still at its limit.
+    /// Clearing and locking must be one step; a reset followed by a lock would let a concurrent
+    /// attempt through between the two.
     ///
     /// # Errors
     /// Backend failures.

@@ -298,22 +298,21 @@ impl CounterStore for GuideStore {
         now: SystemTime,
     ) -> Result<CounterState> {
         let mut all = lock(&self.counters);
-        let mut state = all
+        let live = all
             .get(&key.storage_key())
             .copied()
-            .filter(|c| !c.is_expired(now))
-            .unwrap_or(CounterState {
-                window_start: now,
-                window_end: now,
-                count: 0,
-                consecutive_failures: 0,
-                locked_until: None,
-            });
-        state.locked_until = Some(
-            state
-                .locked_until
-                .map_or(until, |current| current.max(until)),
-        );
+            .filter(|c| !c.is_expired(now));
+        // The lock spends the window: an empty window at `now`, the lock only ever extended.
+        let state = CounterState {
+            window_start: now,
+            window_end: now,
+            count: 0,
+            consecutive_failures: live.map_or(0, |c| c.consecutive_failures),
+            locked_until: Some(
+                live.and_then(|c| c.locked_until)
+                    .map_or(until, |current| current.max(until)),
+            ),
+        };
         all.insert(key.storage_key(), state);
         Ok(state)
     }

@@ -160,10 +160,7 @@ impl Mfa {
         let mut locked = false;
         for lock in &outcome.locks {
             if let Some((_, key, _)) = counters.iter().find(|(c, _, _)| *c == lock.counter) {
-                // mfa-policy's lock starts an empty window; mfa-store's `lock_counter` keeps
-                // the count, which would deny until the old window ends even after the lock.
-                // Clearing first and then locking gives the policy's semantics.
-                self.inner.store.reset_counter(key).await?;
+                // One atomic step: the lock starts an empty window, as the policy expects.
                 self.inner.store.lock_counter(key, lock.until, now).await?;
                 locked = true;
             }

@@ -1,5 +1,6 @@
--- lock_counter: lock until ARGV[2] (ms), only ever extending. KEYS[1] counter hash.
--- ARGV[1] now (ms). Returns the state as in counter_hit.
+-- lock_counter: lock until ARGV[2] (ms), only ever extending, and start an empty window at
+-- now (count 0; consecutive failures kept). KEYS[1] counter hash. ARGV[1] now (ms).
+-- Returns the state as in counter_hit.
 local now = tonumber(ARGV[1])
 local c = redis.call('HMGET', KEYS[1], 'ws', 'we', 'count', 'consec', 'lock')
 local live = false
@@ -10,20 +11,14 @@ if c[2] then
   end
   live = now < retained
 end
-local ws, we, count, consec, lock
+local consec, lock = '0', ARGV[2]
 if live then
-  ws, we, count, consec, lock = c[1], c[2], c[3], c[4], c[5]
-else
-  ws, we, count, consec, lock = ARGV[1], ARGV[1], '0', '0', false
-end
-if not lock or tonumber(ARGV[2]) > tonumber(lock) then
-  lock = ARGV[2]
+  consec = c[4]
+  if c[5] and tonumber(c[5]) > tonumber(ARGV[2]) then
+    lock = c[5]
+  end
 end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'ws', ws, 'we', we, 'count', count, 'consec', consec, 'lock', lock)
-local retained = we
-if tonumber(lock) > tonumber(we) then
-  retained = lock
-end
-redis.call('PEXPIREAT', KEYS[1], retained)
-return {ws, we, count, consec, lock}
+redis.call('HSET', KEYS[1], 'ws', ARGV[1], 'we', ARGV[1], 'count', '0', 'consec', consec, 'lock', lock)
+redis.call('PEXPIREAT', KEYS[1], math.max(tonumber(lock), now))
+return {ARGV[1], ARGV[1], '0', consec, lock}

@@ -56,20 +56,28 @@ impl CounterStore for MemoryStore {
         now: SystemTime,
     ) -> Result<CounterState> {
         Ok(self.with(|state| {
-            let empty = CounterState {
+            let slot = state
+                .counters
+                .entry(key.storage_key())
+                .or_insert(CounterState {
+                    window_start: now,
+                    window_end: now,
+                    count: 0,
+                    consecutive_failures: 0,
+                    locked_until: None,
+                });
+            let live = !slot.is_expired(now);
+            let lock = match slot.locked_until {
+                Some(current) if live && current > until => current,
+                _ => until,
+            };
+            *slot = CounterState {
                 window_start: now,
                 window_end: now,
                 count: 0,
-                consecutive_failures: 0,
-                locked_until: None,
+                consecutive_failures: if live { slot.consecutive_failures } else { 0 },
+                locked_until: Some(lock),
             };
-            let slot = state.counters.entry(key.storage_key()).or_insert(empty);
-            if slot.is_expired(now) {
-                *slot = empty;
-            }
-            if slot.locked_until.is_none_or(|current| until > current) {
-                slot.locked_until = Some(until);
-            }
             *slot
         }))
     }

@@ -44,8 +44,8 @@ pub async fn hit_counts_in_window(store: SharedStore) {
     assert_eq!(next.window_start, t + WINDOW);
 }
 
-/// A lock only ever extends, keeps the record past its window, and survives a new window,
-/// in which consecutive failures keep counting.
+/// A lock only ever extends, empties the window, keeps the record past its window, and survives
+/// a new window, in which consecutive failures keep counting.
 pub async fn lock_extends_and_retains(store: SharedStore) {
     let key = account_key("ctr-lock");
     let t = base();
@@ -57,6 +57,16 @@ pub async fn lock_extends_and_retains(store: SharedStore) {
         .unwrap();
     assert_eq!(locked.locked_until, Some(t + secs(3600)));
     assert!(locked.is_locked(t + secs(3599)) && !locked.is_locked(t + secs(3600)));
+    assert_eq!(
+        (locked.count, locked.consecutive_failures),
+        (0, 2),
+        "a lock spends the window's hits and keeps the consecutive failures"
+    );
+    assert_eq!(
+        (locked.window_start, locked.window_end),
+        (t + secs(2), t + secs(2)),
+        "a lock starts an empty window at now"
+    );
     let kept = store
         .lock_counter(&key, t + secs(1800), t + secs(3))
         .await
@@ -240,4 +250,33 @@ pub async fn batch_ops_match_single_ops(store: SharedStore) {
     assert_eq!(batch[2], None);
     assert!(store.counters(&[], t).await.unwrap().is_empty());
     assert!(store.hit_counters(&[], t).await.unwrap().is_empty());
+}
+
+/// After a short lock ends, the rule's full allowance is back: the hits that reached the limit
+/// were spent by the lock, even though their window has not ended.
+pub async fn lock_restores_allowance_after_it_ends(store: SharedStore) {
+    let key = account_key("ctr-lock-allowance");
+    let t = base();
+    for i in 0..3 {
+        store.hit_counter(&key, WINDOW, t + secs(i)).await.unwrap();
+    }
+    let locked = store
+        .lock_counter(&key, t + secs(12), t + secs(2))
+        .await
+        .unwrap();
+    assert_eq!(locked.count, 0);
+    assert!(
+        store
+            .counter(&key, t + secs(11))
+            .await
+            .unwrap()
+            .is_some_and(|s| s.is_locked(t + secs(11))),
+        "locked until it ends"
+    );
+    let after = store.hit_counter(&key, WINDOW, t + secs(12)).await.unwrap();
+    assert_eq!(
+        (after.count, after.locked_until),
+        (1, None),
+        "a fresh window after the lock, not a window still at its limit"
+    );
 }

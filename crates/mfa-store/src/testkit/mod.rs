@@ -103,6 +103,7 @@ macro_rules! __mfa_store_checks {
                 hit_counts_in_window,
                 lock_extends_and_retains,
                 lock_on_absent_key,
+                lock_restores_allowance_after_it_ends,
                 reset_clears,
                 keys_are_separate,
                 hit_race_counts_all,

@@ -271,4 +271,126 @@ async fn trusted_device_revoked_by_factor_change(store: Arc<dyn Store>) {
     ));
 }
 
-scenarios!(memory: same_totp_code_succeeds_once, concurrent_guesses_are_bounded, recovery_code_redeemed_once_in_parallel, recovery_failures_lock_on_the_locking_attempt, password_success_keeps_second_factor_count, trusted_device_revoked_by_factor_change);
+/// Begins a login for `user` from `client` and submits a wrong TOTP code; returns the outcome.
+async fn wrong_totp(h: &Harness, user: &str, secret: &str, client: &mfa::ClientInfo) -> Outcome {
+    let id = match h.mfa.begin_login(user, None, client).await.unwrap() {
+        LoginStart::ChallengeRequired { challenge_id, .. } => expose(&challenge_id),
+        LoginStart::LockedOut { until } => return Outcome::LockedOut { until },
+        other => panic!("expected a challenge, got {other:?}"),
+    };
+    let bad = wrong(&totp_code(secret, 6, Algorithm::Sha1, h.clock.unix_secs()));
+    h.mfa
+        .verify(&id, Proof::Totp(&bad), client, VerifyOptions::new())
+        .await
+        .unwrap()
+}
+
+/// Failures from one client lock that client for the account first; the user's trusted device
+/// on that very network, and the user from another network, still get in (lockout an attacker
+/// cannot turn against the user).
+async fn trusted_device_exempt_from_client_lock(store: Arc<dyn Store>) {
+    let h = harness(store, Policy::authenticator_setup());
+    let (secret, _) = h.enrol_totp("td", TotpOptions::new()).await;
+    h.advance(30);
+    let id = h.login("td").await;
+    let code = totp_code(&secret, 6, Algorithm::Sha1, h.clock.unix_secs());
+    let Outcome::Verified {
+        trusted_device_token: Some(device),
+        ..
+    } = h
+        .mfa
+        .verify(
+            &id,
+            Proof::Totp(&code),
+            &client(),
+            VerifyOptions::new().trust_device("Laptop"),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("first login verifies")
+    };
+
+    let attacker = client_at("192.0.2.66");
+    let mut locked_at = None;
+    for attempt in 1..=10 {
+        if let Outcome::LockedOut { .. } = wrong_totp(&h, "td", &secret, &attacker).await {
+            locked_at = Some(attempt);
+            break;
+        }
+    }
+    assert!(locked_at.is_some(), "the attacking client is locked out");
+    assert!(matches!(
+        h.mfa.begin_login("td", None, &attacker).await.unwrap(),
+        LoginStart::LockedOut { .. }
+    ));
+    assert!(
+        matches!(
+            h.mfa
+                .begin_login("td", Some(&device.expose()), &attacker)
+                .await
+                .unwrap(),
+            LoginStart::TrustedDevice { .. }
+        ),
+        "a trusted device is exempt from the client-level lock"
+    );
+    // The account-wide rule only slows down (capped backoff); past it, another network gets a
+    // challenge while the attacking one stays locked.
+    h.advance(16 * 60);
+    assert!(
+        matches!(
+            h.mfa
+                .begin_login("td", None, &client_at("203.0.113.200"))
+                .await
+                .unwrap(),
+            LoginStart::ChallengeRequired { .. }
+        ),
+        "another network is not locked out by the attacker's failures"
+    );
+}
+
+/// NIST 800-63B: after 100 consecutive failures, spread over time and networks so that no
+/// throttle stops them, the account is locked until an administrator unlocks it.
+async fn nist_cap_locks_until_admin_unlock(store: Arc<dyn Store>) {
+    let h = harness(store, Policy::authenticator_setup());
+    let (secret, _) = h.enrol_totp("cap", TotpOptions::new()).await;
+    let mut last = None;
+    for i in 0..100u32 {
+        // Past every backoff (at most 15 min) and from a new network each time.
+        h.advance(16 * 60);
+        let from = client_at(&format!("10.{}.{}.1", i / 200, i % 200));
+        last = Some(wrong_totp(&h, "cap", &secret, &from).await);
+        if i < 99 {
+            assert!(
+                matches!(last, Some(Outcome::Rejected { .. })),
+                "failure {} is only rejected: {last:?}",
+                i + 1
+            );
+        }
+    }
+    let Some(Outcome::LockedOut { until }) = last else {
+        panic!("the 100th consecutive failure locks: {last:?}")
+    };
+    assert!(
+        until.duration_since(h.clock.now()).unwrap().as_secs() > 365 * 24 * 3600,
+        "the cap is not a timed lock"
+    );
+    h.advance(30 * 24 * 3600);
+    assert!(matches!(
+        h.mfa
+            .begin_login("cap", None, &client_at("203.0.113.5"))
+            .await
+            .unwrap(),
+        LoginStart::LockedOut { .. }
+    ));
+    h.mfa.admin_unlock("cap", "admin-1").await.unwrap();
+    assert!(matches!(
+        h.mfa
+            .begin_login("cap", None, &client_at("203.0.113.5"))
+            .await
+            .unwrap(),
+        LoginStart::ChallengeRequired { .. }
+    ));
+}
+
+scenarios!(memory: same_totp_code_succeeds_once, concurrent_guesses_are_bounded, recovery_code_redeemed_once_in_parallel, recovery_failures_lock_on_the_locking_attempt, password_success_keeps_second_factor_count, trusted_device_revoked_by_factor_change, trusted_device_exempt_from_client_lock, nist_cap_locks_until_admin_unlock);

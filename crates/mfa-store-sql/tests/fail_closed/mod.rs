@@ -1,0 +1,342 @@
+//! Fail-closed checks shared by the server backends.
+//!
+//! The claim they prove, per operation that bounds guessing: when the store call returns an
+//! error (server unreachable, connection killed while the statement waited for a row lock),
+//! the error is transient, the call granted nothing (no `Spent`, no `true`), and the record is
+//! left in one of exactly two states: as before the call, or as if the call had succeeded. For
+//! a challenge that means `attempts_left` is the old value or one less, never more, so the
+//! comparisons granted over the challenge's life stay within its budget; for a TOTP step, a
+//! retry of the same step succeeds exactly when the step was not recorded; for a counter, the
+//! count is the old value or one more; for a recovery code, a retry consumes it exactly when
+//! it is still there.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mfa_core::{CodeDigest, Keyring, RecoveryVerifier, SealingKey, Secret};
+use mfa_store::{
+    AttemptOutcome, Challenge, ChallengeKind, CounterKey, CounterScope, NewTotpFactor,
+    RecoveryCodeRecord, Store, StoreError,
+};
+
+pub(crate) fn now() -> SystemTime {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+pub(crate) fn id(tag: &str) -> String {
+    let mut b = [0_u8; 8];
+    getrandom::fill(&mut b).unwrap();
+    format!("{tag}-{:016x}", u64::from_be_bytes(b))
+}
+
+fn digest(byte: u8) -> CodeDigest {
+    CodeDigest::from_bytes([byte; 32])
+}
+
+pub(crate) fn challenge(user: &str, tries: u32) -> Challenge {
+    let t = now();
+    Challenge {
+        id: id("ch"),
+        user: user.to_owned(),
+        purpose: "login".into(),
+        kind: ChallengeKind::EmailCode,
+        code_digest: Some(digest(1)),
+        link_digest: None,
+        binding_digest: None,
+        created_at: t,
+        expires_at: t + Duration::from_secs(600),
+        attempts_left: tries,
+        consumed: false,
+    }
+}
+
+/// A confirmed factor of `user` with `id`, last used step 100.
+pub(crate) async fn confirmed_factor<S: Store>(store: &S, user: &str, factor: &str) {
+    let keyring = Keyring::new(1, SealingKey::generate().unwrap());
+    let sealed = keyring
+        .seal(&Secret::generate().unwrap(), user, factor)
+        .unwrap();
+    store
+        .insert_pending_totp(NewTotpFactor {
+            user: user.into(),
+            id: factor.into(),
+            sealed_secret: sealed,
+            algorithm: mfa_core::Algorithm::Sha1,
+            digits: mfa_core::Digits::SIX,
+            period: mfa_core::Period::THIRTY_SECONDS,
+            label: "phone".into(),
+            created_at: now(),
+        })
+        .await
+        .unwrap();
+    assert!(store.confirm_totp(user, factor, 100).await.unwrap());
+}
+
+fn assert_transient<T: std::fmt::Debug>(what: &str, result: Result<T, StoreError>) {
+    match result {
+        Err(e) => assert!(
+            e.is_transient(),
+            "{what}: expected a transient error, got {e:?}"
+        ),
+        Ok(v) => panic!("{what}: expected an error, got Ok({v:?})"),
+    }
+}
+
+/// Every operation kind on an unreachable server returns a transient error.
+pub(crate) async fn every_operation_is_transient<S: Store>(store: S) {
+    let t = now();
+    let key = CounterKey::new("totp", CounterScope::Account("u".into()));
+    assert_transient("spend_attempt", store.spend_attempt("c", t).await);
+    assert_transient(
+        "advance_totp_step",
+        store.advance_totp_step("u", "f", 5).await,
+    );
+    assert_transient("confirm_totp", store.confirm_totp("u", "f", 5).await);
+    assert_transient(
+        "hit_counter",
+        store.hit_counter(&key, Duration::from_secs(60), t).await,
+    );
+    assert_transient(
+        "hit_counters",
+        store
+            .hit_counters(&[(key.clone(), Duration::from_secs(60))], t)
+            .await,
+    );
+    assert_transient(
+        "counters",
+        store.counters(std::slice::from_ref(&key), t).await,
+    );
+    assert_transient("lock_counter", store.lock_counter(&key, t, t).await);
+    assert_transient(
+        "consume_recovery_code",
+        store.consume_recovery_code("u", &digest(2)).await,
+    );
+    assert_transient(
+        "find_recovery_code",
+        store.find_recovery_code("u", &digest(2)).await,
+    );
+    assert_transient("consume_challenge", store.consume_challenge("c", t).await);
+    assert_transient(
+        "create_challenge",
+        store.create_challenge(challenge("u", 3)).await,
+    );
+    assert_transient(
+        "check_and_touch_device",
+        store.check_and_touch_device("u", &digest(3), t).await,
+    );
+    assert_transient("totp_factor", store.totp_factor("u", "f").await);
+    assert_transient("purge_expired", store.purge_expired(t).await);
+}
+
+/// Two stores with different prefixes on one database share nothing.
+pub(crate) async fn prefixes_are_independent<S: Store>(a: S, b: S) {
+    let c = challenge(&id("prefix"), 3);
+    a.create_challenge(c.clone()).await.unwrap();
+    assert!(a.challenge(&c.id, now()).await.unwrap().is_some());
+    assert!(b.challenge(&c.id, now()).await.unwrap().is_none());
+    b.create_challenge(c.clone()).await.unwrap();
+    assert!(a.consume_challenge(&c.id, now()).await.unwrap());
+    assert!(
+        b.consume_challenge(&c.id, now()).await.unwrap(),
+        "b's copy is its own"
+    );
+}
+
+/// What a kill test needs from the engine: hold a row lock from another connection, find the
+/// store's connection waiting behind it, and kill that connection.
+pub(crate) trait Killer: Send {
+    /// Takes row locks with `sql` (a `SELECT .. FOR UPDATE`) in an open transaction.
+    fn hold(&mut self, sql: String) -> impl Future<Output = ()> + Send;
+    /// Waits until a connection whose current statement contains `marker` is waiting, then
+    /// kills it from a third connection.
+    fn kill_waiting(&self, marker: &str) -> impl Future<Output = ()> + Send;
+    /// Ends the holding transaction.
+    fn release(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+/// Runs `op` while its row is locked, kills its connection, and returns its result.
+async fn killed<S, K, T, F, Fut>(
+    store: &Arc<S>,
+    killer: &mut K,
+    lock: String,
+    marker: &str,
+    op: F,
+) -> Result<T, StoreError>
+where
+    S: Store + 'static,
+    K: Killer,
+    T: Send + 'static,
+    F: FnOnce(Arc<S>) -> Fut,
+    Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+{
+    killer.hold(lock).await;
+    let task = tokio::spawn(op(Arc::clone(store)));
+    killer.kill_waiting(marker).await;
+    let result = tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("the killed operation returns")
+        .expect("the operation does not panic");
+    killer.release().await;
+    result
+}
+
+/// Kills the connection of each guessing-bounding operation mid-statement and checks the claim
+/// of this module. `tables` is the qualified table prefix (`schema.mfa_`, `mfa_`); `marker`
+/// names text unique to this run's statements (the qualified prefix works on PostgreSQL).
+pub(crate) async fn killed_mid_operation<S: Store + 'static, K: Killer>(
+    store: S,
+    mut killer: K,
+    tables: &str,
+) {
+    let store = Arc::new(store);
+    let user = id("kill");
+
+    // spend_attempt: nothing granted, the budget never grows.
+    let c = challenge(&user, 3);
+    store.create_challenge(c.clone()).await.unwrap();
+    let lock = format!(
+        "SELECT 1 FROM {tables}challenges WHERE id = '{}' FOR UPDATE",
+        c.id
+    );
+    let cid = c.id.clone();
+    let result = killed(
+        &store,
+        &mut killer,
+        lock,
+        &format!("{tables}challenges"),
+        move |s| async move { s.spend_attempt(&cid, now()).await },
+    )
+    .await;
+    assert_transient("killed spend_attempt", result);
+    let left = store
+        .challenge(&c.id, now())
+        .await
+        .unwrap()
+        .unwrap()
+        .attempts_left;
+    assert!(
+        left == 3 || left == 2,
+        "tries left after a killed spend: {left}"
+    );
+    let mut granted = 0;
+    for _ in 0..5 {
+        if matches!(
+            store.spend_attempt(&c.id, now()).await.unwrap(),
+            AttemptOutcome::Spent { .. }
+        ) {
+            granted += 1;
+        }
+    }
+    assert_eq!(
+        granted, left,
+        "later attempts get exactly the tries left, never more"
+    );
+
+    // advance_totp_step: refused on error; a retry succeeds exactly when nothing was recorded.
+    confirmed_factor(&*store, &user, "f1").await;
+    let lock = format!(
+        "SELECT 1 FROM {tables}totp_factors WHERE user_id = '{user}' AND id = 'f1' FOR UPDATE"
+    );
+    let u = user.clone();
+    let result = killed(
+        &store,
+        &mut killer,
+        lock,
+        &format!("{tables}totp_factors"),
+        move |s| async move { s.advance_totp_step(&u, "f1", 101).await },
+    )
+    .await;
+    assert_transient("killed advance_totp_step", result);
+    let recorded = store
+        .totp_factor(&user, "f1")
+        .await
+        .unwrap()
+        .unwrap()
+        .last_used_step;
+    assert!(
+        recorded == Some(100) || recorded == Some(101),
+        "step after a kill: {recorded:?}"
+    );
+    let retry = store.advance_totp_step(&user, "f1", 101).await.unwrap();
+    assert_eq!(
+        retry,
+        recorded == Some(100),
+        "the step is accepted at most once overall"
+    );
+
+    // hit_counter: the count is the old one or one more, never lost below.
+    let key = CounterKey::new("totp", CounterScope::Account(user.clone()));
+    let window = Duration::from_secs(900);
+    assert_eq!(
+        store.hit_counter(&key, window, now()).await.unwrap().count,
+        1
+    );
+    let lock = format!(
+        "SELECT 1 FROM {tables}counters WHERE counter_key = '{}' FOR UPDATE",
+        key.storage_key()
+    );
+    let k = key.clone();
+    let result = killed(
+        &store,
+        &mut killer,
+        lock,
+        &format!("{tables}counters"),
+        move |s| async move { s.hit_counter(&k, window, now()).await },
+    )
+    .await;
+    assert_transient("killed hit_counter", result);
+    let count = store.counter(&key, now()).await.unwrap().unwrap().count;
+    assert!(
+        count == 1 || count == 2,
+        "count after a killed hit: {count}"
+    );
+    assert_eq!(
+        store.hit_counter(&key, window, now()).await.unwrap().count,
+        count + 1
+    );
+
+    // consume_recovery_code: no `true` on error; a retry consumes exactly when it is still there.
+    let locator = CodeDigest::from_bytes([9; 32]);
+    store
+        .replace_recovery_codes(
+            &user,
+            vec![RecoveryCodeRecord {
+                locator: locator.clone(),
+                verifier: RecoveryVerifier::Peppered(digest(8)),
+            }],
+            now(),
+        )
+        .await
+        .unwrap();
+    let lock = format!("SELECT 1 FROM {tables}recovery_codes WHERE user_id = '{user}' FOR UPDATE");
+    let (u, l) = (user.clone(), locator.clone());
+    let result = killed(
+        &store,
+        &mut killer,
+        lock,
+        &format!("{tables}recovery_codes"),
+        move |s| async move { s.consume_recovery_code(&u, &l).await },
+    )
+    .await;
+    assert_transient("killed consume_recovery_code", result);
+    let still_there = store
+        .find_recovery_code(&user, &locator)
+        .await
+        .unwrap()
+        .is_some();
+    assert_eq!(
+        store.consume_recovery_code(&user, &locator).await.unwrap(),
+        still_there
+    );
+    assert!(
+        !store.consume_recovery_code(&user, &locator).await.unwrap(),
+        "used once at most"
+    );
+}

@@ -438,4 +438,4 @@ async fn mailer_failures(store: Arc<dyn Store>) {
     assert!(mailer.outbox.last().unwrap().text().contains("Laptop"));
 }
 
-scenarios!(memory: store_failures_grant_nothing, mailer_failures);
+scenarios!([memory, sqlite, postgres, mysql, redis]: { store_failures_grant_nothing, mailer_failures });

@@ -393,4 +393,4 @@ async fn nist_cap_locks_until_admin_unlock(store: Arc<dyn Store>) {
     ));
 }
 
-scenarios!(memory: same_totp_code_succeeds_once, concurrent_guesses_are_bounded, recovery_code_redeemed_once_in_parallel, recovery_failures_lock_on_the_locking_attempt, password_success_keeps_second_factor_count, trusted_device_revoked_by_factor_change, trusted_device_exempt_from_client_lock, nist_cap_locks_until_admin_unlock);
+scenarios!([memory, sqlite, postgres, mysql, redis]: { same_totp_code_succeeds_once, concurrent_guesses_are_bounded, recovery_code_redeemed_once_in_parallel, recovery_failures_lock_on_the_locking_attempt, password_success_keeps_second_factor_count, trusted_device_revoked_by_factor_change, trusted_device_exempt_from_client_lock, nist_cap_locks_until_admin_unlock });

@@ -4,6 +4,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
+    clippy::print_stderr,
     dead_code,
     unreachable_pub
 )]
@@ -23,29 +24,168 @@ use mfa::{
     ChallengeId, ClientInfo, Keyring, LoginStart, MailSettings, ManualClock, Method, Mfa, Pepper,
     Policy, SealingKey, Store,
 };
+use mfa_store_redis::{KeyPrefix, RedisConfig, RedisStore};
+// Names spliced into SQL below are generated here from hex digits, never from input.
+use mfa_store_sql::sqlx::AssertSqlSafe;
+use mfa_store_sql::{MySqlStore, PgStore, SqlStoreConfig, SqliteStore};
 
-/// A store factory: the lead adds SQL and Redis runs by passing another one.
-pub type StoreFuture = Pin<Box<dyn Future<Output = Option<Arc<dyn Store>>> + Send>>;
-/// A function making a fresh store (`None`: the service is missing and the test skips).
-pub type Factory = fn() -> StoreFuture;
+/// A store for one test, and what removes its data afterwards.
+pub struct TestStore {
+    pub store: Arc<dyn Store>,
+    pub cleanup: Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+impl TestStore {
+    fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            cleanup: Box::pin(async {}),
+        }
+    }
+}
+
+/// A store factory's result (`None`: the service is missing and the test skips).
+pub type StoreFuture = Pin<Box<dyn Future<Output = Option<TestStore>> + Send>>;
 
 /// The in-memory store.
 pub fn memory() -> StoreFuture {
-    Box::pin(async { Some(Arc::new(MemoryStore::new()) as Arc<dyn Store>) })
+    Box::pin(async { Some(TestStore::new(Arc::new(MemoryStore::new()))) })
 }
 
-/// Declares one `#[tokio::test]` per listed scenario and store factory.
+/// SQLite in a file of its own (WAL mode), removed afterwards.
+pub fn sqlite() -> StoreFuture {
+    Box::pin(async {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("mfa.db"), SqlStoreConfig::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        Some(TestStore {
+            store: Arc::new(store),
+            cleanup: Box::pin(async move { drop(dir) }),
+        })
+    })
+}
+
+/// PostgreSQL (`MFA_POSTGRES_URL`), in a schema of its own, dropped afterwards.
+pub fn postgres() -> StoreFuture {
+    Box::pin(async {
+        let url = env_or(
+            "MFA_POSTGRES_URL",
+            "postgres://postgres@127.0.0.1:5432/test",
+        );
+        let schema = unique("mfa_facade");
+        let config = SqlStoreConfig::default().with_schema(&schema).unwrap();
+        let store = match PgStore::connect(&url, config).await {
+            Ok(store) => store,
+            Err(e) => return missing("PostgreSQL", &url, &e),
+        };
+        store.migrate().await.unwrap();
+        let pool = store.pool().clone();
+        Some(TestStore {
+            store: Arc::new(store),
+            cleanup: Box::pin(async move {
+                let drop_schema = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+                let _ = mfa_store_sql::sqlx::query(AssertSqlSafe(drop_schema))
+                    .execute(&pool)
+                    .await;
+                pool.close().await;
+            }),
+        })
+    })
+}
+
+/// MariaDB/MySQL (`MFA_MYSQL_URL`), in a database of its own, dropped afterwards.
+pub fn mysql() -> StoreFuture {
+    Box::pin(async {
+        use mfa_store_sql::sqlx::{Connection as _, MySqlConnection};
+        let url = env_or("MFA_MYSQL_URL", "mysql://root@127.0.0.1:3306/test");
+        let database = unique("mfa_facade");
+        let mut admin = match MySqlConnection::connect(&url).await {
+            Ok(conn) => conn,
+            Err(e) => return missing("MariaDB", &url, &e),
+        };
+        mfa_store_sql::sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {database}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
+        let store = MySqlStore::connect(&format!("{base}/{database}"), SqlStoreConfig::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let pool = store.pool().clone();
+        Some(TestStore {
+            store: Arc::new(store),
+            cleanup: Box::pin(async move {
+                pool.close().await;
+                let drop_db = format!("DROP DATABASE IF EXISTS {database}");
+                let _ = mfa_store_sql::sqlx::query(AssertSqlSafe(drop_db))
+                    .execute(&mut admin)
+                    .await;
+            }),
+        })
+    })
+}
+
+/// Redis (`MFA_REDIS_URL`), under a key prefix of its own, deleted afterwards.
+pub fn redis() -> StoreFuture {
+    Box::pin(async {
+        let url = env_or("MFA_REDIS_URL", "redis://127.0.0.1:6379");
+        let prefix = KeyPrefix::new(&unique("mfa-facade")).unwrap();
+        let store = match RedisStore::connect(&url, RedisConfig::with_prefix(prefix)).await {
+            Ok(store) => store,
+            Err(e) => return missing("Redis", &url, &e),
+        };
+        let handle = store.clone();
+        Some(TestStore {
+            store: Arc::new(store),
+            cleanup: Box::pin(async move {
+                let _ = handle.delete_all_keys().await;
+            }),
+        })
+    })
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn unique(tag: &str) -> String {
+    format!("{tag}_{:016x}", getrandom::u64().unwrap())
+}
+
+/// Under `MFA_REQUIRE_SERVICES=1` a missing server fails the test; otherwise it skips.
+fn missing<T>(service: &str, url: &str, why: &dyn std::fmt::Display) -> Option<T> {
+    assert!(
+        std::env::var("MFA_REQUIRE_SERVICES").as_deref() != Ok("1"),
+        "{service} at {url} is required (MFA_REQUIRE_SERVICES=1) but unreachable: {why}"
+    );
+    eprintln!("SKIPPED: {service} at {url} is unreachable ({why})");
+    None
+}
+
+/// Declares one `#[tokio::test]` per scenario and store: `scenarios!([memory, redis]: { a, b })`
+/// makes `memory::a`, `memory::b`, `redis::a`, `redis::b`. The store's data is removed after a
+/// scenario, even when it fails.
 #[macro_export]
 #[allow(clippy::crate_in_macro_def)]
 macro_rules! scenarios {
-    ($factory:ident: $($name:ident),+ $(,)?) => {
+    ([$($factory:ident),+ $(,)?]: $names:tt) => {
+        $( $crate::scenarios!(@one $factory $names); )+
+    };
+    (@one $factory:ident { $($name:ident),+ $(,)? }) => {
         mod $factory {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    match (crate::common::$factory)().await {
-                        Some(store) => super::$name(store).await,
-                        None => eprintln!("skipped: store {} unavailable", stringify!($factory)),
+                    let Some(test) = (crate::common::$factory)().await else {
+                        return;
+                    };
+                    let outcome = tokio::spawn(super::$name(test.store)).await;
+                    test.cleanup.await;
+                    if let Err(e) = outcome {
+                        std::panic::resume_unwind(e.into_panic());
                     }
                 }
             )+
@@ -111,7 +251,9 @@ pub fn build(
     smtp: bool,
     extra: impl FnOnce(mfa::MfaBuilder) -> mfa::MfaBuilder,
 ) -> Harness {
-    let clock = ManualClock::default();
+    // Start at the real time: Redis expires keys on its own clock (PEXPIREAT is housekeeping
+    // only, but a record written with an expiry already past in real time is gone at once).
+    let clock = ManualClock::at_unix_secs(mfa::SystemClock.unix_secs());
     let sms = Arc::new(MemorySms::new());
     let (mail, mailer): (Mail, Arc<dyn mfa::Mailer>) = if smtp {
         let server = SmtpTestServer::start().unwrap();

@@ -173,6 +173,11 @@ impl Mfa {
     }
 
     /// Resets the counters a success resets (all but the per-client one).
+    ///
+    /// Reads them first in one batch and resets only those that exist: after a clean login
+    /// (the common case) that is one round trip instead of one per counter. A failure counted
+    /// by a concurrent attempt between the read and the resets stays counted, which errs on
+    /// the side of counting.
     pub(crate) async fn limit_success(
         &self,
         factor: Factor,
@@ -180,15 +185,18 @@ impl Mfa {
         client: &ClientInfo,
     ) -> Result<()> {
         let client = client_key(self, client);
-        for counter in Counter::ALL.into_iter().filter(|c| c.resets_on_success()) {
-            if let Some(key) = key(factor, counter, user, client.as_deref()) {
-                self.inner.store.reset_counter(&key).await?;
+        let mut keys: Vec<CounterKey> = Counter::ALL
+            .into_iter()
+            .filter(|c| c.resets_on_success())
+            .filter_map(|c| key(factor, c, user, client.as_deref()))
+            .collect();
+        keys.push(consecutive_key(factor, user));
+        let states = self.inner.store.counters(&keys, self.now()).await?;
+        for (key, state) in keys.iter().zip(&states) {
+            if state.is_some() {
+                self.inner.store.reset_counter(key).await?;
             }
         }
-        self.inner
-            .store
-            .reset_counter(&consecutive_key(factor, user))
-            .await?;
         Ok(())
     }
 

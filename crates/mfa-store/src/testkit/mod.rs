@@ -27,10 +27,13 @@ use tokio::sync::Barrier;
 
 use crate::Store;
 
+pub use self::instrumented::Instrumented;
+
 pub mod audit;
 pub mod challenge;
 pub mod counter;
 pub mod device;
+mod instrumented;
 pub mod recovery;
 pub mod settings;
 pub mod totp;

@@ -1,0 +1,152 @@
+//! The store this example keeps its state in: PostgreSQL or Redis, chosen at start-up.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use mfa::Store;
+use mfa_store_redis::{KeyPrefix, RedisConfig, RedisStore};
+// The schema name spliced into SQL is generated below from hex digits, never from input.
+use mfa_store_sql::sqlx::AssertSqlSafe;
+use mfa_store_sql::{PgStore, SqlStoreConfig};
+
+use crate::error::{Error, Result};
+
+/// Which backend holds challenges, counters and factors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreKind {
+    /// PostgreSQL (`MFA_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
+    Postgres,
+    /// Redis (`MFA_REDIS_URL`, default `redis://127.0.0.1:6379`).
+    Redis,
+}
+
+impl StoreKind {
+    /// The server URL for this backend: its environment variable or the local default.
+    #[must_use]
+    pub fn url_from_env(self) -> String {
+        let (var, default) = match self {
+            Self::Postgres => (
+                "MFA_POSTGRES_URL",
+                "postgres://postgres@127.0.0.1:5432/test",
+            ),
+            Self::Redis => ("MFA_REDIS_URL", "redis://127.0.0.1:6379"),
+        };
+        std::env::var(var).unwrap_or_else(|_| default.to_owned())
+    }
+
+    /// The backend's name ("postgres" or "redis").
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Redis => "redis",
+        }
+    }
+}
+
+impl FromStr for StoreKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" | "pg" => Ok(Self::Postgres),
+            "redis" => Ok(Self::Redis),
+            _ => Err(Error::UnknownStore),
+        }
+    }
+}
+
+enum Cleanup {
+    Postgres {
+        pool: mfa_store_sql::sqlx::PgPool,
+        schema: String,
+    },
+    Redis(RedisStore),
+}
+
+/// A connected store in a namespace of its own (a PostgreSQL schema or a Redis key prefix),
+/// so several runs and tests never see each other's data.
+pub struct StoreHandle {
+    store: Arc<dyn Store>,
+    namespace: String,
+    cleanup: Cleanup,
+}
+
+impl core::fmt::Debug for StoreHandle {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("StoreHandle")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreHandle {
+    /// Connects to `url` and prepares a fresh namespace starting with `tag` (PostgreSQL: a new
+    /// schema with the tables migrated in; Redis: a new key prefix).
+    ///
+    /// # Errors
+    /// [`Error::Sql`] or [`Error::Redis`] when the server is unreachable or refuses.
+    pub async fn connect(kind: StoreKind, url: &str, tag: &str) -> Result<Self> {
+        let random = getrandom::u64().map_err(|_| Error::Rng)?;
+        let namespace = format!("{tag}_{random:016x}");
+        match kind {
+            StoreKind::Postgres => {
+                let config = SqlStoreConfig::default().with_schema(&namespace)?;
+                let store = PgStore::connect(url, config).await?;
+                store.migrate().await?;
+                let pool = store.pool().clone();
+                Ok(Self {
+                    store: Arc::new(store),
+                    cleanup: Cleanup::Postgres {
+                        pool,
+                        schema: namespace.clone(),
+                    },
+                    namespace,
+                })
+            }
+            StoreKind::Redis => {
+                let prefix = KeyPrefix::new(&namespace)?;
+                let store = RedisStore::connect(url, RedisConfig::with_prefix(prefix)).await?;
+                Ok(Self {
+                    store: Arc::new(store.clone()),
+                    cleanup: Cleanup::Redis(store),
+                    namespace,
+                })
+            }
+        }
+    }
+
+    /// The store, to hand to the facade.
+    #[must_use]
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// The schema or key prefix this handle writes under.
+    #[must_use]
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Deletes everything written under this handle's namespace.
+    ///
+    /// # Errors
+    /// [`Error::Sql`] or [`Error::Redis`] when the server refuses.
+    pub async fn remove_data(self) -> Result<()> {
+        match self.cleanup {
+            Cleanup::Postgres { pool, schema } => {
+                let drop_schema = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+                let done = mfa_store_sql::sqlx::query(AssertSqlSafe(drop_schema))
+                    .execute(&pool)
+                    .await;
+                pool.close().await;
+                done.map_err(|e| Error::Sql(mfa_store_sql::Error::from(e)))?;
+            }
+            Cleanup::Redis(store) => {
+                store.delete_all_keys().await.map_err(mfa::Error::from)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,35 @@
+//! The example's error type.
+
+/// Result alias for this example.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// What can go wrong while wiring or running the example (never a wrong code: those are
+/// [`SignIn`](crate::SignIn) values).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The facade failed (store, delivery, randomness).
+    #[error("mfa: {0}")]
+    Mfa(#[from] mfa::Error),
+    /// The facade's configuration was refused at start-up.
+    #[error("mfa configuration: {0}")]
+    Config(#[from] mfa::ConfigError),
+    /// PostgreSQL failed or was unreachable.
+    #[error("postgres: {0}")]
+    Sql(#[from] mfa_store_sql::Error),
+    /// Redis failed or was unreachable.
+    #[error("redis: {0}")]
+    Redis(#[from] mfa_store_redis::Error),
+    /// The mailer could not be set up.
+    #[error("mail: {0}")]
+    Mail(#[from] mfa::mail::MailError),
+    /// The store name is neither `postgres` nor `redis`.
+    #[error("unknown store: use `postgres` or `redis`")]
+    UnknownStore,
+    /// An SMTP setting from the environment is unusable.
+    #[error("bad SMTP setting: {0}")]
+    SmtpSetting(&'static str),
+    /// The operating system's random number generator failed.
+    #[error("randomness unavailable")]
+    Rng,
+}

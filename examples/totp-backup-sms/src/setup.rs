@@ -1,0 +1,111 @@
+//! Wiring: the facade with the seed's policy, the PostgreSQL store and the Twilio sender.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mfa::mail::{MemoryOutbox, PhoneNumber, TwilioConfig, TwilioSender, TwilioSms};
+use mfa::{Clock, Keyring, MailSettings, Mfa, Pepper, Policy, SmsSender, Store};
+use mfa_store_sql::{PgStore, SqlStoreConfig};
+
+use crate::error::Result;
+
+/// How many backup codes a user gets (seed 5: ten).
+pub const BACKUP_CODES: usize = 10;
+
+/// How long an SMS code lives (seed 5: five minutes).
+pub const SMS_CODE_LIFETIME: Duration = Duration::from_secs(5 * 60);
+
+/// What the flow runs on: the store, the SMS sender, the clock and the key material.
+#[derive(Debug)]
+pub struct Backends {
+    /// Where factors, challenges and backup-code digests live (PostgreSQL here).
+    pub store: Arc<dyn Store>,
+    /// How SMS codes leave (Twilio, or the console in development).
+    pub sms: Arc<dyn SmsSender>,
+    /// The clock (the system clock; tests move a manual one).
+    pub clock: Arc<dyn Clock>,
+    /// The key that seals TOTP secrets at rest.
+    pub keyring: Keyring,
+    /// The key of the digests of codes and tokens.
+    pub pepper: Pepper,
+}
+
+/// Builds the facade with [`Policy::totp_backup_sms`] and [`BACKUP_CODES`] backup codes.
+///
+/// The flow sends no email (TOTP, backup codes and SMS only), so the mailer is an in-memory
+/// outbox that only a security notice to a user with an email address would reach.
+///
+/// # Errors
+/// [`Error::Config`](crate::Error::Config) when the facade refuses its configuration, or a
+/// mail setting is refused.
+pub fn build_mfa(backends: Backends, issuer: &str) -> Result<Mfa> {
+    let settings = MailSettings::new(
+        issuer,
+        mfa::mail::EmailAddress::parse("no-reply@example.com")?,
+        mfa::mail::EmailAddress::parse("support@example.com")?,
+    );
+    Ok(Mfa::builder()
+        .store(backends.store)
+        .sms(backends.sms)
+        .mailer(Arc::new(MemoryOutbox::new()))
+        .clock(backends.clock)
+        .keyring(backends.keyring)
+        .pepper(backends.pepper)
+        .policy(Policy::totp_backup_sms())
+        .recovery_codes(BACKUP_CODES)
+        .issuer(issuer)
+        .mail_settings(settings)
+        .build()?)
+}
+
+/// Connects to PostgreSQL at `url`, with the tables in `schema` (created, and migrated).
+///
+/// # Errors
+/// [`Error::Store`](crate::Error::Store) when the server is unreachable, the schema name is
+/// not `[a-z0-9_]+`, or the migration fails.
+pub async fn connect_postgres(url: &str, schema: &str) -> Result<PgStore> {
+    let config = SqlStoreConfig::default().with_schema(schema)?;
+    let store = PgStore::connect(url, config).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// The Twilio (or Twilio-compatible) account to send SMS through.
+pub struct TwilioAccount {
+    /// The Account SID (`AC…`).
+    pub account_sid: String,
+    /// The auth token (a secret: redacted in `Debug`).
+    pub auth_token: String,
+    /// The sending number, international form.
+    pub from: String,
+    /// The API base URL; `None` for Twilio's own (`https://api.twilio.com`).
+    pub base_url: Option<String>,
+}
+
+impl core::fmt::Debug for TwilioAccount {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TwilioAccount")
+            .field("account_sid", &self.account_sid)
+            .field("from", &self.from)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The SMS sender for `account`: `POST {base}/2010-04-01/Accounts/{sid}/Messages.json` with
+/// basic auth and the `To`, `From` and `Body` form fields.
+///
+/// # Errors
+/// [`Error::Sms`](crate::Error::Sms) for a malformed SID or number.
+pub fn twilio_sms(account: &TwilioAccount) -> Result<TwilioSms> {
+    let from = PhoneNumber::parse(&account.from)?;
+    let mut config = TwilioConfig::new(
+        account.account_sid.clone(),
+        account.auth_token.clone(),
+        TwilioSender::From(from),
+    );
+    if let Some(base) = &account.base_url {
+        config = config.with_base_url(base.clone());
+    }
+    Ok(TwilioSms::new(config)?)
+}

@@ -20,8 +20,9 @@ apt_install() {
 
 install_test_tools() {
   # oathtool (Debian) and pyotp (PyPI) are the independent implementations the CLI is
-  # cross-checked against; OpenSSL's headers build the embedded SMTP server of mfa-mail's tests.
-  apt_install oathtool pkg-config libssl-dev
+  # cross-checked against; OpenSSL's headers build the embedded SMTP server of mfa-mail's tests;
+  # Chromium and its driver run the demo's end-to-end browser test.
+  apt_install oathtool pkg-config libssl-dev chromium chromium-driver
   if ! python3 -c 'import pyotp' 2>/dev/null; then
     log "pip install pyotp"
     python3 -m pip install --quiet --disable-pip-version-check pyotp

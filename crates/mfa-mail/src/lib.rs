@@ -4,6 +4,7 @@
 mod address;
 mod compose;
 mod english;
+mod env;
 mod error;
 mod escape;
 mod mailer;
@@ -22,6 +23,7 @@ pub mod testkit;
 
 pub use crate::address::{EmailAddress, Mailbox, PhoneNumber};
 pub use crate::compose::{Composer, MailSettings, Notice, SubjectCode};
+pub use crate::env::{Delivery, mailer_from_env};
 pub use crate::error::{BoxError, MailError, Result};
 pub use crate::escape::escape_html;
 pub use crate::mailer::{Mailer, SmsSender};

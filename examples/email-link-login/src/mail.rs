@@ -3,59 +3,26 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use mfa::Mailer;
-use mfa::mail::{FileOutbox, SmtpConfig, SmtpCredentials, SmtpMailer, SmtpSecurity};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-/// How mail is delivered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Delivery {
-    /// Through the SMTP server named by `SMTP_HOST`.
-    Smtp,
-    /// Into `.eml` files in this folder (development only: the files hold the codes).
-    Outbox(PathBuf),
-}
+pub use mfa::mail::Delivery;
 
 /// The mailer the binary uses: SMTP when `SMTP_HOST` is set (`SMTP_PORT`, `SMTP_SECURITY` =
 /// `starttls` (default), `tls` or `plain`, `SMTP_USERNAME` and `SMTP_PASSWORD`), otherwise a
-/// [`FileOutbox`] writing into `outbox_dir`.
+/// [`FileOutbox`](mfa::mail::FileOutbox) writing into `outbox_dir`
+/// ([`mfa::mail::mailer_from_env`]).
 ///
 /// # Errors
-/// [`Error::SmtpSetting`] for an unusable setting, [`Error::Mail`] when the mailer cannot be
-/// built or the folder created.
+/// [`Error::Mail`](crate::error::Error::Mail) for an unusable setting, or when the mailer cannot be built or the folder
+/// created.
 pub fn mailer_from_env(outbox_dir: &Path) -> Result<(Arc<dyn Mailer>, Delivery)> {
-    let Ok(host) = std::env::var("SMTP_HOST") else {
-        let outbox = FileOutbox::new(outbox_dir)?;
-        return Ok((Arc::new(outbox), Delivery::Outbox(outbox_dir.to_path_buf())));
-    };
-    let security = match std::env::var("SMTP_SECURITY").as_deref() {
-        Err(_) | Ok("starttls") => SmtpSecurity::StartTls,
-        Ok("tls") => SmtpSecurity::ImplicitTls,
-        Ok("plain") => SmtpSecurity::Plain,
-        Ok(_) => return Err(Error::SmtpSetting("SMTP_SECURITY: starttls, tls or plain")),
-    };
-    let mut config = SmtpConfig::new(host, security);
-    config.timeout = Duration::from_secs(10);
-    if let Ok(port) = std::env::var("SMTP_PORT") {
-        let port = port
-            .parse()
-            .map_err(|_| Error::SmtpSetting("SMTP_PORT: a port number"))?;
-        config = config.with_port(port);
-    }
-    if let (Ok(user), Ok(password)) = (
-        std::env::var("SMTP_USERNAME"),
-        std::env::var("SMTP_PASSWORD"),
-    ) {
-        config = config.with_credentials(SmtpCredentials::new(user, password));
-    }
-    Ok((Arc::new(SmtpMailer::new(config)?), Delivery::Smtp))
+    Ok(mfa::mail::mailer_from_env("SMTP_", outbox_dir)?)
 }
 
-/// The newest message in a [`FileOutbox`] folder, as text with quoted-printable soft line
+/// The newest message in a [`FileOutbox`](mfa::mail::FileOutbox) folder, as text with quoted-printable soft line
 /// breaks joined (what a developer sees opening the file).
 ///
 /// # Errors

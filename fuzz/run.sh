@@ -13,6 +13,14 @@ for target in $(cargo fuzz list); do
   # Work on a copy of the committed seeds so CI leaves the tree clean.
   work="$(mktemp -d)"
   cp -r "corpus/$target/." "$work/" 2>/dev/null || true
-  cargo fuzz run "$target" "$work" -- -max_total_time="$seconds" -rss_limit_mb=2048 2>&1 | tail -n 3
-  rm -rf "$work"
+  log="$(mktemp)"
+  if ! cargo fuzz run "$target" "$work" -- -max_total_time="$seconds" -rss_limit_mb=2048 >"$log" 2>&1; then
+    # Show the panic and the input that caused it (saved under fuzz/artifacts/$target/).
+    grep -a -E "panicked|assert|left:|right:|Test unit written|Base64:" "$log" | head -n 20
+    tail -n 30 "$log"
+    rm -rf "$work" "$log"
+    exit 1
+  fi
+  tail -n 1 "$log"
+  rm -rf "$work" "$log"
 done

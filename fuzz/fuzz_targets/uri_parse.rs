@@ -13,7 +13,14 @@ fuzz_target!(|data: &[u8]| {
         let again = KeyUri::parse(&uri.to_uri()).expect("a built URI parses");
         assert_eq!(again.kind, uri.kind);
         assert_eq!(again.issuer, uri.issuer);
-        assert_eq!(again.account, uri.account);
+        // The one documented loss: an account holding a ':' needs the label's colon, after
+        // which the format's grammar drops leading spaces (see `KeyUri`).
+        let expected = if uri.account.contains(':') {
+            uri.account.trim_start_matches(' ')
+        } else {
+            uri.account.as_str()
+        };
+        assert_eq!(again.account, expected);
         assert_eq!(again.secret.expose_bytes(), uri.secret.expose_bytes());
         assert_eq!(again.algorithm, uri.algorithm);
         assert_eq!(again.digits, uri.digits);

@@ -56,6 +56,9 @@ pub enum OtpKind {
 /// - **Label:** split at the first literal `:`; without one, at the first `%3A`. Spaces after
 ///   the separator are dropped, as the format's grammar allows. An account without an issuer
 ///   that contains a colon is written after an empty prefix (`/:a%3Ab`) so it reads back whole.
+///   An account that starts with a space is written without the issuer prefix (the issuer
+///   goes in the parameter only) so the space survives; one that also contains a colon cannot
+///   keep leading spaces in any label, and reads back without them.
 /// - **Parameters:** `algorithm`, `digits` and `period` are always written, even at their
 ///   defaults (SHA1, 6, 30): explicit is unambiguous, and apps that ignore them lose nothing.
 ///   Order: `secret`, `issuer`, `algorithm`, `digits`, `period` or `counter`, `image`. When
@@ -183,10 +186,15 @@ impl KeyUri {
             OtpKind::Hotp { .. } => "hotp/",
         });
         let issuer = self.issuer.as_deref().filter(|i| !i.is_empty());
-        if let Some(issuer) = issuer {
+        // The label grammar drops spaces after the colon, so an account that starts with a
+        // space carries its issuer in the parameter alone (the format allows either). An
+        // account that also holds a ':' needs the colon and loses those spaces (see above).
+        let has_colon = self.account.contains(':');
+        let label_issuer = issuer.filter(|_| has_colon || !self.account.starts_with(' '));
+        if let Some(issuer) = label_issuer {
             out.extend(utf8_percent_encode(issuer, COMPONENT));
             out.push(':');
-        } else if self.account.contains(':') {
+        } else if has_colon {
             out.push(':');
         }
         out.extend(utf8_percent_encode(&self.account, COMPONENT));

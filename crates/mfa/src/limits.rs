@@ -67,6 +67,22 @@ fn consecutive_key(factor: Factor, user: &str) -> CounterKey {
     )
 }
 
+/// The record of an administrator's unlock: its `window_start` is the moment of the unlock.
+/// Account+client counters cannot be listed by account, so instead of deleting them at the
+/// unlock, the next check on that network finds one older than the unlock and deletes it.
+fn unlock_key(factor: Factor, user: &str) -> CounterKey {
+    CounterKey::new(
+        format!("{}.unlocked", namespace(factor)),
+        CounterScope::Account(user.to_owned()),
+    )
+}
+
+/// Whether an account+client counter state dates from before the last unlock (or from its
+/// very millisecond: a lock and an unlock can share one).
+fn before_unlock(state: &CounterState, unlocked: Option<&CounterState>) -> bool {
+    unlocked.is_some_and(|u| state.window_start <= u.window_start)
+}
+
 fn to_policy(state: Option<&CounterState>) -> mfa_policy::CounterState {
     state.map_or_else(mfa_policy::CounterState::default, |s| {
         mfa_policy::CounterState {
@@ -123,15 +139,27 @@ impl Mfa {
         let counters = active(rules, factor, user, client.as_deref(), device);
         let mut keys: Vec<CounterKey> = counters.iter().map(|(_, k, _)| k.clone()).collect();
         keys.push(consecutive_key(factor, user));
-        let states = self.inner.store.counters(&keys, now).await?;
+        keys.push(unlock_key(factor, user));
+        let mut states = self.inner.store.counters(&keys, now).await?;
+        let unlocked = states.pop().flatten();
+        let consecutive = states.pop().flatten();
         let mut state = FailureState {
             device,
             ..FailureState::default()
         };
-        for ((counter, _, _), s) in counters.iter().zip(&states) {
-            *state.get_mut(*counter) = to_policy(s.as_ref());
+        for ((counter, key, _), s) in counters.iter().zip(&states) {
+            let mut s = s.as_ref();
+            if *counter == Counter::AccountClient
+                && s.is_some_and(|s| before_unlock(s, unlocked.as_ref()))
+            {
+                // From before an administrator's unlock: forget it (once; the next failure
+                // then starts a fresh count instead of inheriting the old window or lock).
+                self.inner.store.reset_counter(key).await?;
+                s = None;
+            }
+            *state.get_mut(*counter) = to_policy(s);
         }
-        state.consecutive_failures = states.last().and_then(|s| s.map(|s| s.count)).unwrap_or(0);
+        state.consecutive_failures = consecutive.map_or(0, |s| s.count);
         Ok(until(rules.check(&state, now), now))
     }
 
@@ -211,6 +239,13 @@ impl Mfa {
             self.inner
                 .store
                 .reset_counter(&consecutive_key(factor, user))
+                .await?;
+            // Marks the moment: account+client counters older than it count as empty.
+            let now = self.now();
+            let until = now.checked_add(mfa_policy::INDEFINITE).unwrap_or(now);
+            self.inner
+                .store
+                .lock_counter(&unlock_key(factor, user), until, now)
                 .await?;
         }
         Ok(())

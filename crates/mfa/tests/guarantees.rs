@@ -393,4 +393,54 @@ async fn nist_cap_locks_until_admin_unlock(store: Arc<dyn Store>) {
     ));
 }
 
-scenarios!([memory, sqlite, postgres, mysql, redis]: { same_totp_code_succeeds_once, concurrent_guesses_are_bounded, recovery_code_redeemed_once_in_parallel, recovery_failures_lock_on_the_locking_attempt, password_success_keeps_second_factor_count, trusted_device_revoked_by_factor_change, trusted_device_exempt_from_client_lock, nist_cap_locks_until_admin_unlock });
+/// An administrator's unlock frees the user on the very network that was locked for the
+/// account (the client-first rule), not only on other networks; and that network gets the
+/// rule's full allowance again rather than being locked by its next failure.
+async fn admin_unlock_frees_the_locked_network(store: Arc<dyn Store>) {
+    let h = harness(store, Policy::authenticator_setup());
+    let (secret, _) = h.enrol_totp("ul", TotpOptions::new()).await;
+    let home = client_at("192.0.2.10");
+    let mut locked = false;
+    for _ in 0..10 {
+        if let Outcome::LockedOut { .. } = wrong_totp(&h, "ul", &secret, &home).await {
+            locked = true;
+            break;
+        }
+    }
+    assert!(
+        locked,
+        "the client-first rule locks this network for the account"
+    );
+    assert!(matches!(
+        h.mfa.begin_login("ul", None, &home).await.unwrap(),
+        LoginStart::LockedOut { .. }
+    ));
+
+    h.mfa.admin_unlock("ul", "admin-1").await.unwrap();
+    assert!(
+        matches!(
+            h.mfa.begin_login("ul", None, &home).await.unwrap(),
+            LoginStart::ChallengeRequired { .. }
+        ),
+        "unlocked on the network that was locked"
+    );
+    let next = wrong_totp(&h, "ul", &secret, &home).await;
+    assert!(
+        matches!(next, Outcome::Rejected { .. }),
+        "a failure after the unlock starts a fresh count: {next:?}"
+    );
+    h.advance(30);
+    let id = match h.mfa.begin_login("ul", None, &home).await.unwrap() {
+        LoginStart::ChallengeRequired { challenge_id, .. } => expose(&challenge_id),
+        other => panic!("{other:?}"),
+    };
+    let code = totp_code(&secret, 6, Algorithm::Sha1, h.clock.unix_secs());
+    let ok = h
+        .mfa
+        .verify(&id, Proof::Totp(&code), &home, VerifyOptions::new())
+        .await
+        .unwrap();
+    assert!(ok.is_verified(), "{ok:?}");
+}
+
+scenarios!([memory, sqlite, postgres, mysql, redis]: { same_totp_code_succeeds_once, concurrent_guesses_are_bounded, recovery_code_redeemed_once_in_parallel, recovery_failures_lock_on_the_locking_attempt, password_success_keeps_second_factor_count, trusted_device_revoked_by_factor_change, trusted_device_exempt_from_client_lock, nist_cap_locks_until_admin_unlock, admin_unlock_frees_the_locked_network });

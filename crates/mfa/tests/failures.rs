@@ -51,11 +51,7 @@ async fn store_failures_grant_nothing(store: Arc<dyn Store>) {
         if op == "reset_counter" {
             // A success resets only counters that exist: make one exist first.
             let id = h.login("s").await;
-            let wrong = h
-                .mfa
-                .verify(&id, Proof::Totp("000000"), &client(), VerifyOptions::new())
-                .await
-                .unwrap();
+            let wrong = h.verify(&id, Proof::Totp("000000")).await;
             assert!(matches!(wrong, Outcome::Rejected { .. }), "{wrong:?}");
         }
         let id = h.login("s").await;
@@ -94,16 +90,7 @@ async fn store_failures_grant_nothing(store: Arc<dyn Store>) {
     assert!(h.mfa.send_code(&id, Channel::Email).await.is_err());
     failing.fail_on(None);
     let code = h.last_email_code(6);
-    let r = h
-        .mfa
-        .verify(
-            &id,
-            Proof::EmailCode(&code),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
+    let r = h.verify(&id, Proof::EmailCode(&code)).await;
     assert!(!r.is_verified(), "{r:?}");
 }
 
@@ -137,16 +124,7 @@ async fn mailer_failures(store: Arc<dyn Store>) {
         "{err:?}"
     );
     let code = code_in(mailer.outbox.last().unwrap().text(), 6);
-    let r = h
-        .mfa
-        .verify(
-            &id,
-            Proof::EmailCode(&code),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
+    let r = h.verify(&id, Proof::EmailCode(&code)).await;
     assert!(!r.is_verified(), "{r:?}");
 
     // A failing NOTICE mail does not undo the action (trusting a device sends one).

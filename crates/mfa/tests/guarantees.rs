@@ -125,36 +125,9 @@ async fn recovery_failures_lock_on_the_locking_attempt(store: Arc<dyn Store>) {
     let (_secret, _) = h.enrol_totp("x", TotpOptions::new()).await;
     let id = h.login("x").await;
     let bad = "0000-0000-0000-0000";
-    let r1 = h
-        .mfa
-        .verify(
-            &id,
-            Proof::RecoveryCode(bad),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
-    let r2 = h
-        .mfa
-        .verify(
-            &id,
-            Proof::RecoveryCode(bad),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
-    let r3 = h
-        .mfa
-        .verify(
-            &id,
-            Proof::RecoveryCode(bad),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
+    let r1 = h.verify(&id, Proof::RecoveryCode(bad)).await;
+    let r2 = h.verify(&id, Proof::RecoveryCode(bad)).await;
+    let r3 = h.verify(&id, Proof::RecoveryCode(bad)).await;
     assert!(
         matches!(r1, Outcome::Rejected { attempts_left: 2 }),
         "{r1:?}"
@@ -179,20 +152,12 @@ async fn password_success_keeps_second_factor_count(store: Arc<dyn Store>) {
     let (_secret, _) = h.enrol_totp("y", TotpOptions::new()).await;
     let id = h.login("y").await;
     for _ in 0..2 {
-        let r = h
-            .mfa
-            .verify(&id, Proof::Totp("000000"), &client(), VerifyOptions::new())
-            .await
-            .unwrap();
+        let r = h.verify(&id, Proof::Totp("000000")).await;
         assert!(matches!(r, Outcome::Rejected { .. }));
     }
     h.mfa.record_password_success("y", &client()).await.unwrap();
     let id = h.login("y").await;
-    let r = h
-        .mfa
-        .verify(&id, Proof::Totp("000000"), &client(), VerifyOptions::new())
-        .await
-        .unwrap();
+    let r = h.verify(&id, Proof::Totp("000000")).await;
     assert!(
         matches!(r, Outcome::LockedOut { .. }),
         "third second-factor failure locks: {r:?}"

@@ -105,16 +105,7 @@ async fn email_magic_link_and_code(store: Arc<dyn Store>) {
         .unwrap();
     let code = code_after(&h.last_mail(), "type this code:", 6);
     h.advance(121);
-    let late = h
-        .mfa
-        .verify(
-            &id,
-            Proof::EmailCode(&code),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
+    let late = h.verify(&id, Proof::EmailCode(&code)).await;
     assert!(matches!(late, Outcome::Expired), "{late:?}");
 
     // Resend replaces: the first code stops working, the second works.
@@ -133,28 +124,10 @@ async fn email_magic_link_and_code(store: Arc<dyn Store>) {
     ));
     let second = h.last_email_code(6);
     if first != second {
-        let r = h
-            .mfa
-            .verify(
-                &id,
-                Proof::EmailCode(&first),
-                &client(),
-                VerifyOptions::new(),
-            )
-            .await
-            .unwrap();
+        let r = h.verify(&id, Proof::EmailCode(&first)).await;
         assert!(matches!(r, Outcome::Rejected { attempts_left: 2 }), "{r:?}");
     }
-    let r = h
-        .mfa
-        .verify(
-            &id,
-            Proof::EmailCode(&second),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
+    let r = h.verify(&id, Proof::EmailCode(&second)).await;
     assert!(r.is_verified(), "{r:?}");
 
     // One active challenge per email: a new login replaces the old one. (An hour on: the
@@ -173,37 +146,10 @@ async fn email_magic_link_and_code(store: Arc<dyn Store>) {
         SendOutcome::Sent { .. }
     ));
     let bad = wrong(&h.last_email_code(6));
-    let r1 = h
-        .mfa
-        .verify(
-            &new,
-            Proof::EmailCode(&bad),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
-    let r2 = h
-        .mfa
-        .verify(
-            &new,
-            Proof::EmailCode(&bad),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
+    let r1 = h.verify(&new, Proof::EmailCode(&bad)).await;
+    let r2 = h.verify(&new, Proof::EmailCode(&bad)).await;
     let locked_at = h.clock.now_for_test();
-    let r3 = h
-        .mfa
-        .verify(
-            &new,
-            Proof::EmailCode(&bad),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
+    let r3 = h.verify(&new, Proof::EmailCode(&bad)).await;
     assert!(
         matches!(r1, Outcome::Rejected { attempts_left: 2 }),
         "{r1:?}"
@@ -239,16 +185,7 @@ async fn email_magic_link_and_code(store: Arc<dyn Store>) {
     assert!(matches!(s, SendOutcome::Sent { .. }));
     assert_eq!(s.public_response(), PublicResponse::SentIfKnown);
     assert_eq!(h.mails().len(), before + 1);
-    let v = h
-        .mfa
-        .verify(
-            &unknown,
-            Proof::EmailCode("123456"),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
+    let v = h.verify(&unknown, Proof::EmailCode("123456")).await;
     let w = h
         .mfa
         .verify(
@@ -428,11 +365,7 @@ async fn mandatory_totp(store: Arc<dyn Store>) {
 
     // The activation code cannot sign in (its step is recorded).
     let id = h.login("carol").await;
-    let r = h
-        .mfa
-        .verify(&id, Proof::Totp(&first), &client(), VerifyOptions::new())
-        .await
-        .unwrap();
+    let r = h.verify(&id, Proof::Totp(&first)).await;
     assert!(matches!(r, Outcome::Rejected { .. }), "{r:?}");
 
     // ±1 step: one step back and one ahead are accepted, two back are not.
@@ -440,53 +373,29 @@ async fn mandatory_totp(store: Arc<dyn Store>) {
     let now = h.clock.unix_secs();
     let id = h.login("carol").await;
     let back1 = totp_code(&secret, 8, Algorithm::Sha1, now - 30);
-    assert!(
-        h.mfa
-            .verify(&id, Proof::Totp(&back1), &client(), VerifyOptions::new())
-            .await
-            .unwrap()
-            .is_verified()
-    );
+    assert!(h.verify(&id, Proof::Totp(&back1)).await.is_verified());
     h.advance(60);
     let now = h.clock.unix_secs();
     let id = h.login("carol").await;
     let back2 = totp_code(&secret, 8, Algorithm::Sha1, now - 60);
-    let r = h
-        .mfa
-        .verify(&id, Proof::Totp(&back2), &client(), VerifyOptions::new())
-        .await
-        .unwrap();
+    let r = h.verify(&id, Proof::Totp(&back2)).await;
     assert!(matches!(r, Outcome::Rejected { .. }), "{r:?}");
     let ahead1 = totp_code(&secret, 8, Algorithm::Sha1, now + 30);
-    assert!(
-        h.mfa
-            .verify(&id, Proof::Totp(&ahead1), &client(), VerifyOptions::new())
-            .await
-            .unwrap()
-            .is_verified()
-    );
+    assert!(h.verify(&id, Proof::Totp(&ahead1)).await.is_verified());
 
     // 5 tries per 15 minutes: the fifth failure refuses further tries until the window ends.
     h.advance(60);
     let id = h.login("carol").await;
     let bad = "00000000";
     for left in (1..5).rev() {
-        let r = h
-            .mfa
-            .verify(&id, Proof::Totp(bad), &client(), VerifyOptions::new())
-            .await
-            .unwrap();
+        let r = h.verify(&id, Proof::Totp(bad)).await;
         assert!(
             matches!(r, Outcome::Rejected { attempts_left } if attempts_left == left),
             "{r:?}"
         );
     }
     let t = h.clock.now_for_test();
-    let r = h
-        .mfa
-        .verify(&id, Proof::Totp(bad), &client(), VerifyOptions::new())
-        .await
-        .unwrap();
+    let r = h.verify(&id, Proof::Totp(bad)).await;
     assert!(
         matches!(r, Outcome::LockedOut { until } if until == t + Duration::from_secs(900)),
         "{r:?}"
@@ -501,18 +410,10 @@ async fn mandatory_totp(store: Arc<dyn Store>) {
     h.advance(900);
     let id = h.login("carol").await;
     for _ in 0..4 {
-        let r = h
-            .mfa
-            .verify(&id, Proof::Totp(bad), &client(), VerifyOptions::new())
-            .await
-            .unwrap();
+        let r = h.verify(&id, Proof::Totp(bad)).await;
         assert!(matches!(r, Outcome::Rejected { .. }), "{r:?}");
     }
-    let r = h
-        .mfa
-        .verify(&id, Proof::Totp(bad), &client(), VerifyOptions::new())
-        .await
-        .unwrap();
+    let r = h.verify(&id, Proof::Totp(bad)).await;
     let Outcome::LockedOut { until } = r else {
         panic!("{r:?}")
     };
@@ -528,13 +429,7 @@ async fn mandatory_totp(store: Arc<dyn Store>) {
     h.mfa.admin_unlock("carol", "admin-1").await.unwrap();
     let id = h.login("carol").await;
     let now_code = totp_code(&secret, 8, Algorithm::Sha1, h.clock.unix_secs());
-    assert!(
-        h.mfa
-            .verify(&id, Proof::Totp(&now_code), &client(), VerifyOptions::new())
-            .await
-            .unwrap()
-            .is_verified()
-    );
+    assert!(h.verify(&id, Proof::Totp(&now_code)).await.is_verified());
     let audit = store.audit_events("carol", 100).await.unwrap();
     assert!(audit.iter().any(|e| e.kind.as_str() == "account.unlocked"));
     assert!(audit.iter().any(|e| e.kind.as_str() == "account.locked"));
@@ -542,16 +437,7 @@ async fn mandatory_totp(store: Arc<dyn Store>) {
     // Recovery codes sign in, once each.
     let rc = codes.expose()[0].to_string();
     let id = h.login("carol").await;
-    let r = h
-        .mfa
-        .verify(
-            &id,
-            Proof::RecoveryCode(&rc),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
+    let r = h.verify(&id, Proof::RecoveryCode(&rc)).await;
     assert!(
         matches!(
             r,
@@ -739,16 +625,7 @@ async fn authenticator_setup(store: Arc<dyn Store>) {
         SendOutcome::Sent { .. }
     ));
     let code = h.last_sms_code(6);
-    let r = h
-        .mfa
-        .verify(
-            &id,
-            Proof::EmailCode(&code),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
+    let r = h.verify(&id, Proof::EmailCode(&code)).await;
     assert!(matches!(r, Outcome::Rejected { .. }), "{r:?}");
     let r = h
         .mfa
@@ -901,11 +778,7 @@ async fn totp_backup_codes_sms(store: Arc<dyn Store>) {
     );
     let sms = h.last_sms_code(6);
     h.advance(300);
-    let r = h
-        .mfa
-        .verify(&id, Proof::SmsCode(&sms), &client(), VerifyOptions::new())
-        .await
-        .unwrap();
+    let r = h.verify(&id, Proof::SmsCode(&sms)).await;
     assert!(matches!(r, Outcome::Expired), "{r:?}");
     let id = h.login("gina").await;
     assert!(matches!(
@@ -914,27 +787,12 @@ async fn totp_backup_codes_sms(store: Arc<dyn Store>) {
     ));
     h.advance(299);
     let sms = h.last_sms_code(6);
-    assert!(
-        h.mfa
-            .verify(&id, Proof::SmsCode(&sms), &client(), VerifyOptions::new())
-            .await
-            .unwrap()
-            .is_verified()
-    );
+    assert!(h.verify(&id, Proof::SmsCode(&sms)).await.is_verified());
 
     // Backup codes: single use, typed loosely.
     let id = h.login("gina").await;
     let loose = shown[3].to_lowercase().replace('-', " ");
-    let r = h
-        .mfa
-        .verify(
-            &id,
-            Proof::RecoveryCode(&loose),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
+    let r = h.verify(&id, Proof::RecoveryCode(&loose)).await;
     assert!(
         matches!(
             r,
@@ -946,29 +804,14 @@ async fn totp_backup_codes_sms(store: Arc<dyn Store>) {
         "{r:?}"
     );
     let id = h.login("gina").await;
-    let r = h
-        .mfa
-        .verify(
-            &id,
-            Proof::RecoveryCode(&shown[3]),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
+    let r = h.verify(&id, Proof::RecoveryCode(&shown[3])).await;
     assert!(matches!(r, Outcome::Rejected { .. }), "{r:?}");
 
     // ±1 step.
     h.advance(30);
     let id = h.login("gina").await;
     let prev = totp_code(&secret, 6, Algorithm::Sha1, h.clock.unix_secs() - 30);
-    assert!(
-        h.mfa
-            .verify(&id, Proof::Totp(&prev), &client(), VerifyOptions::new())
-            .await
-            .unwrap()
-            .is_verified()
-    );
+    assert!(h.verify(&id, Proof::Totp(&prev)).await.is_verified());
 
     // Regenerating replaces the whole set (step-up required).
     h.advance(30);
@@ -1002,29 +845,13 @@ async fn totp_backup_codes_sms(store: Arc<dyn Store>) {
     assert_eq!(fresh.len(), 10);
     assert_eq!(h.mfa.recovery_codes_left("gina").await.unwrap(), 10);
     let id = h.login("gina").await;
-    let r = h
-        .mfa
-        .verify(
-            &id,
-            Proof::RecoveryCode(&shown[0]),
-            &client(),
-            VerifyOptions::new(),
-        )
-        .await
-        .unwrap();
+    let r = h.verify(&id, Proof::RecoveryCode(&shown[0])).await;
     assert!(matches!(r, Outcome::Rejected { .. }), "{r:?}");
     let id = h.login("gina").await;
     let new_code = fresh.expose()[0].to_string();
     assert!(
-        h.mfa
-            .verify(
-                &id,
-                Proof::RecoveryCode(&new_code),
-                &client(),
-                VerifyOptions::new()
-            )
+        h.verify(&id, Proof::RecoveryCode(&new_code))
             .await
-            .unwrap()
             .is_verified()
     );
 }

@@ -284,6 +284,14 @@ pub fn build(
 }
 
 impl Harness {
+    /// Verifies `proof` against challenge `id` from the default client, without options.
+    pub async fn verify(&self, id: &str, proof: mfa::Proof<'_>) -> mfa::Outcome {
+        self.mfa
+            .verify(id, proof, &client(), mfa::VerifyOptions::new())
+            .await
+            .unwrap()
+    }
+
     pub fn advance(&self, secs: u64) {
         self.clock.advance(Duration::from_secs(secs));
     }

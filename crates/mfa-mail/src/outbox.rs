@@ -46,6 +46,40 @@ impl FileOutbox {
         &self.dir
     }
 
+    /// The newest `.eml` message in an outbox folder, as text with quoted-printable soft line
+    /// breaks joined (what a developer sees opening the file), or `None` for an empty folder.
+    /// Files written within one tick of the file system's clock are ordered by name, which
+    /// starts with the time they were written in nanoseconds.
+    /// For development tools and tests that read a code back out of the outbox.
+    ///
+    /// # Errors
+    /// An I/O error when the folder or the file cannot be read.
+    pub fn newest_message(dir: &Path) -> std::io::Result<Option<String>> {
+        let mut newest: Option<(SystemTime, PathBuf)> = None;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "eml") {
+                let modified = entry.metadata()?.modified()?;
+                if newest
+                    .as_ref()
+                    .is_none_or(|(t, p)| (modified, &path) > (*t, p))
+                {
+                    newest = Some((modified, path));
+                }
+            }
+        }
+        let Some((_, path)) = newest else {
+            return Ok(None);
+        };
+        let raw = std::fs::read(path)?;
+        Ok(Some(
+            String::from_utf8_lossy(&raw)
+                .replace("=\r\n", "")
+                .replace("=3D", "="),
+        ))
+    }
+
     fn next_path(&self) -> PathBuf {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let nanos = SystemTime::now()

@@ -70,6 +70,24 @@ async fn file_outbox_writes_a_parseable_eml() {
 }
 
 #[tokio::test]
+async fn file_outbox_reads_back_its_newest_message() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(FileOutbox::newest_message(dir.path()).unwrap(), None);
+    let outbox = FileOutbox::new(dir.path()).unwrap();
+    let to = Mailbox::address_only(EmailAddress::parse("ada@example.com").unwrap());
+    for code in ["111111", "222222"] {
+        let code = Code::parse(code, Digits::SIX).unwrap();
+        outbox
+            .send(&composer().one_time_code(&to, &code, Duration::from_secs(600)))
+            .await
+            .unwrap();
+    }
+    let newest = FileOutbox::newest_message(dir.path()).unwrap().unwrap();
+    assert!(newest.contains("222222") && !newest.contains("111111"));
+    assert!(FileOutbox::newest_message(&dir.path().join("missing")).is_err());
+}
+
+#[tokio::test]
 async fn memory_outbox_returns_what_was_sent() {
     let outbox = MemoryOutbox::new();
     assert!(outbox.sent().is_empty());

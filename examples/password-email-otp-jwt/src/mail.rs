@@ -1,7 +1,7 @@
 //! Where mail goes (SMTP from the environment, or a development outbox folder) and how the
 //! demo and the tests read a code back out of a delivered message.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use mfa::Mailer;
@@ -28,31 +28,7 @@ pub fn mailer_from_env(outbox_dir: &Path) -> Result<(Arc<dyn Mailer>, Delivery)>
 /// # Errors
 /// An I/O error when the folder cannot be read.
 pub fn newest_outbox_message(dir: &Path) -> std::io::Result<Option<String>> {
-    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "eml") {
-            let modified = entry.metadata()?.modified()?;
-            if newest
-                .as_ref()
-                .is_none_or(|(t, p)| (modified, &path) > (*t, p))
-            {
-                newest = Some((modified, path));
-            }
-        }
-    }
-    match newest {
-        Some((_, path)) => {
-            let raw = std::fs::read(path)?;
-            Ok(Some(
-                String::from_utf8_lossy(&raw)
-                    .replace("=\r\n", "")
-                    .replace("=3D", "="),
-            ))
-        }
-        None => Ok(None),
-    }
+    mfa::mail::FileOutbox::newest_message(dir)
 }
 
 /// The 6-digit code in a delivered message (after "code is:" or "this code:").

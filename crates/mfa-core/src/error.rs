@@ -149,4 +149,15 @@ pub enum Error {
     /// A stored recovery code verifier that cannot be decoded.
     #[error("the stored recovery code verifier is malformed")]
     MalformedRecoveryVerifier,
+
+    // --- destinations and names -------------------------------------------------------------
+    /// Text that is not an email address of the form `local@domain`.
+    #[error("invalid email address")]
+    InvalidEmailAddress,
+    /// Text that is not a phone number in international (E.164) form such as `+14155550100`.
+    #[error("invalid phone number (expected E.164 such as +14155550100)")]
+    InvalidPhoneNumber,
+    /// A stored or typed name that is not one of the names of the named type.
+    #[error("unknown {0} name")]
+    UnknownName(&'static str),
 }

@@ -24,9 +24,14 @@ mod recovery;
 mod seal;
 mod token;
 
+// The shared vocabulary: factor kinds, channels, challenge kinds, destinations.
+mod address;
+mod vocab;
+
 mod clock;
 mod error;
 
+pub use crate::address::{EmailAddress, PhoneNumber};
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::code::Code;
 pub use crate::digest::{CodeDigest, Pepper};
@@ -40,3 +45,4 @@ pub use crate::secret::Secret;
 pub use crate::token::Token;
 pub use crate::totp::{Totp, TotpParams};
 pub use crate::uri::{KeyUri, OtpKind};
+pub use crate::vocab::{ChallengeKind, Channel, FactorKind};

@@ -1,8 +1,10 @@
 //! Recovery codes: readable one-time codes a user keeps on paper for when the second factor is
 //! lost, and what a store keeps to recognise them.
 //!
-//! A code is 16 symbols of Crockford's base32 alphabet in four groups, `XXXX-XXXX-XXXX-XXXX`:
-//! 80 bits of entropy. The alphabet has no two look-alike symbols (no `I`, `L`, `O` or `U`), and
+//! A code is 24 symbols of Crockford's base32 alphabet in six groups,
+//! `XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`: 120 bits of entropy, above the 112 bits from which NIST SP
+//! 800-63B (5.1.2.2) lets a look-up secret be stored under an approved one-way function
+//! instead of a slow salted hash, so the default verifier is both compliant and O(1). The alphabet has no two look-alike symbols (no `I`, `L`, `O` or `U`), and
 //! parsing maps the look-alikes a person may type (`O` to `0`, `I` and `L` to `1`).
 //!
 //! A store keeps two values per code, both bound to the user (the peppered digests are
@@ -11,10 +13,9 @@
 //! - the **locator**, a peppered digest of the first group only (its 4 upper-case ASCII
 //!   symbols, 20 bits), to find the row in O(1) without giving anyone holding pepper and
 //!   database a fast oracle for the whole code;
-//! - the **verifier**: by default a peppered digest of all 16 symbols (upper-case ASCII, no
-//!   dashes), or one Argon2id hash of those 16 symbols ([`RecoveryHardening::Argon2id`]) for
-//!   stores that must not depend on the pepper (NIST SP 800-63B asks for a slow hash below
-//!   112 bits).
+//! - the **verifier**: by default a peppered digest of all 24 symbols (upper-case ASCII, no
+//!   dashes), or one Argon2id hash of those 24 symbols ([`RecoveryHardening::Argon2id`]) for
+//!   stores that must not depend on the pepper.
 
 use core::fmt;
 
@@ -33,10 +34,12 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const LOCATOR_PURPOSE: &str = "mfa-core/recovery-code/locator";
 /// Purpose of the peppered verifier digest.
 const VERIFIER_PURPOSE: &str = "mfa-core/recovery-code/verifier";
+/// Symbols per code.
+const SYMBOLS: usize = RecoveryCode::GROUPS * RecoveryCode::GROUP_LEN;
 /// Prefix of the encoded peppered verifier.
 const PEPPERED_PREFIX: &str = "p1:";
 
-/// A recovery code, `XXXX-XXXX-XXXX-XXXX`.
+/// A recovery code, `XXXX-XXXX-XXXX-XXXX-XXXX-XXXX` (120 bits).
 ///
 /// Zeroized on drop, redacted in `Debug`; the symbols come out only through
 /// [`RecoveryCode::expose`].
@@ -68,31 +71,31 @@ impl RecoveryCode {
     /// The symbols a code is made of (Crockford's base32).
     pub const ALPHABET: &'static str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     /// Number of groups.
-    pub const GROUPS: usize = 4;
+    pub const GROUPS: usize = 6;
     /// Symbols per group.
     pub const GROUP_LEN: usize = 4;
-    /// Entropy of a code: 16 symbols of 5 bits.
-    pub const ENTROPY_BITS: usize = 80;
+    /// Entropy of a code: 24 symbols of 5 bits.
+    pub const ENTROPY_BITS: usize = 120;
 
     /// Draws a code from the operating system's random number generator.
     ///
     /// # Errors
     /// [`Error::Rng`] if the operating system cannot provide randomness.
     pub fn generate() -> Result<Self> {
-        let mut random = Zeroizing::new([0u8; 16]);
+        let mut random = Zeroizing::new([0u8; SYMBOLS]);
         getrandom::fill(random.as_mut_slice()).map_err(|_| Error::Rng)?;
         Ok(Self::from_random(&random))
     }
 
     /// Draws a code from the given cryptographic RNG.
     pub fn generate_with_rng<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        let mut random = Zeroizing::new([0u8; 16]);
+        let mut random = Zeroizing::new([0u8; SYMBOLS]);
         rng.fill_bytes(random.as_mut_slice());
         Self::from_random(&random)
     }
 
     /// Each random byte gives one symbol through its low 5 bits: 32 symbols, so uniform.
-    fn from_random(random: &[u8; 16]) -> Self {
+    fn from_random(random: &[u8; SYMBOLS]) -> Self {
         let mut groups = [[0u8; Self::GROUP_LEN]; Self::GROUPS];
         for (slot, byte) in groups.as_flattened_mut().iter_mut().zip(random) {
             *slot = ALPHABET
@@ -130,7 +133,7 @@ impl RecoveryCode {
     ///
     /// # Errors
     /// [`Error::MalformedRecoveryCode`] for any other character or a count of symbols other
-    /// than 16.
+    /// than 24.
     pub fn parse(input: &str) -> Result<Self> {
         let mut groups = [[0u8; Self::GROUP_LEN]; Self::GROUPS];
         let mut slots = groups.as_flattened_mut().iter_mut();
@@ -155,11 +158,11 @@ impl RecoveryCode {
         Ok(Self { groups })
     }
 
-    /// The code in its grouped form `XXXX-XXXX-XXXX-XXXX`, to show once. The string is
-    /// zeroized when dropped.
+    /// The code in its grouped form `XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`, to show once. The string
+    /// is zeroized when dropped.
     #[must_use]
     pub fn expose(&self) -> Zeroizing<String> {
-        let mut out = Zeroizing::new(String::with_capacity(19));
+        let mut out = Zeroizing::new(String::with_capacity(SYMBOLS + RecoveryCode::GROUPS));
         for (i, group) in self.groups.iter().enumerate() {
             if i > 0 {
                 out.push('-');
@@ -169,7 +172,7 @@ impl RecoveryCode {
         out
     }
 
-    /// The 16 symbols without dashes: what the verifier digests or hashes.
+    /// The 24 symbols without dashes: what the verifier digests or hashes.
     fn symbols(&self) -> &[u8] {
         self.groups.as_flattened()
     }
@@ -289,7 +292,8 @@ pub enum RecoveryHardening {
     #[default]
     Peppered,
     /// The verifier is one Argon2id hash of the whole code, for stores that must hold up
-    /// without the pepper (NIST SP 800-63B, secrets below 112 bits).
+    /// without the pepper (a database reader who also holds the pepper then faces one slow
+    /// hash per guess instead of one HMAC).
     Argon2id(PasswordParams),
 }
 
@@ -376,19 +380,19 @@ mod tests {
 
     #[test]
     fn every_symbol_is_reachable() {
-        let random: [u8; 16] = core::array::from_fn(|i| u8::try_from(i * 2 + 224).unwrap());
+        let random: [u8; SYMBOLS] = core::array::from_fn(|i| u8::try_from(i * 2 + 192).unwrap());
         let code = RecoveryCode::from_random(&random);
-        assert_eq!(code.expose().as_str(), "0246-8ACE-GJMP-RTWY");
-        let random: [u8; 16] = core::array::from_fn(|i| u8::try_from(i * 2 + 1).unwrap());
+        assert_eq!(code.expose().as_str(), "0246-8ACE-GJMP-RTWY-0246-8ACE");
+        let random: [u8; SYMBOLS] = core::array::from_fn(|i| u8::try_from(i * 2 + 1).unwrap());
         assert_eq!(
             RecoveryCode::from_random(&random).expose().as_str(),
-            "1357-9BDF-HKNQ-SVXZ"
+            "1357-9BDF-HKNQ-SVXZ-1357-9BDF"
         );
     }
 
     #[test]
     fn broken_rng_is_an_error_not_a_loop() {
-        let result = generate_distinct(2, || Ok(RecoveryCode::from_random(&[0; 16])));
+        let result = generate_distinct(2, || Ok(RecoveryCode::from_random(&[0; SYMBOLS])));
         assert_eq!(result.map(|s| s.len()), Err(Error::Rng));
         for count in [0, RecoveryCode::MAX_COUNT + 1, usize::MAX] {
             assert_eq!(
@@ -404,8 +408,8 @@ mod tests {
     #[test]
     fn verifier_uses_the_documented_digest() {
         let pepper = Pepper::from_bytes(&[1; 32]).unwrap();
-        let code = RecoveryCode::parse("ABCD-EFGH-JKMN-PQRS").unwrap();
-        let expected = pepper.digest(VERIFIER_PURPOSE, "u", b"ABCDEFGHJKMNPQRS");
+        let code = RecoveryCode::parse("ABCD-EFGH-JKMN-PQRS-TVWX-YZ01").unwrap();
+        let expected = pepper.digest(VERIFIER_PURPOSE, "u", b"ABCDEFGHJKMNPQRSTVWXYZ01");
         let Ok(RecoveryVerifier::Peppered(digest)) =
             code.verifier(&pepper, "u", RecoveryHardening::Peppered)
         else {
@@ -418,7 +422,7 @@ mod tests {
 
     #[test]
     fn debug_is_redacted() {
-        let code = RecoveryCode::parse("ABCD-EFGH-JKMN-PQRS").unwrap();
+        let code = RecoveryCode::parse("ABCD-EFGH-JKMN-PQRS-TVWX-YZ01").unwrap();
         assert_eq!(format!("{code:?}"), "RecoveryCode { .. }");
         let v = RecoveryVerifier::Peppered(CodeDigest::from_bytes([7; 32]));
         assert_eq!(

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt::{self, Debug};
+use std::net::IpAddr;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -79,10 +80,29 @@ text_enum! {
 /// Who the request came from, as far as the application can tell. Never a secret or a code.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {
-    /// The client's IP address, as text.
-    pub ip: Option<String>,
+    /// The client's IP address, as the application determined it (behind a proxy: from the
+    /// trusted part of the forwarding chain, never a header a client can set).
+    pub ip: Option<IpAddr>,
     /// The client's User-Agent header.
     pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// A client at `ip`, without a user agent.
+    #[must_use]
+    pub fn new(ip: IpAddr) -> Self {
+        Self {
+            ip: Some(ip),
+            user_agent: None,
+        }
+    }
+
+    /// This client with its User-Agent header.
+    #[must_use]
+    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
 }
 
 /// One audited event.
@@ -98,6 +118,8 @@ pub struct AuditEvent {
     pub outcome: AuditOutcome,
     /// Who asked.
     pub client: ClientInfo,
+    /// Who acted, when not the user: the administrator of an unlock or a reset.
+    pub actor: Option<String>,
 }
 
 /// Storage of the audit trail (append only).

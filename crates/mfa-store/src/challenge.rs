@@ -4,24 +4,9 @@ use std::fmt::Debug;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use mfa_core::CodeDigest;
+use mfa_core::{ChallengeKind, CodeDigest};
 
 use crate::Result;
-use crate::text::text_enum;
-
-text_enum! {
-    /// What a challenge is and how it reached the user (its channel).
-    pub enum ChallengeKind {
-        /// A numeric code sent by email.
-        EmailCode => "email_code",
-        /// A numeric code sent by SMS.
-        SmsCode => "sms_code",
-        /// A magic link sent by email (possibly with a code beside it).
-        MagicLink => "magic_link",
-        /// A ticket proving the first factor passed, redeemed by the second.
-        LoginTicket => "login_ticket",
-    }
-}
 
 /// A stored challenge. Only digests are stored; the code and the link token never are.
 #[derive(Debug, Clone)]
@@ -130,18 +115,35 @@ pub trait ChallengeStore: Send + Sync + Debug {
     /// Backend failures. On an error the caller must not grant what the challenge guards.
     async fn consume_challenge(&self, id: &str, now: SystemTime) -> Result<bool>;
 
-    /// Replaces the code digest and expiry of a live, unconsumed challenge, keeping its id and
-    /// its remaining tries (a resend does not grant new guesses); returns whether it did.
+    /// Replaces the kind, code digest and expiry of a live, unconsumed challenge, keeping its
+    /// id and its remaining tries (a resend does not grant new guesses); returns whether it did.
+    ///
+    /// The kind records the channel the code went through (a login ticket becomes an
+    /// [`ChallengeKind::EmailCode`] or [`ChallengeKind::SmsCode`] when a code is sent for it),
+    /// so that a guess on a channel no code went through can be refused without counting.
     ///
     /// # Errors
     /// Backend failures.
     async fn replace_challenge_code(
         &self,
         id: &str,
+        kind: ChallengeKind,
         code_digest: CodeDigest,
         expires_at: SystemTime,
         now: SystemTime,
     ) -> Result<bool>;
+
+    /// Deletes every challenge of `user`, whatever its purpose (login tickets, codes sent,
+    /// magic links, enrolment codes, step-up grants); returns how many went.
+    ///
+    /// Called when a factor is disabled, an administrator resets the account or the password
+    /// changes: afterwards no challenge issued before the call can be spent, consumed or
+    /// redeemed. Atomic per challenge: a concurrent `spend_attempt` or `consume_challenge` of a
+    /// deleted challenge either completed before the deletion or finds nothing.
+    ///
+    /// # Errors
+    /// Backend failures. On an error the caller must report the change as incomplete.
+    async fn revoke_user_challenges(&self, user: &str) -> Result<u64>;
 
     /// Deletes challenge `id`; returns whether it existed.
     ///

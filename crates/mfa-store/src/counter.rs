@@ -138,23 +138,116 @@ fn far_future(start: SystemTime) -> SystemTime {
         .unwrap_or(start)
 }
 
+/// One bounded hit asked of [`CounterStore::take_counters`]: count one more event on `key` in
+/// windows of `window`, unless the window already holds `limit` or the key is locked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Take {
+    /// The counter.
+    pub key: CounterKey,
+    /// The window length (a new window starts at the first take at or after the current one's
+    /// end).
+    pub window: Duration,
+    /// The most events a window may hold; `u32::MAX` for no limit (a plain hit).
+    pub limit: u32,
+}
+
+impl Take {
+    /// A take of one event on `key`, in windows of `window`, of at most `limit` per window.
+    pub fn new(key: CounterKey, window: Duration, limit: u32) -> Self {
+        Self { key, window, limit }
+    }
+}
+
+/// What a bounded hit ([`CounterStore::take_counter`]) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterTake {
+    /// The event was counted; the state after it.
+    Taken(CounterState),
+    /// The event was not counted (the window is full or the key is locked); the state as it is.
+    Refused(CounterState),
+}
+
+impl CounterTake {
+    /// Whether the event was counted.
+    #[must_use]
+    pub const fn is_taken(&self) -> bool {
+        matches!(self, Self::Taken(_))
+    }
+
+    /// The state after the call, counted or not.
+    #[must_use]
+    pub const fn state(&self) -> &CounterState {
+        match self {
+            Self::Taken(s) | Self::Refused(s) => s,
+        }
+    }
+}
+
 /// Storage of counters.
 ///
 /// A record is *retained* until the later of its window end and its lock end; after that it
-/// behaves as absent everywhere (`counter` returns `None`, `hit_counter` starts from zero), so
+/// behaves as absent everywhere (`counter` returns `None`, `take_counter` starts from zero), so
 /// Redis can give it that TTL and SQL can purge it.
+///
+/// The facade counts an attempt *before* it evaluates it, with a bounded take, so that no number
+/// of concurrent attempts gets more evaluations than a limit allows; a success afterwards
+/// returns its unit with [`refund_counter`](Self::refund_counter).
 #[async_trait]
 pub trait CounterStore: Send + Sync + Debug {
-    /// Counts one hit and returns the state after it, in one atomic step.
+    /// Counts one event on `key` unless its window is full or it is locked, in one atomic step,
+    /// and returns what it did with the state after the call.
     ///
     /// If the record is absent or expired at `now`: a new record with `window_start = now`,
-    /// `window_end = now + window`, `count = 1`, `consecutive_failures = 1`, no lock. Else if
-    /// `now >= window_end` (the window ended, a lock keeps the record): a new window starting at
-    /// `now` with `count = 1`, `consecutive_failures + 1`, the lock kept. Else `count + 1` and
-    /// `consecutive_failures + 1` (saturating). The lock is never changed here.
+    /// `window_end = now + window`, `count = 1`, `consecutive_failures = 1`, no lock, `Taken`.
+    /// Else if it is locked at `now` (`now < locked_until`): unchanged, `Refused`. Else if
+    /// `now >= window_end` (the window ended, a lock that ended keeps the record): a new window
+    /// starting at `now` with `count = 1` and `consecutive_failures + 1`, the lock kept,
+    /// `Taken`. Else if `count < limit`: `count + 1`, `consecutive_failures + 1` (saturating),
+    /// `Taken`. Else unchanged, `Refused`. The lock is never changed here.
     ///
-    /// Atomic: `n` concurrent hits on one key return the counts `1..=n` once each (SQL: one
-    /// `INSERT .. ON CONFLICT DO UPDATE .. RETURNING`; Redis: one Lua script).
+    /// Atomic: of `n` concurrent takes on one key with `limit` room left, exactly
+    /// `min(n, room)` are `Taken`, and they return the counts `count + 1 ..` once each (SQL: one
+    /// conditional `INSERT .. ON CONFLICT DO UPDATE .. RETURNING`, or a row lock; Redis: one
+    /// Lua script).
+    ///
+    /// # Errors
+    /// Backend failures. On an error the caller must deny the attempt.
+    async fn take_counter(
+        &self,
+        key: &CounterKey,
+        window: Duration,
+        limit: u32,
+        now: SystemTime,
+    ) -> Result<CounterTake>;
+
+    /// Takes on several keys in the order given, stopping at the first refusal: returns one
+    /// result per take made, so the last one is the refusal if there was one, and the keys
+    /// after it are untouched.
+    ///
+    /// Each take has the semantics and atomicity of [`take_counter`](Self::take_counter); the
+    /// batch as a whole need not be atomic (the takes before a refusal stay counted, erring on
+    /// the side of counting). Provided as one `take_counter` call per key; override it to count
+    /// an attempt in one round trip.
+    ///
+    /// # Errors
+    /// Backend failures; the caller must deny the attempt.
+    async fn take_counters(&self, takes: &[Take], now: SystemTime) -> Result<Vec<CounterTake>> {
+        let mut results = Vec::with_capacity(takes.len());
+        for take in takes {
+            let result = self
+                .take_counter(&take.key, take.window, take.limit, now)
+                .await?;
+            let refused = !result.is_taken();
+            results.push(result);
+            if refused {
+                break;
+            }
+        }
+        Ok(results)
+    }
+
+    /// Counts one event on `key` without a limit: [`take_counter`](Self::take_counter) with
+    /// `limit = u32::MAX`, returning the state. Refused only while the key is locked.
     ///
     /// # Errors
     /// Backend failures. On an error the caller must deny the attempt.
@@ -163,16 +256,30 @@ pub trait CounterStore: Send + Sync + Debug {
         key: &CounterKey,
         window: Duration,
         now: SystemTime,
-    ) -> Result<CounterState>;
+    ) -> Result<CounterState> {
+        Ok(*self.take_counter(key, window, u32::MAX, now).await?.state())
+    }
+
+    /// Gives back one event counted on `key` in its current window: `count - 1` if the record
+    /// is live at `now`, its window still runs and `count > 0`; otherwise nothing changes.
+    /// `consecutive_failures` and the lock are kept.
+    ///
+    /// This returns the unit a successful attempt took before it was evaluated, so that a
+    /// success does not use up a budget meant for failures. Atomic (one conditional
+    /// `UPDATE`; Redis: one script).
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn refund_counter(&self, key: &CounterKey, now: SystemTime) -> Result<()>;
 
     /// Locks `key` until `until` and starts an empty window at `now`, in one atomic step.
     ///
     /// The record afterwards has `window_start = window_end = now` and `count = 0` (so the first
-    /// hit after the lock opens a fresh window), keeps `consecutive_failures` (0 for a new
+    /// take after the lock opens a fresh window), keeps `consecutive_failures` (0 for a new
     /// record), and `locked_until` = the later of `until` and the current lock: a lock is only
     /// ever extended. Returns the state after the call.
     ///
-    /// A lock answers a limit being reached: the hits that reached it are spent, and once the
+    /// A lock answers a limit being reached: the events that reached it are spent, and once the
     /// lock ends the user gets the rule's full allowance again, not a window still at its limit.
     /// Clearing and locking must be one step; a reset followed by a lock would let a concurrent
     /// attempt through between the two.
@@ -203,7 +310,7 @@ pub trait CounterStore: Send + Sync + Debug {
     ///
     /// Provided as one [`counter`](Self::counter) call per key. A backend that can read them in
     /// one round trip (SQL `WHERE key IN (..)`, one Redis script) should override it with the
-    /// same result: this is the read a verification makes before every attempt.
+    /// same result: this is the read a login makes before it starts.
     ///
     /// # Errors
     /// Backend failures.
@@ -215,29 +322,6 @@ pub trait CounterStore: Send + Sync + Debug {
         let mut states = Vec::with_capacity(keys.len());
         for key in keys {
             states.push(self.counter(key, now).await?);
-        }
-        Ok(states)
-    }
-
-    /// Counts one hit on each key, each with its own window, and returns the states after the
-    /// hits in the order given.
-    ///
-    /// Each hit has the semantics and atomicity of [`hit_counter`](Self::hit_counter); the batch
-    /// as a whole need not be atomic, but it must not return before every hit it reports is
-    /// counted. Provided as one `hit_counter` call per key; override it to count a failed
-    /// attempt in one round trip. On an error part way, the hits already counted stay counted
-    /// (erring on the side of counting), and the caller must deny the attempt.
-    ///
-    /// # Errors
-    /// Backend failures.
-    async fn hit_counters(
-        &self,
-        hits: &[(CounterKey, Duration)],
-        now: SystemTime,
-    ) -> Result<Vec<CounterState>> {
-        let mut states = Vec::with_capacity(hits.len());
-        for (key, window) in hits {
-            states.push(self.hit_counter(key, *window, now).await?);
         }
         Ok(states)
     }

@@ -59,6 +59,14 @@ impl StoreError {
     }
 }
 
+impl From<mfa_core::Error> for StoreError {
+    /// A value read back from the store that `mfa-core` refuses (an unknown factor or challenge
+    /// kind name, an address that no longer parses, a malformed blob) is corrupt data.
+    fn from(error: mfa_core::Error) -> Self {
+        Self::Corrupt(error.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,12 +20,17 @@ mod store;
 pub mod testkit;
 
 pub use crate::audit::{AuditEvent, AuditKind, AuditOutcome, AuditStore, ClientInfo};
-pub use crate::challenge::{AttemptOutcome, Challenge, ChallengeKind, ChallengeStore};
-pub use crate::counter::{CounterKey, CounterScope, CounterState, CounterStore, window_end};
+pub use crate::challenge::{AttemptOutcome, Challenge, ChallengeStore};
+pub use crate::counter::{
+    CounterKey, CounterScope, CounterState, CounterStore, CounterTake, Take, window_end,
+};
 pub use crate::device::{TrustedDevice, TrustedDeviceStore};
 pub use crate::error::{Result, StoreError};
 pub use crate::memory::MemoryStore;
 pub use crate::recovery::{RecoveryCodeRecord, RecoveryCodeStore};
-pub use crate::settings::{FactorKind, MfaSettings, SettingsStore};
+pub use crate::settings::{MfaSettings, SettingsStore};
 pub use crate::store::Store;
 pub use crate::totp::{FactorStatus, NewTotpFactor, TotpFactor, TotpFactorStore};
+
+// The shared vocabulary, re-exported so that a backend names one crate.
+pub use mfa_core::{ChallengeKind, EmailAddress, FactorKind, PhoneNumber};

@@ -4,21 +4,9 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use async_trait::async_trait;
+use mfa_core::{EmailAddress, FactorKind, PhoneNumber};
 
 use crate::Result;
-use crate::text::text_enum;
-
-text_enum! {
-    /// A second-factor method a user can enable.
-    pub enum FactorKind {
-        /// Codes from an authenticator app.
-        Totp => "totp",
-        /// Codes (or magic links) sent by email.
-        Email => "email",
-        /// Codes sent by SMS.
-        Sms => "sms",
-    }
-}
 
 /// A user's second-factor settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,10 +17,10 @@ pub struct MfaSettings {
     pub enabled: BTreeSet<FactorKind>,
     /// The method to offer first, if the user chose one.
     pub preferred: Option<FactorKind>,
-    /// Where email codes go.
-    pub email: Option<String>,
-    /// Where SMS codes go (E.164).
-    pub phone: Option<String>,
+    /// Where email codes and security notices go.
+    pub email: Option<EmailAddress>,
+    /// Where SMS codes (and SMS security notices) go.
+    pub phone: Option<PhoneNumber>,
 }
 
 impl MfaSettings {

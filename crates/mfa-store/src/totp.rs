@@ -65,6 +65,8 @@ pub struct TotpFactor {
     pub last_used_step: Option<u64>,
     /// When the factor was enrolled.
     pub created_at: SystemTime,
+    /// When the user proved it with a first code (`None` while pending).
+    pub confirmed_at: Option<SystemTime>,
 }
 
 impl TotpFactor {
@@ -82,6 +84,7 @@ impl TotpFactor {
             status: FactorStatus::Pending,
             last_used_step: None,
             created_at: new.created_at,
+            confirmed_at: None,
         }
     }
 }
@@ -113,8 +116,9 @@ pub trait TotpFactorStore: Send + Sync + Debug {
     /// Backend failures; [`StoreError::Corrupt`](crate::StoreError::Corrupt) for undecodable rows.
     async fn totp_factors(&self, user: &str) -> Result<Vec<TotpFactor>>;
 
-    /// Confirms a pending factor and records `step` (the step of the code that proved it) as its
-    /// last used step, so the activation code cannot be replayed for sign-in.
+    /// Confirms a pending factor, records `step` (the step of the code that proved it) as its
+    /// last used step, so the activation code cannot be replayed for sign-in, and records `now`
+    /// as its `confirmed_at`.
     ///
     /// Returns `true` if the factor was pending and is now confirmed; `false` if it does not
     /// exist or was already confirmed (nothing changes). Atomic: two concurrent calls cannot both
@@ -123,7 +127,13 @@ pub trait TotpFactorStore: Send + Sync + Debug {
     ///
     /// # Errors
     /// Backend failures.
-    async fn confirm_totp(&self, user: &str, factor_id: &str, step: u64) -> Result<bool>;
+    async fn confirm_totp(
+        &self,
+        user: &str,
+        factor_id: &str,
+        step: u64,
+        now: SystemTime,
+    ) -> Result<bool>;
 
     /// Records `step` as the last used step of a *confirmed* factor if it is greater than the
     /// one stored (or none is stored): the replay guard.

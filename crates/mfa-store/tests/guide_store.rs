@@ -9,10 +9,10 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use mfa_core::{CodeDigest, RecoveryVerifier, SealedSecret};
 use mfa_store::{
-    AttemptOutcome, AuditEvent, AuditStore, Challenge, ChallengeStore, CounterKey, CounterState,
-    CounterStore, FactorStatus, MfaSettings, NewTotpFactor, RecoveryCodeRecord, RecoveryCodeStore,
-    Result, SettingsStore, StoreError, TotpFactor, TotpFactorStore, TrustedDevice,
-    TrustedDeviceStore, window_end,
+    AttemptOutcome, AuditEvent, AuditStore, Challenge, ChallengeKind, ChallengeStore, CounterKey,
+    CounterState, CounterStore, CounterTake, FactorStatus, MfaSettings, NewTotpFactor,
+    RecoveryCodeRecord, RecoveryCodeStore, Result, SettingsStore, StoreError, TotpFactor,
+    TotpFactorStore, TrustedDevice, TrustedDeviceStore, window_end,
 };
 
 /// `(user, id)`: the key of factors and devices.
@@ -74,7 +74,13 @@ impl TotpFactorStore for GuideStore {
         Ok(list)
     }
 
-    async fn confirm_totp(&self, user: &str, factor_id: &str, step: u64) -> Result<bool> {
+    async fn confirm_totp(
+        &self,
+        user: &str,
+        factor_id: &str,
+        step: u64,
+        now: SystemTime,
+    ) -> Result<bool> {
         let mut factors = lock(&self.factors);
         let Some(f) = factors.get_mut(&key(user, factor_id)) else {
             return Ok(false);
@@ -84,6 +90,7 @@ impl TotpFactorStore for GuideStore {
         }
         f.status = FactorStatus::Confirmed;
         f.last_used_step = Some(step);
+        f.confirmed_at = Some(now);
         Ok(true)
     }
 
@@ -181,6 +188,7 @@ impl ChallengeStore for GuideStore {
     async fn replace_challenge_code(
         &self,
         id: &str,
+        kind: ChallengeKind,
         code_digest: CodeDigest,
         expires_at: SystemTime,
         now: SystemTime,
@@ -188,6 +196,7 @@ impl ChallengeStore for GuideStore {
         let mut all = lock(&self.challenges);
         match all.get_mut(id) {
             Some(c) if now < c.expires_at && !c.consumed => {
+                c.kind = kind;
                 c.code_digest = Some(code_digest);
                 c.expires_at = expires_at;
                 Ok(true)
@@ -198,6 +207,13 @@ impl ChallengeStore for GuideStore {
 
     async fn delete_challenge(&self, id: &str) -> Result<bool> {
         Ok(lock(&self.challenges).remove(id).is_some())
+    }
+
+    async fn revoke_user_challenges(&self, user: &str) -> Result<u64> {
+        let mut all = lock(&self.challenges);
+        let before = all.len();
+        all.retain(|_, c| c.user != user);
+        Ok(count(before - all.len()))
     }
 
     async fn purge_expired_challenges(&self, now: SystemTime) -> Result<u64> {
@@ -254,18 +270,23 @@ impl RecoveryCodeStore for GuideStore {
 
 #[async_trait]
 impl CounterStore for GuideStore {
-    async fn hit_counter(
+    async fn take_counter(
         &self,
         key: &CounterKey,
         window: Duration,
+        limit: u32,
         now: SystemTime,
-    ) -> Result<CounterState> {
+    ) -> Result<CounterTake> {
         let mut all = lock(&self.counters);
         let live = all
             .get(&key.storage_key())
             .copied()
             .filter(|c| !c.is_expired(now));
         let next = match live {
+            // Locked, or a full window: refused, nothing changes.
+            Some(c) if c.is_locked(now) || (now < c.window_end && c.count >= limit) => {
+                return Ok(CounterTake::Refused(c));
+            }
             Some(c) if now < c.window_end => CounterState {
                 count: c.count.saturating_add(1),
                 consecutive_failures: c.consecutive_failures.saturating_add(1),
@@ -288,7 +309,18 @@ impl CounterStore for GuideStore {
             },
         };
         all.insert(key.storage_key(), next);
-        Ok(next)
+        Ok(CounterTake::Taken(next))
+    }
+
+    async fn refund_counter(&self, key: &CounterKey, now: SystemTime) -> Result<()> {
+        let mut all = lock(&self.counters);
+        if let Some(c) = all.get_mut(&key.storage_key())
+            && !c.is_expired(now)
+            && now < c.window_end
+        {
+            c.count = c.count.saturating_sub(1);
+        }
+        Ok(())
     }
 
     async fn lock_counter(

@@ -51,12 +51,19 @@ impl TotpFactorStore for MemoryStore {
         Ok(factors)
     }
 
-    async fn confirm_totp(&self, user: &str, factor_id: &str, step: u64) -> Result<bool> {
+    async fn confirm_totp(
+        &self,
+        user: &str,
+        factor_id: &str,
+        step: u64,
+        now: SystemTime,
+    ) -> Result<bool> {
         Ok(self.with(
             |state| match find_factor(&mut state.totp, user, factor_id) {
                 Some(f) if f.status == FactorStatus::Pending => {
                     f.status = FactorStatus::Confirmed;
                     f.last_used_step = Some(step);
+                    f.confirmed_at = Some(now);
                     true
                 }
                 _ => false,

@@ -3,7 +3,7 @@
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use mfa_core::CodeDigest;
+use mfa_core::{ChallengeKind, CodeDigest};
 
 use super::{MemoryStore, State, count_u64};
 use crate::{AttemptOutcome, Challenge, ChallengeStore, Result, StoreError};
@@ -90,12 +90,14 @@ impl ChallengeStore for MemoryStore {
     async fn replace_challenge_code(
         &self,
         id: &str,
+        kind: ChallengeKind,
         code_digest: CodeDigest,
         expires_at: SystemTime,
         now: SystemTime,
     ) -> Result<bool> {
         Ok(self.with(|state| match state.live_challenge(id, now) {
             Some(challenge) if !challenge.consumed => {
+                challenge.kind = kind;
                 challenge.code_digest = Some(code_digest);
                 challenge.expires_at = expires_at;
                 true
@@ -106,6 +108,21 @@ impl ChallengeStore for MemoryStore {
 
     async fn delete_challenge(&self, id: &str) -> Result<bool> {
         Ok(self.with(|state| state.remove_challenge(id).is_some()))
+    }
+
+    async fn revoke_user_challenges(&self, user: &str) -> Result<u64> {
+        Ok(self.with(|state| {
+            let ids: Vec<String> = state
+                .challenges
+                .values()
+                .filter(|c| c.user == user)
+                .map(|c| c.id.clone())
+                .collect();
+            for id in &ids {
+                state.remove_challenge(id);
+            }
+            count_u64(ids.len())
+        }))
     }
 
     async fn purge_expired_challenges(&self, now: SystemTime) -> Result<u64> {

@@ -8,18 +8,19 @@ use mfa_core::CodeDigest;
 
 use super::{MemoryStore, count_u64};
 use crate::{
-    CounterKey, CounterState, CounterStore, Result, StoreError, TrustedDevice, TrustedDeviceStore,
-    window_end,
+    CounterKey, CounterState, CounterStore, CounterTake, Result, StoreError, TrustedDevice,
+    TrustedDeviceStore, window_end,
 };
 
 #[async_trait]
 impl CounterStore for MemoryStore {
-    async fn hit_counter(
+    async fn take_counter(
         &self,
         key: &CounterKey,
         window: Duration,
+        limit: u32,
         now: SystemTime,
-    ) -> Result<CounterState> {
+    ) -> Result<CounterTake> {
         let fresh = CounterState {
             window_start: now,
             window_end: window_end(now, window),
@@ -29,11 +30,13 @@ impl CounterStore for MemoryStore {
         };
         Ok(self.with(|state| {
             let slot = match state.counters.entry(key.storage_key()) {
-                Entry::Vacant(vacant) => return *vacant.insert(fresh),
+                Entry::Vacant(vacant) => return CounterTake::Taken(*vacant.insert(fresh)),
                 Entry::Occupied(occupied) => occupied.into_mut(),
             };
             if slot.is_expired(now) {
                 *slot = fresh;
+            } else if slot.is_locked(now) {
+                return CounterTake::Refused(*slot);
             } else if now >= slot.window_end {
                 // The window ended but a lock keeps the record: a new window, same lock.
                 *slot = CounterState {
@@ -41,12 +44,26 @@ impl CounterStore for MemoryStore {
                     locked_until: slot.locked_until,
                     ..fresh
                 };
-            } else {
+            } else if slot.count < limit {
                 slot.count = slot.count.saturating_add(1);
                 slot.consecutive_failures = slot.consecutive_failures.saturating_add(1);
+            } else {
+                return CounterTake::Refused(*slot);
             }
-            *slot
+            CounterTake::Taken(*slot)
         }))
+    }
+
+    async fn refund_counter(&self, key: &CounterKey, now: SystemTime) -> Result<()> {
+        self.with(|state| {
+            if let Some(slot) = state.counters.get_mut(&key.storage_key())
+                && !slot.is_expired(now)
+                && now < slot.window_end
+            {
+                slot.count = slot.count.saturating_sub(1);
+            }
+        });
+        Ok(())
     }
 
     async fn lock_counter(

@@ -11,10 +11,8 @@ fn event(user: &str, kind: AuditKind, at: SystemTime) -> AuditEvent {
         user: user.to_owned(),
         kind,
         outcome: AuditOutcome::Failure,
-        client: ClientInfo {
-            ip: Some("192.0.2.7".to_owned()),
-            user_agent: Some("curl/8.5".to_owned()),
-        },
+        client: ClientInfo::new("192.0.2.7".parse().unwrap()).with_user_agent("curl/8.5"),
+        actor: None,
     }
 }
 
@@ -30,6 +28,8 @@ pub async fn newest_first_with_limit(store: SharedStore) {
     ];
     events[2].outcome = AuditOutcome::Success;
     events[2].client = ClientInfo::default();
+    events[1].client = ClientInfo::new("2001:db8::7".parse().unwrap());
+    events[1].actor = Some("admin-ops@example.com".to_owned());
     for e in &events {
         store.append_audit(e.clone()).await.unwrap();
     }
@@ -42,6 +42,10 @@ pub async fn newest_first_with_limit(store: SharedStore) {
     let kinds: Vec<&str> = got.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["e3", "e4", "e2", "e1"]);
     assert_eq!(got[0], events[2], "an event reads back intact");
+    assert_eq!(
+        got[2], events[1],
+        "an IPv6 client and an actor read back intact"
+    );
     assert_eq!(got[3], events[0]);
     let latest = store.audit_events(&user, 2).await.unwrap();
     assert_eq!(

@@ -299,7 +299,9 @@ pub async fn consume_race_once(store: SharedStore) {
 pub async fn replace_code_keeps_id_and_tries(store: SharedStore) {
     let user = unique("ch-resend");
     let t = base();
-    let c = challenge(&user, "login", t, 3);
+    let mut c = challenge(&user, "login", t, 3);
+    c.kind = ChallengeKind::LoginTicket;
+    c.code_digest = None;
     store.create_challenge(c.clone()).await.unwrap();
     assert!(spent(&store.spend_attempt(&c.id, t).await.unwrap()).is_some());
 
@@ -307,7 +309,13 @@ pub async fn replace_code_keeps_id_and_tries(store: SharedStore) {
     let fresh_bytes = *fresh.as_bytes();
     assert!(
         store
-            .replace_challenge_code(&c.id, fresh, t + secs(900), t + secs(10))
+            .replace_challenge_code(
+                &c.id,
+                ChallengeKind::SmsCode,
+                fresh,
+                t + secs(900),
+                t + secs(10)
+            )
             .await
             .unwrap()
     );
@@ -316,11 +324,22 @@ pub async fn replace_code_keeps_id_and_tries(store: SharedStore) {
     assert_eq!(left, 1, "the resend granted no new tries");
     assert_eq!(bytes(got.code_digest.as_ref()), Some(fresh_bytes));
     assert_eq!(got.expires_at, t + secs(900));
+    assert_eq!(
+        got.kind,
+        ChallengeKind::SmsCode,
+        "the kind records the channel"
+    );
 
     assert!(store.consume_challenge(&c.id, t + secs(20)).await.unwrap());
     assert!(
         !store
-            .replace_challenge_code(&c.id, digest(), t + secs(900), t + secs(30))
+            .replace_challenge_code(
+                &c.id,
+                ChallengeKind::EmailCode,
+                digest(),
+                t + secs(900),
+                t + secs(30)
+            )
             .await
             .unwrap(),
         "consumed"
@@ -329,7 +348,13 @@ pub async fn replace_code_keeps_id_and_tries(store: SharedStore) {
     store.create_challenge(late.clone()).await.unwrap();
     assert!(
         !store
-            .replace_challenge_code(&late.id, digest(), t + secs(900), late.expires_at)
+            .replace_challenge_code(
+                &late.id,
+                ChallengeKind::EmailCode,
+                digest(),
+                t + secs(900),
+                late.expires_at
+            )
             .await
             .unwrap(),
         "expired"
@@ -361,4 +386,36 @@ pub async fn delete_and_purge(store: SharedStore) {
     assert!(store.delete_challenge(&live.id).await.unwrap());
     assert!(store.challenge(&live.id, now).await.unwrap().is_none());
     assert!(!store.delete_challenge(&live.id).await.unwrap());
+}
+
+/// Revoking a user's challenges removes every one of them, whatever the purpose, and leaves
+/// other users' challenges alone; a revoked challenge can be neither spent nor consumed.
+pub async fn revoke_user_challenges_removes_all(store: SharedStore) {
+    let (user, other) = (unique("ch-revoke"), unique("ch-revoke-other"));
+    let t = base();
+    let mine: Vec<Challenge> = ["login|a", "login|b", "enrol-email", "step-up"]
+        .into_iter()
+        .map(|purpose| challenge(&user, purpose, t, 3))
+        .collect();
+    for c in &mine {
+        store.create_challenge(c.clone()).await.unwrap();
+    }
+    let theirs = challenge(&other, "login|a", t, 3);
+    store.create_challenge(theirs.clone()).await.unwrap();
+
+    assert_eq!(store.revoke_user_challenges(&user).await.unwrap(), 4);
+    for c in &mine {
+        assert!(store.challenge(&c.id, t).await.unwrap().is_none());
+        assert!(matches!(
+            store.spend_attempt(&c.id, t).await.unwrap(),
+            AttemptOutcome::NotFound
+        ));
+        assert!(!store.consume_challenge(&c.id, t).await.unwrap());
+    }
+    assert!(store.challenge(&theirs.id, t).await.unwrap().is_some());
+    assert_eq!(store.revoke_user_challenges(&user).await.unwrap(), 0);
+    // The purposes are free again.
+    let again = challenge(&user, "login|a", t, 3);
+    store.create_challenge(again.clone()).await.unwrap();
+    assert!(store.challenge(&again.id, t).await.unwrap().is_some());
 }

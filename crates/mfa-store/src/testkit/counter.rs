@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{CONCURRENCY, SharedStore, base, race, secs, unique};
-use crate::{CounterKey, CounterScope};
+use crate::{CounterKey, CounterScope, CounterTake, Take};
 
 const WINDOW: Duration = secs(900);
 
@@ -87,18 +87,14 @@ pub async fn lock_extends_and_retains(store: SharedStore) {
         (2, Some(t + secs(3600)))
     );
 
-    let hit = store
-        .hit_counter(&key, WINDOW, t + secs(1000))
+    let refused = store
+        .take_counter(&key, WINDOW, u32::MAX, t + secs(1000))
         .await
         .unwrap();
     assert_eq!(
-        (hit.count, hit.consecutive_failures),
-        (1, 3),
-        "new window, failures carried"
-    );
-    assert_eq!(
-        (hit.window_start, hit.locked_until),
-        (t + secs(1000), Some(t + secs(3600)))
+        refused,
+        CounterTake::Refused(during),
+        "nothing is counted while the lock holds, not even without a limit"
     );
     assert!(
         store.counter(&key, t + secs(3600)).await.unwrap().is_none(),
@@ -125,9 +121,17 @@ pub async fn lock_on_absent_key(store: SharedStore) {
         .unwrap()
         .expect("the lock is retained");
     assert!(read.is_locked(t + secs(1)));
-    let hit = store.hit_counter(&key, WINDOW, t + secs(5)).await.unwrap();
-    assert_eq!((hit.count, hit.consecutive_failures), (1, 1));
-    assert_eq!(hit.locked_until, Some(t + secs(600)));
+    let during = store
+        .take_counter(&key, WINDOW, 5, t + secs(5))
+        .await
+        .unwrap();
+    assert!(!during.is_taken(), "refused while locked");
+    assert_eq!(during.state().count, 0);
+    let after = store
+        .hit_counter(&key, WINDOW, t + secs(600))
+        .await
+        .unwrap();
+    assert_eq!((after.count, after.consecutive_failures), (1, 1));
 }
 
 /// Reset removes count, failures and lock.
@@ -224,16 +228,21 @@ pub async fn batch_ops_match_single_ops(store: SharedStore) {
         account_key("ctr-batch-b"),
         account_key("ctr-batch-absent"),
     ];
-    let hits = [(keys[0].clone(), WINDOW), (keys[1].clone(), secs(60))];
-    let first = store.hit_counters(&hits, t).await.unwrap();
-    assert_eq!(first.iter().map(|s| s.count).collect::<Vec<_>>(), [1, 1]);
+    let takes = [
+        Take::new(keys[0].clone(), WINDOW, 10),
+        Take::new(keys[1].clone(), secs(60), 10),
+    ];
+    let first = store.take_counters(&takes, t).await.unwrap();
+    let counts = |r: &[CounterTake]| r.iter().map(|r| r.state().count).collect::<Vec<_>>();
+    assert_eq!(counts(&first), [1, 1]);
+    assert!(first.iter().all(CounterTake::is_taken));
     assert_eq!(
-        first[1].window_end,
+        first[1].state().window_end,
         t + secs(60),
         "each key keeps its own window"
     );
-    let second = store.hit_counters(&hits, t + secs(1)).await.unwrap();
-    assert_eq!(second.iter().map(|s| s.count).collect::<Vec<_>>(), [2, 2]);
+    let second = store.take_counters(&takes, t + secs(1)).await.unwrap();
+    assert_eq!(counts(&second), [2, 2]);
     store
         .lock_counter(&keys[1], t + secs(600), t + secs(2))
         .await
@@ -249,7 +258,125 @@ pub async fn batch_ops_match_single_ops(store: SharedStore) {
     assert_eq!(batch[1].and_then(|s| s.locked_until), Some(t + secs(600)));
     assert_eq!(batch[2], None);
     assert!(store.counters(&[], t).await.unwrap().is_empty());
-    assert!(store.hit_counters(&[], t).await.unwrap().is_empty());
+    assert!(store.take_counters(&[], t).await.unwrap().is_empty());
+}
+
+/// A bounded take counts up to its limit and refuses after it, changing nothing; a new window
+/// brings the allowance back.
+pub async fn take_stops_at_limit(store: SharedStore) {
+    let key = account_key("ctr-take-limit");
+    let t = base();
+    for expected in 1..=3 {
+        let taken = store.take_counter(&key, WINDOW, 3, t).await.unwrap();
+        assert_eq!(
+            (taken.is_taken(), taken.state().count),
+            (true, expected),
+            "take {expected}"
+        );
+    }
+    let refused = store
+        .take_counter(&key, WINDOW, 3, t + secs(1))
+        .await
+        .unwrap();
+    assert!(!refused.is_taken(), "the fourth take is refused");
+    assert_eq!(
+        (refused.state().count, refused.state().consecutive_failures),
+        (3, 3),
+        "a refusal counts nothing"
+    );
+    let next = store
+        .take_counter(&key, WINDOW, 3, t + WINDOW)
+        .await
+        .unwrap();
+    assert_eq!((next.is_taken(), next.state().count), (true, 1));
+    assert_eq!(next.state().window_start, t + WINDOW);
+}
+
+/// 50 takes at once against a limit of 5: exactly 5 are counted, with the counts 1..=5.
+pub async fn take_race_bounded(store: SharedStore) {
+    let key = account_key("ctr-take-race");
+    let t = base();
+    let results = race(CONCURRENCY, |_| {
+        let (store, key) = (store.clone(), key.clone());
+        async move { store.take_counter(&key, WINDOW, 5, t).await.unwrap() }
+    })
+    .await;
+    let mut taken: Vec<u32> = results
+        .iter()
+        .filter(|r| r.is_taken())
+        .map(|r| r.state().count)
+        .collect();
+    taken.sort_unstable();
+    assert_eq!(taken, [1, 2, 3, 4, 5], "exactly the limit is taken");
+    let read = store.counter(&key, t).await.unwrap().unwrap();
+    assert_eq!(read.count, 5);
+}
+
+/// A batch of takes stops at the first refusal: the keys after it are untouched, the takes
+/// before it stay counted.
+pub async fn take_batch_stops_at_first_refusal(store: SharedStore) {
+    let t = base();
+    let (a, full, c) = (
+        account_key("ctr-batch-stop-a"),
+        account_key("ctr-batch-stop-full"),
+        account_key("ctr-batch-stop-c"),
+    );
+    store.take_counter(&full, WINDOW, 1, t).await.unwrap();
+    let takes = [
+        Take::new(a.clone(), WINDOW, 5),
+        Take::new(full.clone(), WINDOW, 1),
+        Take::new(c.clone(), WINDOW, 5),
+    ];
+    let results = store.take_counters(&takes, t + secs(1)).await.unwrap();
+    assert_eq!(results.len(), 2, "stopped at the refusal");
+    assert!(results[0].is_taken() && !results[1].is_taken());
+    assert_eq!(
+        store
+            .counter(&a, t + secs(1))
+            .await
+            .unwrap()
+            .map(|s| s.count),
+        Some(1)
+    );
+    assert!(
+        store.counter(&c, t + secs(1)).await.unwrap().is_none(),
+        "the key after the refusal is untouched"
+    );
+}
+
+/// A refund gives one unit back inside the window and keeps consecutive failures and lock;
+/// outside the window, or on an absent key, it changes nothing.
+pub async fn refund_returns_one_unit(store: SharedStore) {
+    let key = account_key("ctr-refund");
+    let t = base();
+    store.take_counter(&key, WINDOW, 2, t).await.unwrap();
+    store.take_counter(&key, WINDOW, 2, t).await.unwrap();
+    assert!(
+        !store
+            .take_counter(&key, WINDOW, 2, t)
+            .await
+            .unwrap()
+            .is_taken()
+    );
+    store.refund_counter(&key, t + secs(1)).await.unwrap();
+    let read = store.counter(&key, t + secs(1)).await.unwrap().unwrap();
+    assert_eq!((read.count, read.consecutive_failures), (1, 2));
+    assert!(
+        store
+            .take_counter(&key, WINDOW, 2, t + secs(2))
+            .await
+            .unwrap()
+            .is_taken(),
+        "the refunded unit can be taken again"
+    );
+    for _ in 0..3 {
+        store.refund_counter(&key, t + secs(3)).await.unwrap();
+    }
+    let floor = store.counter(&key, t + secs(3)).await.unwrap().unwrap();
+    assert_eq!(floor.count, 0, "never below zero");
+    let absent = account_key("ctr-refund-absent");
+    store.refund_counter(&absent, t).await.unwrap();
+    assert!(store.counter(&absent, t).await.unwrap().is_none());
 }
 
 /// After a short lock ends, the rule's full allowance is back: the hits that reached the limit

@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use mfa_core::{CodeDigest, RecoveryVerifier, SealedSecret};
+use mfa_core::{ChallengeKind, CodeDigest, RecoveryVerifier, SealedSecret};
 
 use crate::{
     AttemptOutcome, AuditEvent, AuditStore, Challenge, ChallengeStore, CounterKey, CounterState,
-    CounterStore, MfaSettings, NewTotpFactor, RecoveryCodeRecord, RecoveryCodeStore, Result,
-    SettingsStore, Store, StoreError, TotpFactor, TotpFactorStore, TrustedDevice,
+    CounterStore, CounterTake, MfaSettings, NewTotpFactor, RecoveryCodeRecord, RecoveryCodeStore,
+    Result, SettingsStore, Store, StoreError, Take, TotpFactor, TotpFactorStore, TrustedDevice,
     TrustedDeviceStore,
 };
 
@@ -23,7 +23,7 @@ use crate::{
 /// chosen one with [`StoreError::Unavailable`].
 ///
 /// Every method of the seven entity traits is delegated explicitly, the provided batch methods
-/// [`CounterStore::counters`] and [`CounterStore::hit_counters`] included, so a batch counts as
+/// [`CounterStore::counters`], [`CounterStore::take_counters`] and [`CounterStore::hit_counter`] included, so a batch counts as
 /// one call (one round trip on a backend that overrides it) and reaches the wrapped store's own
 /// implementation. Operations are named after their trait methods (see [`OPERATIONS`](Self::OPERATIONS)).
 /// A call is counted before the injected failure is checked, so a failed call counts too.
@@ -68,17 +68,20 @@ impl Instrumented {
         "consume_challenge",
         "replace_challenge_code",
         "delete_challenge",
+        "revoke_user_challenges",
         "purge_expired_challenges",
         "replace_recovery_codes",
         "find_recovery_code",
         "consume_recovery_code",
         "remaining_recovery_codes",
+        "take_counter",
+        "take_counters",
         "hit_counter",
+        "refund_counter",
         "lock_counter",
         "reset_counter",
         "counter",
         "counters",
-        "hit_counters",
         "purge_expired_counters",
         "insert_trusted_device",
         "check_and_touch_device",
@@ -193,8 +196,14 @@ impl TotpFactorStore for Instrumented {
     async fn totp_factors(&self, user: &str) -> Result<Vec<TotpFactor>> {
         delegate!(self.totp_factors(user))
     }
-    async fn confirm_totp(&self, user: &str, factor_id: &str, step: u64) -> Result<bool> {
-        delegate!(self.confirm_totp(user, factor_id, step))
+    async fn confirm_totp(
+        &self,
+        user: &str,
+        factor_id: &str,
+        step: u64,
+        now: SystemTime,
+    ) -> Result<bool> {
+        delegate!(self.confirm_totp(user, factor_id, step, now))
     }
     async fn advance_totp_step(&self, user: &str, factor_id: &str, step: u64) -> Result<bool> {
         delegate!(self.advance_totp_step(user, factor_id, step))
@@ -230,14 +239,18 @@ impl ChallengeStore for Instrumented {
     async fn replace_challenge_code(
         &self,
         id: &str,
+        kind: ChallengeKind,
         code_digest: CodeDigest,
         expires_at: SystemTime,
         now: SystemTime,
     ) -> Result<bool> {
-        delegate!(self.replace_challenge_code(id, code_digest, expires_at, now))
+        delegate!(self.replace_challenge_code(id, kind, code_digest, expires_at, now))
     }
     async fn delete_challenge(&self, id: &str) -> Result<bool> {
         delegate!(self.delete_challenge(id))
+    }
+    async fn revoke_user_challenges(&self, user: &str) -> Result<u64> {
+        delegate!(self.revoke_user_challenges(user))
     }
     async fn purge_expired_challenges(&self, now: SystemTime) -> Result<u64> {
         delegate!(self.purge_expired_challenges(now))
@@ -271,6 +284,15 @@ impl RecoveryCodeStore for Instrumented {
 
 #[async_trait]
 impl CounterStore for Instrumented {
+    async fn take_counter(
+        &self,
+        key: &CounterKey,
+        window: Duration,
+        limit: u32,
+        now: SystemTime,
+    ) -> Result<CounterTake> {
+        delegate!(self.take_counter(key, window, limit, now))
+    }
     async fn hit_counter(
         &self,
         key: &CounterKey,
@@ -278,6 +300,9 @@ impl CounterStore for Instrumented {
         now: SystemTime,
     ) -> Result<CounterState> {
         delegate!(self.hit_counter(key, window, now))
+    }
+    async fn refund_counter(&self, key: &CounterKey, now: SystemTime) -> Result<()> {
+        delegate!(self.refund_counter(key, now))
     }
     async fn lock_counter(
         &self,
@@ -301,12 +326,8 @@ impl CounterStore for Instrumented {
     ) -> Result<Vec<Option<CounterState>>> {
         delegate!(self.counters(keys, now))
     }
-    async fn hit_counters(
-        &self,
-        hits: &[(CounterKey, Duration)],
-        now: SystemTime,
-    ) -> Result<Vec<CounterState>> {
-        delegate!(self.hit_counters(hits, now))
+    async fn take_counters(&self, takes: &[Take], now: SystemTime) -> Result<Vec<CounterTake>> {
+        delegate!(self.take_counters(takes, now))
     }
     async fn purge_expired_counters(&self, now: SystemTime) -> Result<u64> {
         delegate!(self.purge_expired_counters(now))
@@ -393,11 +414,11 @@ mod tests {
     #[tokio::test]
     async fn counts_each_operation_and_a_batch_as_one_call() {
         let store = Instrumented::new(Arc::new(MemoryStore::new()));
-        let hits = [
-            (key("a"), Duration::from_secs(60)),
-            (key("b"), Duration::from_secs(60)),
+        let takes = [
+            Take::new(key("a"), Duration::from_secs(60), 5),
+            Take::new(key("b"), Duration::from_secs(60), 5),
         ];
-        let states = store.hit_counters(&hits, now()).await.unwrap();
+        let states = store.take_counters(&takes, now()).await.unwrap();
         assert_eq!(states.len(), 2);
         let read = store.counters(&[key("a"), key("b")], now()).await.unwrap();
         assert_eq!(read.iter().flatten().map(|s| s.count).sum::<u32>(), 2);
@@ -405,9 +426,9 @@ mod tests {
         assert!(store.settings("bob").await.unwrap().is_none());
 
         assert_eq!(store.calls(), 4);
-        assert_eq!(store.call("hit_counters"), 1);
+        assert_eq!(store.call("take_counters"), 1);
         assert_eq!(store.call("counters"), 1);
-        assert_eq!(store.call("hit_counter"), 0, "the batch is not split here");
+        assert_eq!(store.call("take_counter"), 0, "the batch is not split here");
         assert_eq!(store.call("settings"), 2);
         let by_op = store.calls_by_operation();
         assert_eq!(by_op.len(), 3);
@@ -421,22 +442,17 @@ mod tests {
     #[tokio::test]
     async fn fails_only_the_armed_operation_without_reaching_the_store() {
         let store = Instrumented::new(Arc::new(MemoryStore::new()));
-        store.fail_on(Some("hit_counters"));
-        let err = store
-            .hit_counters(&[(key("a"), Duration::from_secs(60))], now())
-            .await
-            .unwrap_err();
+        let take = [Take::new(key("a"), Duration::from_secs(60), 5)];
+        store.fail_on(Some("take_counters"));
+        let err = store.take_counters(&take, now()).await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)) && err.is_transient());
         // Other operations pass, and the failed hit never reached the wrapped store.
         assert!(store.counter(&key("a"), now()).await.unwrap().is_none());
-        assert_eq!(store.call("hit_counters"), 1, "a failed call is counted");
+        assert_eq!(store.call("take_counters"), 1, "a failed call is counted");
 
         store.fail_on(None);
-        let states = store
-            .hit_counters(&[(key("a"), Duration::from_secs(60))], now())
-            .await
-            .unwrap();
-        assert_eq!(states.first().map(|s| s.count), Some(1));
+        let states = store.take_counters(&take, now()).await.unwrap();
+        assert_eq!(states.first().map(|s| s.state().count), Some(1));
         assert_eq!(store.calls(), 3);
     }
 

@@ -95,6 +95,7 @@ macro_rules! __mfa_store_checks {
                 consume_race_once,
                 replace_code_keeps_id_and_tries,
                 delete_and_purge,
+                revoke_user_challenges_removes_all,
             ],
             recovery: [
                 replace_find_consume,
@@ -110,6 +111,10 @@ macro_rules! __mfa_store_checks {
                 reset_clears,
                 keys_are_separate,
                 hit_race_counts_all,
+                take_stops_at_limit,
+                take_race_bounded,
+                take_batch_stops_at_first_refusal,
+                refund_returns_one_unit,
                 batch_ops_match_single_ops,
                 purge_expired,
             ],

@@ -1,7 +1,7 @@
 //! Checks of [`SettingsStore`](crate::SettingsStore).
 
 use super::{SharedStore, unique};
-use crate::{FactorKind, MfaSettings};
+use crate::{EmailAddress, FactorKind, MfaSettings, PhoneNumber};
 
 /// Settings read back as stored, and a put replaces the whole record.
 pub async fn put_get_replace(store: SharedStore) {
@@ -11,14 +11,14 @@ pub async fn put_get_replace(store: SharedStore) {
     let mut first = MfaSettings::new(user.clone());
     first.enabled.extend([FactorKind::Totp, FactorKind::Email]);
     first.preferred = Some(FactorKind::Totp);
-    first.email = Some("alice@example.com".to_owned());
-    first.phone = Some("+15550100".to_owned());
+    first.email = Some(EmailAddress::parse("Alice@Example.com").unwrap());
+    first.phone = Some(PhoneNumber::parse("+15550100").unwrap());
     store.put_settings(first.clone()).await.unwrap();
     assert_eq!(store.settings(&user).await.unwrap(), Some(first));
 
     let mut second = MfaSettings::new(user.clone());
     second.enabled.insert(FactorKind::Sms);
-    second.phone = Some("+15550199".to_owned());
+    second.phone = Some(PhoneNumber::parse("+15550199").unwrap());
     store.put_settings(second.clone()).await.unwrap();
     assert_eq!(
         store.settings(&user).await.unwrap(),

@@ -27,7 +27,7 @@ async fn confirmed(store: &SharedStore, user: &str, id: &str, step: u64) {
         .await
         .unwrap();
     assert!(
-        store.confirm_totp(user, id, step).await.unwrap(),
+        store.confirm_totp(user, id, step, base()).await.unwrap(),
         "confirming a pending factor"
     );
 }
@@ -84,7 +84,7 @@ pub async fn insert_replaces_pending_only(store: SharedStore) {
         .insert_pending_totp(new_factor(&user, "f1", t))
         .await
         .unwrap();
-    assert!(store.confirm_totp(&user, "f1", 10).await.unwrap());
+    assert!(store.confirm_totp(&user, "f1", 10, base()).await.unwrap());
     store
         .insert_pending_totp(new_factor(&user, "f2", t + secs(1)))
         .await
@@ -127,25 +127,36 @@ pub async fn insert_replaces_pending_only(store: SharedStore) {
     );
 }
 
-/// Confirmation works once, on a pending factor, and records the activation step.
+/// Confirmation works once, on a pending factor, and records the activation step and time.
 pub async fn confirm_only_if_pending(store: SharedStore) {
     let user = unique("totp-confirm");
+    let t = base();
     assert!(
-        !store.confirm_totp(&user, "f1", 1).await.unwrap(),
+        !store.confirm_totp(&user, "f1", 1, t).await.unwrap(),
         "no factor to confirm"
     );
     store
-        .insert_pending_totp(new_factor(&user, "f1", base()))
+        .insert_pending_totp(new_factor(&user, "f1", t))
         .await
         .unwrap();
-    assert!(store.confirm_totp(&user, "f1", 100).await.unwrap());
+    let pending = store.totp_factor(&user, "f1").await.unwrap().unwrap();
+    assert_eq!(pending.confirmed_at, None, "not confirmed while pending");
+    assert!(
+        store
+            .confirm_totp(&user, "f1", 100, t + secs(42))
+            .await
+            .unwrap()
+    );
     let f = store.totp_factor(&user, "f1").await.unwrap().unwrap();
     assert_eq!(
-        (f.status, f.last_used_step),
-        (FactorStatus::Confirmed, Some(100))
+        (f.status, f.last_used_step, f.confirmed_at),
+        (FactorStatus::Confirmed, Some(100), Some(t + secs(42)))
     );
     assert!(
-        !store.confirm_totp(&user, "f1", 200).await.unwrap(),
+        !store
+            .confirm_totp(&user, "f1", 200, t + secs(50))
+            .await
+            .unwrap(),
         "confirmed already"
     );
     let f = store.totp_factor(&user, "f1").await.unwrap().unwrap();
@@ -167,7 +178,7 @@ pub async fn confirm_race_once(store: SharedStore) {
         let (store, user) = (store.clone(), user.clone());
         async move {
             store
-                .confirm_totp(&user, "f1", 1000 + i as u64)
+                .confirm_totp(&user, "f1", 1000 + i as u64, base())
                 .await
                 .unwrap()
         }
@@ -192,7 +203,7 @@ pub async fn advance_step_only_forward(store: SharedStore) {
         !store.advance_totp_step(&user, "f1", 5).await.unwrap(),
         "a pending factor"
     );
-    assert!(store.confirm_totp(&user, "f1", 10).await.unwrap());
+    assert!(store.confirm_totp(&user, "f1", 10, base()).await.unwrap());
     confirmed(&store, &other, "f1", 10).await;
 
     for (step, accepted) in [

@@ -29,6 +29,12 @@ pub enum StoreError {
     /// Stored data failed to decode (an unknown enum name, a malformed blob or digest).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The store has lost data it held (a flush, an eviction, a restart without persistence, a
+    /// failover to a replica that had not received the writes), so an absent record cannot be
+    /// told from one that was never written. Not transient: nothing may be granted on the
+    /// strength of an absence until an operator restores the data.
+    #[error("the store lost data: {0}")]
+    DataLoss(String),
 }
 
 impl StoreError {
@@ -42,6 +48,11 @@ impl StoreError {
     /// The description must name the field, never include its value.
     pub fn corrupt(what: impl Into<String>) -> Self {
         Self::Corrupt(what.into())
+    }
+
+    /// Builds [`StoreError::DataLoss`] from a description of what was found missing.
+    pub fn data_loss(what: impl Into<String>) -> Self {
+        Self::DataLoss(what.into())
     }
 
     /// Builds [`StoreError::Conflict`] from a description of the conflict.

@@ -16,8 +16,10 @@ macro_rules! named_enum {
         }
     ) => {
         $(#[$meta])*
+        // Not `#[non_exhaustive]`: the crates of this workspace are released together, and a new
+        // variant (a new kind of factor) must make every `match` over it fail to compile until
+        // it is handled.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[non_exhaustive]
         pub enum $name {
             $( $(#[$vmeta])* $variant ),+
         }

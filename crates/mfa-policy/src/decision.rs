@@ -99,11 +99,15 @@ pub enum Reason {
     AccountClient,
     /// The counter of this client across all accounts ([`Counter::Client`]) reached its limit.
     Client,
+    /// The budget of this recognised context (a trusted device, a network the user logged in
+    /// from; [`Counter::Recognised`]) reached its limit.
+    Recognised,
     /// A counter whose rule locks until an administrator or a recovery flow unlocks
     /// ([`Lockout::UntilUnlock`](crate::Lockout::UntilUnlock)) reached its limit.
     UnlockRequired,
-    /// The account reached the hard cap of consecutive failures (NIST SP 800-63B: at most 100);
-    /// only an administrator or a recovery flow restores access.
+    /// The account reached its limit of consecutive failures for this context (NIST SP
+    /// 800-63B: at most 100 in all); an unlock (the emailed link, an administrator) or, below
+    /// the cap itself, a success from a recognised context restores access.
     ConsecutiveFailureCap,
     /// The challenge has no tries left; a new challenge is needed.
     ChallengeAttempts,
@@ -138,6 +142,8 @@ impl Reason {
             Self::AccountLock => Some(Counter::AccountLock),
             Self::AccountClient => Some(Counter::AccountClient),
             Self::Client => Some(Counter::Client),
+            Self::Recognised => Some(Counter::Recognised),
+            Self::ConsecutiveFailureCap => Some(Counter::Consecutive),
             _ => None,
         }
     }
@@ -150,6 +156,8 @@ impl From<Counter> for Reason {
             Counter::AccountLock => Self::AccountLock,
             Counter::AccountClient => Self::AccountClient,
             Counter::Client => Self::Client,
+            Counter::Recognised => Self::Recognised,
+            Counter::Consecutive => Self::ConsecutiveFailureCap,
         }
     }
 }

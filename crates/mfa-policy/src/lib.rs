@@ -18,14 +18,19 @@ mod send;
 mod time;
 
 pub use crate::client::{ClientKey, ClientPrefixes};
-pub use crate::counter::{Counter, CounterState, Device, FailureState};
+pub use crate::counter::{Context, Counter, CounterState, FailureState, OnSuccess};
 pub use crate::decision::{Decision, Reason};
 pub use crate::error::{Error, Result};
-pub use crate::factor::{CounterLock, Factor, FactorRules, FailureOutcome, MAX_CONSECUTIVE_CAP};
-pub use crate::lifetime::{
-    ChallengeState, Channel, Lifetimes, MAX_CHALLENGE_ATTEMPTS, MAX_LIFETIME, MIN_LIFETIME,
+pub use crate::factor::{
+    Budget, CONSECUTIVE_WINDOW, CounterLock, Factor, FactorRules, FailureOutcome,
+    MAX_CONSECUTIVE_CAP,
 };
-pub use crate::policy::{MAX_TOTP_SKEW, Policy, PolicyBuilder};
+pub use crate::lifetime::{
+    ChallengeState, Lifetimes, MAX_CHALLENGE_ATTEMPTS, MAX_LIFETIME, MIN_LIFETIME,
+};
+pub use crate::policy::{
+    Enrolment, MAX_RECOGNITION, MAX_TOTP_SKEW, MIN_RECOGNITION, Policy, PolicyBuilder,
+};
 pub use crate::rule::{FailureRule, Lockout, MAX_WINDOW, MIN_WINDOW};
-pub use crate::send::{Delivery, SendQuota, SendState};
+pub use crate::send::{SendQuota, SendState};
 pub use crate::time::INDEFINITE;

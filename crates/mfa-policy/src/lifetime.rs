@@ -3,6 +3,8 @@
 use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime};
 
+use mfa_core::ChallengeKind;
+
 use crate::decision::{Decision, Reason};
 use crate::error::{Result, check_count, check_duration};
 use crate::time;
@@ -15,20 +17,7 @@ pub const MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// Most tries one challenge may allow.
 pub const MAX_CHALLENGE_ATTEMPTS: u32 = 10;
 
-/// The kind of challenge whose lifetime is configured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Channel {
-    /// A numeric code sent by email.
-    EmailCode,
-    /// A numeric code sent by SMS.
-    SmsCode,
-    /// A magic link sent by email.
-    MagicLink,
-    /// A login ticket: the pending login between the password and the second factor.
-    LoginTicket,
-}
-
-/// Validated lifetimes of each [`Channel`], each within [`MIN_LIFETIME`]..=[`MAX_LIFETIME`].
+/// Validated lifetimes of each [`ChallengeKind`], each within [`MIN_LIFETIME`]..=[`MAX_LIFETIME`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Lifetimes {
     email_code: Duration,
@@ -45,64 +34,55 @@ impl Default for Lifetimes {
 }
 
 impl Lifetimes {
-    /// Email code 10 min, SMS code 5 min, magic link 15 min, login ticket 5 min.
+    /// Email code 10 min, SMS code 5 min, magic link 10 min, login ticket 5 min: every code
+    /// sent out of band lives at most the 10 minutes NIST SP 800-63B (5.1.3) allows.
     pub const DEFAULT: Self = Self {
         email_code: Duration::from_secs(10 * 60),
         sms_code: Duration::from_secs(5 * 60),
-        magic_link: Duration::from_secs(15 * 60),
+        magic_link: Duration::from_secs(10 * 60),
         login_ticket: Duration::from_secs(5 * 60),
     };
 
-    /// These lifetimes with `channel` living `lifetime`.
+    /// These lifetimes with challenges of `kind` living `lifetime`.
     ///
     /// # Errors
     /// [`Error::DurationOutOfRange`](crate::Error::DurationOutOfRange) outside
     /// [`MIN_LIFETIME`]..=[`MAX_LIFETIME`].
-    pub fn with(self, channel: Channel, lifetime: Duration) -> Result<Self> {
+    pub fn with(self, kind: ChallengeKind, lifetime: Duration) -> Result<Self> {
         check_duration("code lifetime", lifetime, MIN_LIFETIME, MAX_LIFETIME)?;
-        Ok(self.set(channel, lifetime))
+        Ok(self.set(kind, lifetime))
     }
 
-    pub(crate) const fn set(mut self, channel: Channel, lifetime: Duration) -> Self {
-        match channel {
-            Channel::EmailCode => self.email_code = lifetime,
-            Channel::SmsCode => self.sms_code = lifetime,
-            Channel::MagicLink => self.magic_link = lifetime,
-            Channel::LoginTicket => self.login_ticket = lifetime,
+    pub(crate) const fn set(mut self, kind: ChallengeKind, lifetime: Duration) -> Self {
+        match kind {
+            ChallengeKind::EmailCode => self.email_code = lifetime,
+            ChallengeKind::SmsCode => self.sms_code = lifetime,
+            ChallengeKind::MagicLink => self.magic_link = lifetime,
+            ChallengeKind::LoginTicket => self.login_ticket = lifetime,
         }
         self
     }
 
-    /// The lifetime of `channel`.
+    /// The lifetime of challenges of `kind`.
     #[must_use]
-    pub const fn get(&self, channel: Channel) -> Duration {
-        match channel {
-            Channel::EmailCode => self.email_code,
-            Channel::SmsCode => self.sms_code,
-            Channel::MagicLink => self.magic_link,
-            Channel::LoginTicket => self.login_ticket,
+    pub const fn get(&self, kind: ChallengeKind) -> Duration {
+        match kind {
+            ChallengeKind::EmailCode => self.email_code,
+            ChallengeKind::SmsCode => self.sms_code,
+            ChallengeKind::MagicLink => self.magic_link,
+            ChallengeKind::LoginTicket => self.login_ticket,
         }
     }
 
-    /// When a challenge of `channel` issued at `issued_at` expires (saturating).
+    /// When a challenge of `kind` issued at `issued_at` expires (saturating).
     #[must_use]
-    pub fn expires_at(&self, channel: Channel, issued_at: SystemTime) -> SystemTime {
-        time::add(issued_at, self.get(channel))
+    pub fn expires_at(&self, kind: ChallengeKind, issued_at: SystemTime) -> SystemTime {
+        time::add(issued_at, self.get(kind))
     }
 
     pub(crate) fn validate(self) -> Result<Self> {
-        for channel in [
-            Channel::EmailCode,
-            Channel::SmsCode,
-            Channel::MagicLink,
-            Channel::LoginTicket,
-        ] {
-            check_duration(
-                "code lifetime",
-                self.get(channel),
-                MIN_LIFETIME,
-                MAX_LIFETIME,
-            )?;
+        for kind in ChallengeKind::ALL {
+            check_duration("code lifetime", self.get(*kind), MIN_LIFETIME, MAX_LIFETIME)?;
         }
         Ok(self)
     }
@@ -150,13 +130,19 @@ mod tests {
     #[test]
     fn lifetimes_are_bounded() {
         let l = Lifetimes::default();
-        assert!(l.with(Channel::SmsCode, Duration::from_secs(29)).is_err());
         assert!(
-            l.with(Channel::SmsCode, MAX_LIFETIME + Duration::from_secs(1))
+            l.with(ChallengeKind::SmsCode, Duration::from_secs(29))
                 .is_err()
         );
-        let l = l.with(Channel::SmsCode, MIN_LIFETIME).unwrap();
-        assert_eq!(l.get(Channel::SmsCode), MIN_LIFETIME);
+        assert!(
+            l.with(
+                ChallengeKind::SmsCode,
+                MAX_LIFETIME + Duration::from_secs(1)
+            )
+            .is_err()
+        );
+        let l = l.with(ChallengeKind::SmsCode, MIN_LIFETIME).unwrap();
+        assert_eq!(l.get(ChallengeKind::SmsCode), MIN_LIFETIME);
         assert!(l.validate().is_ok());
     }
 }

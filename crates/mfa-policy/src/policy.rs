@@ -4,17 +4,33 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime};
 
-use mfa_core::{Digits, Skew};
+use mfa_core::{ChallengeKind, Channel, Digits, Skew};
 
 use crate::client::{ClientKey, ClientPrefixes};
 use crate::decision::Decision;
-use crate::error::{Result, check_count};
+use crate::error::{Result, check_count, check_duration};
 use crate::factor::{Factor, FactorRules};
-use crate::lifetime::{self, ChallengeState, Channel, Lifetimes};
-use crate::send::{Delivery, SendQuota, SendState};
+use crate::lifetime::{self, ChallengeState, Lifetimes};
+use crate::send::{SendQuota, SendState};
 
 /// Most TOTP steps accepted on either side of the current one.
 pub const MAX_TOTP_SKEW: u8 = 2;
+
+/// Shortest accepted recognition period: one day.
+pub const MIN_RECOGNITION: Duration = Duration::from_secs(24 * 60 * 60);
+/// Longest accepted recognition period: 400 days (the longest a browser keeps a cookie).
+pub const MAX_RECOGNITION: Duration = Duration::from_secs(400 * 24 * 60 * 60);
+
+/// Whether every user must have a second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Enrolment {
+    /// A user without an active factor signs in with the first factor alone.
+    #[default]
+    Optional,
+    /// A user without an active factor (none enrolled, only pending or disabled ones, or no
+    /// settings record at all) gets "enrolment required" and no session until they enrol.
+    Required,
+}
 
 /// Every limit, lockout, quota and lifetime of one deployment, validated once.
 ///
@@ -33,6 +49,10 @@ pub struct Policy {
     pub(crate) totp_digits: Digits,
     pub(crate) totp_skew: Skew,
     pub(crate) code_digits: Digits,
+    pub(crate) enrolment: Enrolment,
+    pub(crate) recognition: Duration,
+    pub(crate) ticket_budget: NonZeroU32,
+    pub(crate) user_quota: SendQuota,
 }
 
 impl Default for Policy {
@@ -78,12 +98,6 @@ impl Policy {
         &self.second_factor
     }
 
-    /// The window of the second factor's account-wide counter, if it is on.
-    #[must_use]
-    pub fn account_window(&self) -> Option<Duration> {
-        self.second_factor.account_window()
-    }
-
     /// Tries one challenge (email or SMS code, magic link, login ticket) allows.
     #[must_use]
     pub const fn challenge_attempts(&self) -> NonZeroU32 {
@@ -102,30 +116,59 @@ impl Policy {
         &self.lifetimes
     }
 
-    /// The lifetime of one channel.
+    /// The lifetime of challenges of one kind.
     #[must_use]
-    pub const fn lifetime(&self, channel: Channel) -> Duration {
-        self.lifetimes.get(channel)
+    pub const fn lifetime(&self, kind: ChallengeKind) -> Duration {
+        self.lifetimes.get(kind)
     }
 
-    /// When a challenge of `channel` issued at `issued_at` expires.
+    /// When a challenge of `kind` issued at `issued_at` expires.
     #[must_use]
-    pub fn expires_at(&self, channel: Channel, issued_at: SystemTime) -> SystemTime {
-        self.lifetimes.expires_at(channel, issued_at)
+    pub fn expires_at(&self, kind: ChallengeKind, issued_at: SystemTime) -> SystemTime {
+        self.lifetimes.expires_at(kind, issued_at)
     }
 
-    /// The send quota of one delivery channel.
+    /// The send quota of one delivery channel, applied per destination: once to every
+    /// unrecognised context together, and once more to each recognised context on its own, so
+    /// that strangers who spend a destination's quota do not spend the user's.
     #[must_use]
-    pub const fn send_quota(&self, delivery: Delivery) -> &SendQuota {
-        match delivery {
-            Delivery::Email => &self.email_quota,
-            Delivery::Sms => &self.sms_quota,
+    pub const fn send_quota(&self, channel: Channel) -> &SendQuota {
+        match channel {
+            Channel::Email => &self.email_quota,
+            Channel::Sms => &self.sms_quota,
         }
     }
 
     /// Whether one more message may go to a destination (see [`SendQuota::check`]).
-    pub fn check_send(&self, delivery: Delivery, state: &SendState, now: SystemTime) -> Decision {
-        self.send_quota(delivery).check(state, now)
+    pub fn check_send(&self, channel: Channel, state: &SendState, now: SystemTime) -> Decision {
+        self.send_quota(channel).check(state, now)
+    }
+
+    /// The quota of messages to one user, over every channel and destination (enrolment
+    /// addresses included), per context class as for [`send_quota`](Self::send_quota).
+    #[must_use]
+    pub const fn user_quota(&self) -> &SendQuota {
+        &self.user_quota
+    }
+
+    /// Whether every user must have a second factor.
+    #[must_use]
+    pub const fn enrolment(&self) -> Enrolment {
+        self.enrolment
+    }
+
+    /// How long a network stays recognised for a user after a login completed from it.
+    #[must_use]
+    pub const fn recognition(&self) -> Duration {
+        self.recognition
+    }
+
+    /// Logins (tickets) one account may start per hour from unrecognised contexts together,
+    /// and from each recognised context on its own; beyond it a login start answers like an
+    /// unknown account (a decoy) and stores nothing.
+    #[must_use]
+    pub const fn ticket_budget(&self) -> NonZeroU32 {
+        self.ticket_budget
     }
 
     /// The prefixes that map addresses to client keys.
@@ -186,19 +229,44 @@ impl PolicyBuilder {
         self
     }
 
-    /// Sets the lifetime of one channel (within
+    /// Sets the lifetime of one kind of challenge (within
     /// [`MIN_LIFETIME`](crate::MIN_LIFETIME)..=[`MAX_LIFETIME`](crate::MAX_LIFETIME)).
-    pub const fn lifetime(mut self, channel: Channel, lifetime: Duration) -> Self {
-        self.policy.lifetimes = self.policy.lifetimes.set(channel, lifetime);
+    pub const fn lifetime(mut self, kind: ChallengeKind, lifetime: Duration) -> Self {
+        self.policy.lifetimes = self.policy.lifetimes.set(kind, lifetime);
         self
     }
 
     /// Sets the send quota of one delivery channel.
-    pub const fn send_quota(mut self, delivery: Delivery, quota: SendQuota) -> Self {
-        match delivery {
-            Delivery::Email => self.policy.email_quota = quota,
-            Delivery::Sms => self.policy.sms_quota = quota,
+    pub const fn send_quota(mut self, channel: Channel, quota: SendQuota) -> Self {
+        match channel {
+            Channel::Email => self.policy.email_quota = quota,
+            Channel::Sms => self.policy.sms_quota = quota,
         }
+        self
+    }
+
+    /// Sets the quota of messages per user.
+    pub const fn user_quota(mut self, quota: SendQuota) -> Self {
+        self.policy.user_quota = quota;
+        self
+    }
+
+    /// Sets whether every user must have a second factor.
+    pub const fn enrolment(mut self, enrolment: Enrolment) -> Self {
+        self.policy.enrolment = enrolment;
+        self
+    }
+
+    /// Sets how long a network stays recognised after a login from it (within
+    /// [`MIN_RECOGNITION`]..=[`MAX_RECOGNITION`]).
+    pub const fn recognition(mut self, period: Duration) -> Self {
+        self.policy.recognition = period;
+        self
+    }
+
+    /// Sets how many logins an account may start per hour per context class.
+    pub const fn ticket_budget(mut self, per_hour: NonZeroU32) -> Self {
+        self.policy.ticket_budget = per_hour;
         self
     }
 
@@ -224,13 +292,19 @@ impl PolicyBuilder {
     /// The policy, once every value is within its bounds.
     ///
     /// # Errors
-    /// [`Error::DurationOutOfRange`](crate::Error::DurationOutOfRange) for a lifetime outside
-    /// its bounds; [`Error::LimitTooHigh`](crate::Error::LimitTooHigh) for too many challenge
+    /// [`Error::DurationOutOfRange`](crate::Error::DurationOutOfRange) for a lifetime or
+    /// recognition period outside its bounds; [`Error::LimitTooHigh`](crate::Error::LimitTooHigh) for too many challenge
     /// tries or too wide a TOTP skew. Failure rules, quotas and prefixes are validated when
     /// they are made.
     pub fn build(self) -> Result<Policy> {
         let p = self.policy;
         p.lifetimes.validate()?;
+        check_duration(
+            "recognition period",
+            p.recognition,
+            MIN_RECOGNITION,
+            MAX_RECOGNITION,
+        )?;
         lifetime::validate_attempts(p.challenge_attempts)?;
         let max = u32::from(MAX_TOTP_SKEW);
         check_count("TOTP skew back", u32::from(p.totp_skew.back), max)?;

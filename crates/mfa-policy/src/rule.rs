@@ -1,12 +1,11 @@
 //! One failure counter's rule: a limit per window and what happens when it is reached.
 
 use std::num::NonZeroU32;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use crate::counter::CounterState;
-use crate::decision::{Decision, Reason};
+use crate::decision::Reason;
 use crate::error::{Error, Result, check_duration};
-use crate::time::{self, INDEFINITE};
+use crate::time::INDEFINITE;
 
 /// Shortest accepted window or lock: one second.
 pub const MIN_WINDOW: Duration = Duration::from_secs(1);
@@ -125,7 +124,9 @@ impl FailureRule {
         }
     }
 
-    fn reason(&self, counter_reason: Reason) -> Reason {
+    /// The reason a refusal by this rule gives: [`Reason::UnlockRequired`] for a rule that
+    /// locks until an unlock, else the counter's own.
+    pub(crate) fn reason(&self, counter_reason: Reason) -> Reason {
         if self.lockout == Lockout::UntilUnlock {
             Reason::UnlockRequired
         } else {
@@ -133,61 +134,23 @@ impl FailureRule {
         }
     }
 
-    /// Whether an attempt may start, given the counter as read before it.
-    pub(crate) fn check(&self, state: &CounterState, now: SystemTime, reason: Reason) -> Decision {
-        let reason = self.reason(reason);
-        if let Some(retry_after) = state.locked_for(now) {
-            return Decision::Deny {
-                retry_after,
-                reason,
-            };
-        }
-        if state.count_at(self.window, now) >= self.limit.get() {
-            // Limit reached without a lock (a throttle, or a lock never written): fail closed
-            // until the window ends.
-            return Decision::Deny {
-                retry_after: state.window_remaining(self.window, now),
-                reason,
-            };
-        }
-        Decision::Allow
-    }
-
-    /// The decision for the next attempt, given the counter as returned by the hit that
-    /// recorded this failure; `Some(until)` when a lock must be written.
-    pub(crate) fn after_failure(
-        &self,
-        state: &CounterState,
-        now: SystemTime,
-        consecutive_failures: u32,
-        reason: Reason,
-    ) -> (Decision, Option<SystemTime>) {
-        let reason = self.reason(reason);
-        if state.count_at(self.window, now) >= self.limit.get() {
-            return match self.lock_duration(consecutive_failures) {
-                None => (
-                    Decision::Deny {
-                        retry_after: state.window_remaining(self.window, now),
-                        reason,
-                    },
-                    None,
-                ),
-                Some(d) => {
-                    let until = time::add(now, d);
-                    (Decision::Lock { until, reason }, Some(until))
-                }
-            };
-        }
-        match state.locked_for(now) {
-            Some(retry_after) => (
-                Decision::Deny {
-                    retry_after,
-                    reason,
-                },
-                None,
-            ),
-            None => (Decision::Allow, None),
-        }
+    /// The default budget of one recognised context (a trusted device, a network the user
+    /// logged in from): 10 failures per hour, then a lock of 15 minutes doubling with every
+    /// further 10 consecutive failures up to 24 hours. A stolen device token or a stranger on
+    /// the user's own network is bounded by it, and by the consecutive cap.
+    #[must_use]
+    pub const fn recognised_default() -> Self {
+        Self::preset(
+            match NonZeroU32::new(10) {
+                Some(n) => n,
+                None => NonZeroU32::MIN,
+            },
+            Duration::from_secs(60 * 60),
+            Lockout::Backoff {
+                base: Duration::from_secs(15 * 60),
+                ceiling: Duration::from_secs(24 * 60 * 60),
+            },
+        )
     }
 }
 

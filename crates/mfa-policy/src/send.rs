@@ -8,15 +8,6 @@ use crate::decision::{Decision, Reason};
 use crate::error::{Error, Result, check_duration};
 use crate::time;
 
-/// The delivery channel a code or link is sent through; each has its own quota.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Delivery {
-    /// Email (codes and magic links).
-    Email,
-    /// SMS (codes); every message costs money, so its quota is the toll-fraud budget.
-    Sms,
-}
-
 /// What the store knows about sends to one destination (an email address or phone number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SendState {

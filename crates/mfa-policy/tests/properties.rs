@@ -8,8 +8,9 @@ use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{Sim, t0};
+use mfa_core::{ChallengeKind, Channel};
 use mfa_policy::{
-    ChallengeState, Channel, Counter, CounterState, Decision, Device, FactorRules, FailureRule,
+    ChallengeState, Context, Counter, CounterState, Decision, FactorRules, FailureRule,
     FailureState, Lockout, Policy, SendState,
 };
 use proptest::prelude::*;
@@ -70,26 +71,27 @@ fn any_counter() -> impl Strategy<Value = CounterState> {
 }
 
 fn any_state() -> impl Strategy<Value = FailureState> {
-    (
-        any_counter(),
-        any_counter(),
-        any_counter(),
-        any_counter(),
-        any_count(),
-        any::<bool>(),
-    )
-        .prop_map(|(a, al, ac, c, consecutive, trusted)| FailureState {
-            account: a,
-            account_lock: al,
-            account_client: ac,
-            client: c,
-            consecutive_failures: consecutive,
-            device: if trusted {
-                Device::Trusted
-            } else {
-                Device::Unknown
-            },
-        })
+    prop::array::uniform6(any_counter()).prop_map(|states| {
+        Counter::ALL
+            .into_iter()
+            .zip(states)
+            .fold(FailureState::default(), |acc, (c, s)| acc.with(c, s))
+    })
+}
+
+fn any_context() -> impl Strategy<Value = Context> {
+    prop_oneof![Just(Context::Unrecognised), Just(Context::Recognised)]
+}
+
+/// The counters a rule can be set on (the recognised and consecutive counters have their own
+/// settings).
+fn settable_counter() -> impl Strategy<Value = Counter> {
+    prop::sample::select(vec![
+        Counter::Account,
+        Counter::AccountLock,
+        Counter::AccountClient,
+        Counter::Client,
+    ])
 }
 
 fn rules_with(counter: Counter, rule: FailureRule) -> FactorRules {
@@ -104,7 +106,7 @@ proptest! {
     #[test]
     fn no_window_lets_more_failures_through_than_its_limit(
         rule in rule(),
-        counter in prop::sample::select(Counter::ALL.to_vec()),
+        counter in settable_counter(),
         gaps in prop::collection::vec(0u64..=900, 1..200),
     ) {
         let rules = rules_with(counter, rule);
@@ -137,7 +139,9 @@ proptest! {
     fn a_throttle_reopens_exactly_when_its_window_ends(
         limit in 1u32..=10,
         window in 1u64..=3_600,
-        gaps in prop::collection::vec(0u64..=120, 1..100),
+        // Fewer attempts than the 90 consecutive failures after which unrecognised contexts
+        // wait for an unlock, not for a window.
+        gaps in prop::collection::vec(0u64..=120, 1..90),
     ) {
         let rule = FailureRule::new(
             NonZeroU32::new(limit).unwrap(),
@@ -154,7 +158,8 @@ proptest! {
                 Err(Decision::Deny { retry_after, .. }) => {
                     prop_assert!(retry_after > Duration::ZERO);
                     prop_assert!(retry_after <= Duration::from_secs(window));
-                    prop_assert!(rules.check(&sim.state, now + retry_after).is_allowed());
+                    let later = rules.check(Context::Unrecognised, &sim.state, now + retry_after);
+                    prop_assert!(later.is_allowed());
                 }
                 Err(other) => prop_assert!(false, "unexpected {other:?}"),
             }
@@ -179,14 +184,57 @@ proptest! {
         let d = rule.lock_duration(consecutive).unwrap();
         prop_assert!(base <= d && d <= ceiling);
         let rules = rules_with(Counter::Account, rule);
-        let state = FailureState {
-            account: CounterState { window_start: now, count: u32::MAX, locked_until: None },
-            consecutive_failures: consecutive.min(99),
-            ..FailureState::default()
-        };
-        if let Decision::Lock { until, .. } = rules.after_failure(&state, now).decision {
-            let held = until.duration_since(now).unwrap_or(Duration::ZERO);
+        let full = CounterState { window_start: now, count: u32::MAX, locked_until: None };
+        let state = FailureState::default()
+            .with(Counter::Account, full)
+            .with(Counter::Consecutive, CounterState { count: consecutive.min(89), ..full });
+        let outcome = rules.after_failure(Context::Unrecognised, &state, now);
+        if let Some(lock) = outcome.locks.first() {
+            let held = lock.until.duration_since(now).unwrap_or(Duration::ZERO);
             prop_assert!(held <= ceiling);
+        }
+        if let Decision::Lock { until, .. } = outcome.decision {
+            prop_assert!(until >= now);
+        }
+    }
+
+    /// Whatever the counters say, an attempt never takes from a counter of the other context:
+    /// strangers' failures cannot spend a recognised context's budget, and a recognised
+    /// context's failures do not spend the strangers' account-wide budgets.
+    #[test]
+    fn contexts_take_from_their_own_budgets(context in any_context()) {
+        for policy in [Policy::authenticator_setup(), Policy::mandatory_totp()] {
+            for rules in [policy.password(), policy.second_factor()] {
+                for budget in rules.budgets(context) {
+                    prop_assert!(budget.counter.counts(context));
+                    if budget.counter != Counter::Consecutive {
+                        let other = match context {
+                            Context::Recognised => Context::Unrecognised,
+                            Context::Unrecognised => Context::Recognised,
+                        };
+                        prop_assert!(!budget.counter.counts(other));
+                    }
+                }
+                let last = rules.budgets(context).last().map(|b| b.counter);
+                prop_assert_eq!(last, Some(Counter::Consecutive), "consecutive is taken last");
+                prop_assert!(
+                    rules.consecutive_limit(Context::Unrecognised)
+                        < rules.consecutive_limit(Context::Recognised)
+                );
+            }
+        }
+    }
+
+    /// A lock never ends before the failure that wrote it.
+    #[test]
+    fn locks_end_in_the_future(state in any_state(), now in any_time(), context in any_context()) {
+        let rules = *Policy::mandatory_totp().second_factor();
+        let outcome = rules.after_failure(context, &state, now);
+        if let Decision::Lock { until, .. } = outcome.decision {
+            prop_assert!(until >= now);
+        }
+        for lock in outcome.locks {
+            prop_assert!(lock.until >= now);
         }
     }
 
@@ -207,25 +255,26 @@ proptest! {
             Policy::totp_backup_sms(),
         ] {
             for rules in [policy.password(), policy.second_factor()] {
-                let d = rules.check(&state, now);
+                for context in [Context::Unrecognised, Context::Recognised] {
+                let d = rules.check(context, &state, now);
                 prop_assert_eq!(d.is_allowed(), d.reason().is_none());
-                let outcome = rules.after_failure(&state, now);
+                let outcome = rules.after_failure(context, &state, now);
                 for lock in &outcome.locks {
                     prop_assert!(lock.until >= now);
                     let _ = state.get(lock.counter).lock(lock.until, now);
                 }
-                for counter in Counter::ALL {
-                    if let Some(w) = rules.window(counter) {
-                        let _ = state.get(counter).hit(w, now);
-                    }
+                for budget in rules.budgets(context) {
+                    let _ = state.get(budget.counter).take(budget.window, budget.limit, now);
+                    let _ = rules.refusal(&budget, &state, now);
+                }
                 }
             }
-            let expires_at = policy.expires_at(Channel::SmsCode, issued);
+            let expires_at = policy.expires_at(ChallengeKind::SmsCode, issued);
             prop_assert!(expires_at >= issued);
             let _ = policy.check_challenge(&ChallengeState { expires_at, attempts_used: used }, now);
             let send = SendState { last_sent: sends.0, hour: sends.1, day: sends.2 };
-            for delivery in [mfa_policy::Delivery::Email, mfa_policy::Delivery::Sms] {
-                let d = policy.check_send(delivery, &send, now);
+            for channel in [Channel::Email, Channel::Sms] {
+                let d = policy.check_send(channel, &send, now);
                 if let Decision::Deny { retry_after, .. } = d {
                     prop_assert!(retry_after <= mfa_policy::SendQuota::DAY);
                 }
@@ -233,13 +282,18 @@ proptest! {
         }
     }
 
-    /// A trusted device is never refused by a client-level counter.
+    /// A recognised context is never refused by a counter of unrecognised contexts.
     #[test]
-    fn a_trusted_device_ignores_client_counters(state in any_state(), now in any_time()) {
+    fn a_recognised_context_ignores_the_strangers_counters(state in any_state(), now in any_time()) {
         let rules = *Policy::authenticator_setup().second_factor();
-        let trusted = FailureState { device: Device::Trusted, ..state };
-        if let Some(reason) = rules.check(&trusted, now).reason() {
-            prop_assert!(!reason.counter().is_some_and(Counter::is_client_level));
+        if let Some(reason) = rules.check(Context::Recognised, &state, now).reason() {
+            prop_assert!(
+                matches!(
+                    reason.counter(),
+                    Some(Counter::Recognised | Counter::Consecutive)
+                ),
+                "{reason:?}"
+            );
         }
     }
 }

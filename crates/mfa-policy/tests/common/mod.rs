@@ -1,11 +1,12 @@
 //! A reference store for the tests: counters kept in memory with the documented semantics
-//! (hit, lock, reset on success), driven by explicit times.
+//! (bounded take before the attempt, lock, reset or refund on success), driven by explicit
+//! times, one attempt at a time.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mfa_policy::{
-    Counter, CounterState, Decision, Device, FactorRules, FailureOutcome, FailureState,
+    Context, Counter, CounterState, Decision, FactorRules, FailureOutcome, FailureState, OnSuccess,
 };
 
 /// 2023-11-14T22:13:20Z.
@@ -17,30 +18,52 @@ pub(crate) fn at(secs: u64) -> SystemTime {
     t0() + Duration::from_secs(secs)
 }
 
-/// The counters of one (account, client) pair, as a store would keep them.
+/// The counters one attempt sees: those of its account, its network and its recognised
+/// context, as a store would keep them.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Sim {
     pub(crate) state: FailureState,
+    pub(crate) context: Context,
 }
 
 impl Sim {
-    pub(crate) fn device(mut self, device: Device) -> Self {
-        self.state.device = device;
-        self
+    pub(crate) fn recognised() -> Self {
+        Self {
+            context: Context::Recognised,
+            ..Self::default()
+        }
     }
 
-    /// Pre-check; when allowed, records a failure and returns the outcome (locks applied).
+    /// This simulation's counters seen from another context (same account counters).
+    pub(crate) fn from(&self, context: Context) -> Self {
+        Self {
+            state: self.state,
+            context,
+        }
+    }
+
+    /// Takes a unit of every budget in order, as the facade does before evaluating; on a
+    /// refusal returns its decision (the takes before it stay counted).
+    pub(crate) fn take(&mut self, rules: &FactorRules, now: SystemTime) -> Result<(), Decision> {
+        for budget in rules.budgets(self.context) {
+            let counter = self.state.get_mut(budget.counter);
+            let (next, taken) = counter.take(budget.window, budget.limit, now);
+            *counter = next;
+            if !taken {
+                return Err(rules.refusal(&budget, &self.state, now));
+            }
+        }
+        Ok(())
+    }
+
+    /// One attempt that fails: take, then the policy's decision with its locks applied.
     pub(crate) fn fail(
         &mut self,
         rules: &FactorRules,
         now: SystemTime,
     ) -> Result<FailureOutcome, Decision> {
-        let pre = rules.check(&self.state, now);
-        if !pre.is_allowed() {
-            return Err(pre);
-        }
-        self.record_failure(rules, now);
-        let outcome = rules.after_failure(&self.state, now);
+        self.take(rules, now)?;
+        let outcome = rules.after_failure(self.context, &self.state, now);
         for lock in &outcome.locks {
             let c = self.state.get_mut(lock.counter);
             *c = c.lock(lock.until, now);
@@ -48,29 +71,32 @@ impl Sim {
         Ok(outcome)
     }
 
-    /// The store's hits for one failure: every counter that is on, and the consecutive count.
-    pub(crate) fn record_failure(&mut self, rules: &FactorRules, now: SystemTime) {
-        for counter in Counter::ALL {
-            if let Some(window) = rules.window(counter) {
-                let c = self.state.get_mut(counter);
-                *c = c.hit(window, now);
-            }
+    /// One attempt that succeeds: take, then reset or refund what the policy says.
+    pub(crate) fn succeed(&mut self, rules: &FactorRules, now: SystemTime) -> Result<(), Decision> {
+        self.take(rules, now)?;
+        for budget in rules.budgets(self.context) {
+            let c = self.state.get_mut(budget.counter);
+            *c = match budget.counter.on_success() {
+                OnSuccess::Reset => CounterState::default(),
+                OnSuccess::Refund => c.refund(budget.window, now),
+            };
         }
-        self.state.consecutive_failures = self.state.consecutive_failures.saturating_add(1);
+        Ok(())
     }
 
-    /// A success: resets what the policy says a success resets.
-    pub(crate) fn succeed(&mut self, now: SystemTime) {
-        for counter in Counter::ALL {
-            if counter.resets_on_success() {
-                *self.state.get_mut(counter) = CounterState::fresh(now);
-            }
+    /// An unlock: the account-wide counters and the consecutive count cleared.
+    pub(crate) fn unlock(&mut self) {
+        for counter in [Counter::Account, Counter::AccountLock, Counter::Consecutive] {
+            *self.state.get_mut(counter) = CounterState::default();
         }
-        self.state.consecutive_failures = 0;
     }
 
-    /// An administrator unlock: every account counter and the consecutive count cleared.
-    pub(crate) fn admin_unlock(&mut self, now: SystemTime) {
-        self.succeed(now);
+    /// Counters of another network (same account): the per-network ones start empty.
+    pub(crate) fn other_network(&self) -> Self {
+        let mut next = self.clone();
+        *next.state.get_mut(Counter::AccountClient) = CounterState::default();
+        *next.state.get_mut(Counter::Client) = CounterState::default();
+        *next.state.get_mut(Counter::Recognised) = CounterState::default();
+        next
     }
 }

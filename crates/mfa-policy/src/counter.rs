@@ -62,17 +62,6 @@ impl Counter {
         Self::Consecutive,
     ];
 
-    const fn index(self) -> usize {
-        match self {
-            Self::Account => 0,
-            Self::AccountLock => 1,
-            Self::AccountClient => 2,
-            Self::Client => 3,
-            Self::Recognised => 4,
-            Self::Consecutive => 5,
-        }
-    }
-
     /// The contexts whose attempts this counter counts.
     #[must_use]
     pub const fn counts(self, context: Context) -> bool {
@@ -239,25 +228,44 @@ impl CounterState {
 /// returned it. Counters an attempt does not take from may be left at their default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct FailureState {
-    counters: [CounterState; 6],
+    account: CounterState,
+    account_lock: CounterState,
+    account_client: CounterState,
+    client: CounterState,
+    recognised: CounterState,
+    consecutive: CounterState,
 }
 
 impl FailureState {
     /// The state of one counter.
     #[must_use]
     pub const fn get(&self, counter: Counter) -> &CounterState {
-        &self.counters[counter.index()]
+        match counter {
+            Counter::Account => &self.account,
+            Counter::AccountLock => &self.account_lock,
+            Counter::AccountClient => &self.account_client,
+            Counter::Client => &self.client,
+            Counter::Recognised => &self.recognised,
+            Counter::Consecutive => &self.consecutive,
+        }
     }
 
     /// The state of one counter, mutably.
     pub const fn get_mut(&mut self, counter: Counter) -> &mut CounterState {
-        &mut self.counters[counter.index()]
+        match counter {
+            Counter::Account => &mut self.account,
+            Counter::AccountLock => &mut self.account_lock,
+            Counter::AccountClient => &mut self.account_client,
+            Counter::Client => &mut self.client,
+            Counter::Recognised => &mut self.recognised,
+            Counter::Consecutive => &mut self.consecutive,
+        }
     }
 
     /// This state with `counter` set to `state`.
     #[must_use]
     pub const fn with(mut self, counter: Counter, state: CounterState) -> Self {
-        self.counters[counter.index()] = state;
+        *self.get_mut(counter) = state;
         self
     }
 }

@@ -51,6 +51,39 @@ impl MailSettings {
     }
 }
 
+/// How long a lock lasts, as a notice tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockEnd {
+    /// The lock ends by itself after this long.
+    After(Duration),
+    /// The lock holds until it is unlocked (by the emailed link or an administrator).
+    Unlock,
+}
+
+/// A single-use link that unlocks a locked account, carried by a lock notice. It holds a
+/// secret token: redacted in `Debug`, zeroized when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UnlockLink(Zeroizing<String>);
+
+impl UnlockLink {
+    /// Wraps a link.
+    ///
+    /// # Errors
+    /// [`MailError::Config`] unless `link` is an `https://` URL (or `http://` to `localhost`
+    /// or `127.0.0.1` for development) without spaces, quotes or angle brackets.
+    pub fn new(link: impl Into<String>) -> Result<Self> {
+        let link = Zeroizing::new(link.into());
+        check_link(&link)?;
+        Ok(Self(link))
+    }
+}
+
+impl core::fmt::Debug for UnlockLink {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("UnlockLink").finish_non_exhaustive()
+    }
+}
+
 /// A security event the account owner is told about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -60,19 +93,24 @@ pub enum Notice {
         /// The device's label, such as "Firefox on Linux".
         device: String,
     },
-    /// The account was locked after too many failures.
+    /// The account was locked after too many failures from devices and networks the user has
+    /// not used recently.
     AccountLocked {
         /// How long the lock lasts.
-        duration: Duration,
+        end: LockEnd,
+        /// A link that unlocks it (with the user's password or second factor), if the
+        /// application serves one.
+        unlock: Option<UnlockLink>,
     },
     /// A second factor was added.
     FactorAdded {
-        /// The factor's name, such as "authenticator app".
+        /// The factor in words a user understands, such as "authenticator app" or "email
+        /// address ...@example.com".
         factor: String,
     },
     /// A second factor was removed.
     FactorRemoved {
-        /// The factor's name.
+        /// The factor in words a user understands.
         factor: String,
     },
     /// The recovery codes were regenerated; the old ones no longer work.
@@ -90,7 +128,12 @@ impl Notice {
     pub fn kind(&self) -> MessageKind {
         match self {
             Self::NewDeviceTrusted { .. } => MessageKind::NewDeviceTrusted,
-            Self::AccountLocked { .. } => MessageKind::AccountLocked,
+            Self::AccountLocked { end, unlock } => match (end, unlock.is_some()) {
+                (LockEnd::After(_), false) => MessageKind::AccountLocked,
+                (LockEnd::After(_), true) => MessageKind::AccountLockedWithLink,
+                (LockEnd::Unlock, false) => MessageKind::AccountLockedUntilUnlock,
+                (LockEnd::Unlock, true) => MessageKind::AccountLockedUntilUnlockWithLink,
+            },
             Self::FactorAdded { .. } => MessageKind::FactorAdded,
             Self::FactorRemoved { .. } => MessageKind::FactorRemoved,
             Self::RecoveryCodesRegenerated => MessageKind::RecoveryCodesRegenerated,
@@ -214,7 +257,12 @@ impl Composer {
         let mut values = Values::default();
         match notice {
             Notice::NewDeviceTrusted { device } => values.device = Some(device.clone()),
-            Notice::AccountLocked { duration } => values.minutes = Some(minutes(*duration)),
+            Notice::AccountLocked { end, unlock } => {
+                if let LockEnd::After(duration) = end {
+                    values.minutes = Some(minutes(*duration));
+                }
+                values.link = unlock.as_ref().map(|l| l.0.clone());
+            }
             Notice::FactorAdded { factor } | Notice::FactorRemoved { factor } => {
                 values.factor = Some(factor.clone());
             }
@@ -224,6 +272,31 @@ impl Composer {
             }
         }
         self.email(notice.kind(), to, &values)
+    }
+
+    /// A text message telling the owner of `to` about a change of second factors, so that a
+    /// factor replaced by someone else is announced on the old phone as well; `None` for the
+    /// notices that go by email only.
+    #[must_use]
+    pub fn sms_notice(&self, to: &PhoneNumber, notice: &Notice) -> Option<SmsMessage> {
+        let (kind, factor) = match notice {
+            Notice::FactorAdded { factor } => (MessageKind::FactorAdded, factor),
+            Notice::FactorRemoved { factor } => (MessageKind::FactorRemoved, factor),
+            _ => return None,
+        };
+        let values = Values {
+            factor: Some(factor.clone()),
+            ..Values::default()
+        };
+        let body = self
+            .templates
+            .sms_notice(kind)?
+            .render(Escape::Text, &|p| self.value(p, "", &values));
+        Some(SmsMessage {
+            kind,
+            to: to.clone(),
+            body: Zeroizing::new(body),
+        })
     }
 
     /// A text message carrying a one-time code valid for `lifetime`.

@@ -55,23 +55,81 @@ pub(crate) const TEXTS: &[(MessageKind, &str, &str, &str)] = &[
         "{product}: your account is locked",
         "Hello {name},\n\n\
          After too many failed sign-in attempts your {product} account is locked for \
-         {minutes} min.\n\n\
-         If these attempts were not yours, change your password once it unlocks, or write \
-         to {support}.\n",
+         {minutes} min on devices and networks you have not used recently. Your trusted \
+         devices and the networks you usually sign in from still work.\n\n\
+         If these attempts were not yours, change your password, or write to {support}.\n",
         "<p>Hello {name},</p>\
          <p>After too many failed sign-in attempts your {product} account is locked for \
-         {minutes} min.</p>\
-         <p>If these attempts were not yours, change your password once it unlocks, or \
-         write to <a href=\"mailto:{support}\">{support}</a>.</p>",
+         {minutes} min on devices and networks you have not used recently. Your trusted \
+         devices and the networks you usually sign in from still work.</p>\
+         <p>If these attempts were not yours, change your password, or write to \
+         <a href=\"mailto:{support}\">{support}</a>.</p>",
+    ),
+    (
+        MessageKind::AccountLockedWithLink,
+        "{product}: your account is locked",
+        "Hello {name},\n\n\
+         After too many failed sign-in attempts your {product} account is locked for \
+         {minutes} min on devices and networks you have not used recently. Your trusted \
+         devices and the networks you usually sign in from still work.\n\n\
+         To unlock it now, open this link and sign in with your password or second factor \
+         (the link alone unlocks nothing, works once, and stops working if the account locks \
+         again):\n\n{link}\n\n\
+         If these attempts were not yours, change your password, or write to {support}.\n",
+        "<p>Hello {name},</p>\
+         <p>After too many failed sign-in attempts your {product} account is locked for \
+         {minutes} min on devices and networks you have not used recently. Your trusted \
+         devices and the networks you usually sign in from still work.</p>\
+         <p>To unlock it now, <a href=\"{link}\">open this link</a> and sign in with your \
+         password or second factor (the link alone unlocks nothing, works once, and stops \
+         working if the account locks again).</p>\
+         <p>If these attempts were not yours, change your password, or write to \
+         <a href=\"mailto:{support}\">{support}</a>.</p>",
+    ),
+    (
+        MessageKind::AccountLockedUntilUnlock,
+        "{product}: your account is locked",
+        "Hello {name},\n\n\
+         After too many failed sign-in attempts your {product} account is locked on devices \
+         and networks you have not used recently until an administrator unlocks it. Your \
+         trusted devices and the networks you usually sign in from still work.\n\n\
+         To have it unlocked, or if these attempts were not yours, write to {support}.\n",
+        "<p>Hello {name},</p>\
+         <p>After too many failed sign-in attempts your {product} account is locked on \
+         devices and networks you have not used recently until an administrator unlocks it. \
+         Your trusted devices and the networks you usually sign in from still work.</p>\
+         <p>To have it unlocked, or if these attempts were not yours, write to \
+         <a href=\"mailto:{support}\">{support}</a>.</p>",
+    ),
+    (
+        MessageKind::AccountLockedUntilUnlockWithLink,
+        "{product}: your account is locked",
+        "Hello {name},\n\n\
+         After too many failed sign-in attempts your {product} account is locked on devices \
+         and networks you have not used recently until it is unlocked. Your trusted devices \
+         and the networks you usually sign in from still work.\n\n\
+         To unlock it, open this link and sign in with your password or second factor (the \
+         link alone unlocks nothing, works once, and stops working if the account locks \
+         again); or ask an administrator at {support}:\n\n{link}\n\n\
+         If these attempts were not yours, change your password.\n",
+        "<p>Hello {name},</p>\
+         <p>After too many failed sign-in attempts your {product} account is locked on \
+         devices and networks you have not used recently until it is unlocked. Your trusted \
+         devices and the networks you usually sign in from still work.</p>\
+         <p>To unlock it, <a href=\"{link}\">open this link</a> and sign in with your \
+         password or second factor (the link alone unlocks nothing, works once, and stops \
+         working if the account locks again); or ask an administrator at \
+         <a href=\"mailto:{support}\">{support}</a>.</p>\
+         <p>If these attempts were not yours, change your password.</p>",
     ),
     (
         MessageKind::FactorAdded,
         "{product}: a second factor was added",
         "Hello {name},\n\n\
-         A second factor ({factor}) was added to your {product} account.\n\n\
+         A second factor, {factor}, was added to your {product} account.\n\n\
          If this was not you, write to {support} at once.\n",
         "<p>Hello {name},</p>\
-         <p>A second factor (<b>{factor}</b>) was added to your {product} account.</p>\
+         <p>A second factor, <b>{factor}</b>, was added to your {product} account.</p>\
          <p>If this was not you, write to <a href=\"mailto:{support}\">{support}</a> at \
          once.</p>",
     ),
@@ -79,10 +137,10 @@ pub(crate) const TEXTS: &[(MessageKind, &str, &str, &str)] = &[
         MessageKind::FactorRemoved,
         "{product}: a second factor was removed",
         "Hello {name},\n\n\
-         A second factor ({factor}) was removed from your {product} account.\n\n\
+         A second factor, {factor}, was removed from your {product} account.\n\n\
          If this was not you, write to {support} at once.\n",
         "<p>Hello {name},</p>\
-         <p>A second factor (<b>{factor}</b>) was removed from your {product} account.</p>\
+         <p>A second factor, <b>{factor}</b>, was removed from your {product} account.</p>\
          <p>If this was not you, write to <a href=\"mailto:{support}\">{support}</a> at \
          once.</p>",
     ),
@@ -116,3 +174,16 @@ pub(crate) const TEXTS: &[(MessageKind, &str, &str, &str)] = &[
 
 /// The text message carrying a code.
 pub(crate) const SMS_CODE: &str = "{code} is your {product} code. It expires in {minutes} min.";
+
+/// The text messages of factor-change notices, sent to the phone numbers on the account before
+/// and after the change.
+pub(crate) const SMS_NOTICES: &[(MessageKind, &str)] = &[
+    (
+        MessageKind::FactorAdded,
+        "{product}: a second factor, {factor}, was added to your account. Not you? Write to {support} now.",
+    ),
+    (
+        MessageKind::FactorRemoved,
+        "{product}: a second factor, {factor}, was removed from your account. Not you? Write to {support} now.",
+    ),
+];

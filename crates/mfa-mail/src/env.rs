@@ -13,7 +13,7 @@ use crate::smtp::{SmtpConfig, SmtpCredentials, SmtpMailer, SmtpSecurity};
 /// Where [`mailer_from_env`] sends mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Delivery {
+pub enum ChosenMailer {
     /// Through the SMTP server named by `{prefix}HOST`.
     Smtp,
     /// Into `.eml` files in this folder (development only: the files hold codes and links).
@@ -83,12 +83,12 @@ impl SmtpConfig {
 /// # Errors
 /// An unusable setting, an SMTP configuration the transport refuses, or a folder that cannot
 /// be created.
-pub fn mailer_from_env(prefix: &str, outbox_dir: &Path) -> Result<(Arc<dyn Mailer>, Delivery)> {
+pub fn mailer_from_env(prefix: &str, outbox_dir: &Path) -> Result<(Arc<dyn Mailer>, ChosenMailer)> {
     match SmtpConfig::from_env(prefix)? {
-        Some(config) => Ok((Arc::new(SmtpMailer::new(config)?), Delivery::Smtp)),
+        Some(config) => Ok((Arc::new(SmtpMailer::new(config)?), ChosenMailer::Smtp)),
         None => Ok((
             Arc::new(FileOutbox::new(outbox_dir)?),
-            Delivery::Outbox(outbox_dir.to_path_buf()),
+            ChosenMailer::Outbox(outbox_dir.to_path_buf()),
         )),
     }
 }

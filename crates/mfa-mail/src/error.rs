@@ -91,6 +91,18 @@ impl MailError {
 /// The result type of this crate.
 pub type Result<T, E = MailError> = core::result::Result<T, E>;
 
+impl From<mfa_core::Error> for MailError {
+    /// An address or number `mfa-core` refuses is the matching permanent error; anything else
+    /// from `mfa-core` is a configuration error.
+    fn from(error: mfa_core::Error) -> Self {
+        match error {
+            mfa_core::Error::InvalidEmailAddress => Self::InvalidAddress,
+            mfa_core::Error::InvalidPhoneNumber => Self::InvalidPhoneNumber,
+            other => Self::Config(other.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

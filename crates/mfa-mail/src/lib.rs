@@ -22,8 +22,8 @@ mod twilio;
 pub mod testkit;
 
 pub use crate::address::{EmailAddress, Mailbox, PhoneNumber};
-pub use crate::compose::{Composer, MailSettings, Notice, SubjectCode};
-pub use crate::env::{Delivery, mailer_from_env};
+pub use crate::compose::{Composer, LockEnd, MailSettings, Notice, SubjectCode, UnlockLink};
+pub use crate::env::{ChosenMailer, mailer_from_env};
 pub use crate::error::{BoxError, MailError, Result};
 pub use crate::escape::escape_html;
 pub use crate::mailer::{Mailer, SmsSender};

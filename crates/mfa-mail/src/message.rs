@@ -16,8 +16,14 @@ pub enum MessageKind {
     MagicLink,
     /// Security notice: a device was marked as trusted.
     NewDeviceTrusted,
-    /// Security notice: the account was locked after too many failures.
+    /// Security notice: the account was locked for a while after too many failures.
     AccountLocked,
+    /// Security notice: as [`AccountLocked`](Self::AccountLocked), with an unlock link.
+    AccountLockedWithLink,
+    /// Security notice: the account was locked until an administrator unlocks it.
+    AccountLockedUntilUnlock,
+    /// Security notice: the account was locked until it is unlocked, with an unlock link.
+    AccountLockedUntilUnlockWithLink,
     /// Security notice: a second factor was added.
     FactorAdded,
     /// Security notice: a second factor was removed.
@@ -41,6 +47,9 @@ impl MessageKind {
             Self::MagicLink => "magic_link",
             Self::NewDeviceTrusted => "new_device_trusted",
             Self::AccountLocked => "account_locked",
+            Self::AccountLockedWithLink => "account_locked_with_link",
+            Self::AccountLockedUntilUnlock => "account_locked_until_unlock",
+            Self::AccountLockedUntilUnlockWithLink => "account_locked_until_unlock_with_link",
             Self::FactorAdded => "factor_added",
             Self::FactorRemoved => "factor_removed",
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",

@@ -58,6 +58,9 @@ fn rules(kind: MessageKind) -> (Vec<Placeholder>, Option<Placeholder>) {
         MessageKind::MagicLink => (&[P::Link, P::Code, P::Minutes], Some(P::Link)),
         MessageKind::NewDeviceTrusted => (&[P::Device], None),
         MessageKind::AccountLocked => (&[P::Minutes], None),
+        MessageKind::AccountLockedWithLink => (&[P::Minutes, P::Link], Some(P::Link)),
+        MessageKind::AccountLockedUntilUnlock => (&[], None),
+        MessageKind::AccountLockedUntilUnlockWithLink => (&[P::Link], Some(P::Link)),
         MessageKind::FactorAdded | MessageKind::FactorRemoved => (&[P::Factor], None),
         MessageKind::RecoveryCodeUsed => (&[P::Remaining], None),
         MessageKind::SmsCode => (&[P::Code, P::Minutes], Some(P::Code)),
@@ -135,6 +138,7 @@ pub struct Templates {
     language: String,
     entries: Vec<(MessageKind, Compiled)>,
     sms_code: Template,
+    sms_notices: Vec<(MessageKind, Template)>,
 }
 
 impl Templates {
@@ -148,10 +152,20 @@ impl Templates {
         let (allowed, _) = rules(MessageKind::SmsCode);
         let sms_code = Template::parse("sms_code", crate::english::SMS_CODE, &allowed)
             .unwrap_or_else(|_| Template::empty());
+        let sms_notices = crate::english::SMS_NOTICES
+            .iter()
+            .map(|(kind, text)| {
+                let (allowed, _) = rules(*kind);
+                let template = Template::parse(kind.name(), text, &allowed)
+                    .unwrap_or_else(|_| Template::empty());
+                (*kind, template)
+            })
+            .collect();
         Self {
             language: "en".into(),
             entries,
             sms_code,
+            sms_notices,
         }
     }
 
@@ -208,6 +222,26 @@ impl Templates {
         Ok(self)
     }
 
+    /// Replaces the text message of a factor-change notice ([`MessageKind::FactorAdded`] or
+    /// [`MessageKind::FactorRemoved`]; placeholders `{product}`, `{support}`, `{factor}`).
+    ///
+    /// # Errors
+    /// [`MailError::Config`] for another kind; [`MailError::InvalidTemplate`] when the format
+    /// string is malformed.
+    pub fn with_sms_notice(mut self, kind: MessageKind, text: &str) -> Result<Self> {
+        if !matches!(kind, MessageKind::FactorAdded | MessageKind::FactorRemoved) {
+            return Err(MailError::Config(format!(
+                "`{}` has no text-message notice",
+                kind.name()
+            )));
+        }
+        let (allowed, _) = rules(kind);
+        let template = Template::parse(kind.name(), text, &allowed)?;
+        self.sms_notices.retain(|(k, _)| *k != kind);
+        self.sms_notices.push((kind, template));
+        Ok(self)
+    }
+
     /// The language tag.
     #[must_use]
     pub fn language(&self) -> &str {
@@ -223,6 +257,13 @@ impl Templates {
 
     pub(crate) fn sms_code(&self) -> &Template {
         &self.sms_code
+    }
+
+    pub(crate) fn sms_notice(&self, kind: MessageKind) -> Option<&Template> {
+        self.sms_notices
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, t)| t)
     }
 
     pub(crate) fn subjects(&self) -> impl Iterator<Item = &Template> {
@@ -251,7 +292,16 @@ mod tests {
                 .unwrap()
                 .uses(Placeholder::Code)
         );
-        assert_eq!(Templates::english().entries.len(), 8);
+        assert_eq!(Templates::english().entries.len(), 11);
+        for (kind, text) in crate::english::SMS_NOTICES {
+            let (allowed, _) = rules(*kind);
+            assert!(
+                Template::parse("sms", text, &allowed)
+                    .unwrap()
+                    .uses(Placeholder::Factor)
+            );
+        }
+        assert_eq!(Templates::english().sms_notices.len(), 2);
     }
 
     #[test]

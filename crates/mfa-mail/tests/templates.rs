@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use mfa_core::{Code, Digits};
 use mfa_mail::{
-    Composer, EmailAddress, MailError, MailSettings, Mailbox, MessageKind, Notice, PhoneNumber,
-    SubjectCode, TemplateText, Templates,
+    Composer, EmailAddress, LockEnd, MailError, MailSettings, Mailbox, MessageKind, Notice,
+    PhoneNumber, SubjectCode, TemplateText, Templates, UnlockLink,
 };
 
 const CODE: &str = "493027";
@@ -50,7 +50,20 @@ fn all_messages(c: &Composer, to: &Mailbox) -> Vec<mfa_mail::EmailMessage> {
             device: "<img src=x onerror=alert(1)>".into(),
         },
         Notice::AccountLocked {
-            duration: Duration::from_secs(3600),
+            end: LockEnd::After(Duration::from_secs(3600)),
+            unlock: None,
+        },
+        Notice::AccountLocked {
+            end: LockEnd::After(Duration::from_secs(900)),
+            unlock: Some(UnlockLink::new(UNLOCK).unwrap()),
+        },
+        Notice::AccountLocked {
+            end: LockEnd::Unlock,
+            unlock: None,
+        },
+        Notice::AccountLocked {
+            end: LockEnd::Unlock,
+            unlock: Some(UnlockLink::new(UNLOCK).unwrap()),
         },
         Notice::FactorAdded {
             factor: "authenticator app".into(),
@@ -94,7 +107,7 @@ fn hostile_names_and_products_are_escaped_in_html() {
 fn every_message_has_subject_text_and_html() {
     let c = composer();
     let msgs = all_messages(&c, &hostile_to());
-    assert_eq!(msgs.len(), 8);
+    assert_eq!(msgs.len(), 11);
     for m in &msgs {
         assert!(!m.subject().is_empty(), "{:?}", m.kind());
         assert!(m.text().len() > 40, "{:?}", m.kind());
@@ -120,7 +133,7 @@ fn every_message_has_subject_text_and_html() {
     );
     assert!(link_msg.html().contains(CODE));
     assert!(msgs[3].text().contains("locked for 60 min"));
-    assert!(msgs[7].text().contains("Codes left: 7"));
+    assert!(msgs[10].text().contains("Codes left: 7"));
 }
 
 #[test]
@@ -260,4 +273,86 @@ fn magic_links_must_be_https() {
             "{bad}"
         );
     }
+}
+
+const UNLOCK: &str = "https://acme.test/unlock?token=dW5sb2NrLXNlY3JldA";
+
+/// The four lock notices: timed or until unlocked, with or without the unlock link; an
+/// indefinite lock says an administrator must act, never "locked for 5256000 min".
+#[test]
+fn lock_notices_say_how_the_lock_ends_and_carry_the_unlock_link() {
+    let c = composer();
+    let to = Mailbox::address_only(addr("ada@example.com"));
+    let timed = c.notice(
+        &to,
+        &Notice::AccountLocked {
+            end: LockEnd::After(Duration::from_secs(3600)),
+            unlock: None,
+        },
+    );
+    assert!(
+        timed.text().contains("locked for 60 min"),
+        "{}",
+        timed.text()
+    );
+    assert!(!timed.text().contains("token="));
+    let admin = c.notice(
+        &to,
+        &Notice::AccountLocked {
+            end: LockEnd::Unlock,
+            unlock: None,
+        },
+    );
+    assert_eq!(admin.kind(), MessageKind::AccountLockedUntilUnlock);
+    assert!(
+        admin.text().contains("until an administrator unlocks it"),
+        "{}",
+        admin.text()
+    );
+    assert!(!admin.text().contains(" min"));
+    let linked = c.notice(
+        &to,
+        &Notice::AccountLocked {
+            end: LockEnd::Unlock,
+            unlock: Some(UnlockLink::new(UNLOCK).unwrap()),
+        },
+    );
+    assert_eq!(linked.text().matches(UNLOCK).count(), 1);
+    assert!(linked.text().contains("the link alone unlocks nothing"));
+    assert!(
+        !format!("{linked:?}").contains("dW5sb2Nr"),
+        "the link is redacted"
+    );
+    assert!(UnlockLink::new("http://evil.test/unlock").is_err());
+    let notice = Notice::AccountLocked {
+        end: LockEnd::Unlock,
+        unlock: Some(UnlockLink::new(UNLOCK).unwrap()),
+    };
+    assert!(!format!("{notice:?}").contains("dW5sb2Nr"));
+}
+
+/// Factor changes go by SMS too, naming the factor; other notices do not.
+#[test]
+fn factor_change_notices_have_a_text_message() {
+    let c = composer();
+    let phone = mfa_mail::PhoneNumber::parse("+14155550100").unwrap();
+    let sms = c
+        .sms_notice(
+            &phone,
+            &Notice::FactorAdded {
+                factor: "phone number ending 0199".into(),
+            },
+        )
+        .unwrap();
+    assert_eq!(sms.kind(), MessageKind::FactorAdded);
+    assert!(
+        sms.body().contains("phone number ending 0199"),
+        "{}",
+        sms.body()
+    );
+    assert!(sms.body().contains("support@acme.test"));
+    assert!(
+        c.sms_notice(&phone, &Notice::RecoveryCodesRegenerated)
+            .is_none()
+    );
 }

@@ -7,7 +7,7 @@ use mfa::Mailer;
 
 use crate::error::Result;
 
-pub use mfa::mail::Delivery;
+pub use mfa::mail::ChosenMailer;
 
 /// The mailer the binary uses: SMTP when `SMTP_HOST` is set (`SMTP_PORT`, `SMTP_SECURITY` =
 /// `starttls` (default), `tls` or `plain`, `SMTP_USERNAME` and `SMTP_PASSWORD`), otherwise a
@@ -17,6 +17,6 @@ pub use mfa::mail::Delivery;
 /// # Errors
 /// [`Error::Mail`](crate::error::Error::Mail) for an unusable setting, or when the mailer cannot be built or the folder
 /// created.
-pub fn mailer_from_env(outbox_dir: &Path) -> Result<(Arc<dyn Mailer>, Delivery)> {
+pub fn mailer_from_env(outbox_dir: &Path) -> Result<(Arc<dyn Mailer>, ChosenMailer)> {
     Ok(mfa::mail::mailer_from_env("SMTP_", outbox_dir)?)
 }

@@ -8,7 +8,9 @@ use mfa_store::{ClientInfo, TrustedDevice};
 use crate::error::Result;
 use crate::events::EventKind;
 use crate::facade::Mfa;
-use crate::handles::{self, DeviceToken, purpose};
+use crate::handles::{self, DeviceToken};
+use crate::notify::Recipients;
+use crate::purpose::digest;
 
 /// A trusted device as the user sees it in their security settings (no token, no digest).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,10 +58,7 @@ impl Mfa {
             .insert_trusted_device(TrustedDevice {
                 user: user.to_owned(),
                 id: id.clone(),
-                token_digest: self
-                    .inner
-                    .pepper
-                    .digest_token(purpose::DEVICE, user, &token),
+                token_digest: self.inner.pepper.digest_token(digest::DEVICE, user, &token),
                 label: label.to_owned(),
                 created_at: now,
                 expires_at,
@@ -77,6 +76,7 @@ impl Mfa {
             mfa_mail::Notice::NewDeviceTrusted {
                 device: label.to_owned(),
             },
+            Recipients::default(),
         )
         .await;
         Ok(DeviceToken(token))
@@ -127,13 +127,5 @@ impl Mfa {
         )
         .await;
         Ok(count)
-    }
-
-    /// Call after `user`'s password changed: revokes every trusted device.
-    ///
-    /// # Errors
-    /// Store failures (report the change as incomplete).
-    pub async fn password_changed(&self, user: &str) -> Result<()> {
-        self.revoke_all_trusted_devices(user).await.map(|_| ())
     }
 }

@@ -25,17 +25,19 @@ pub enum Error {
     /// open with any key of the keyring).
     #[error("cryptographic operation failed")]
     Crypto(#[from] mfa_core::Error),
-    /// A management call without a valid step-up grant for this user ("not authorised").
+    /// A change of factors without a valid step-up grant for this user while the user has an
+    /// active factor, or a management call without one ("not authorised").
     #[error("a fresh second-factor verification (step-up) is required")]
     NotAuthorised,
     /// The factor is already enabled for this user.
     #[error("this second factor is already enabled")]
     AlreadyEnabled,
-    /// The method is not enabled for this user (or has no destination).
+    /// The method is not enabled for this user, has no destination, or the facade was built
+    /// without the mailer or SMS sender it needs.
     #[error("this method is not enabled for the user")]
     MethodNotEnabled,
-    /// An argument the application passed is unusable (an invalid email address or phone number,
-    /// a magic-link base URL that is not https).
+    /// An argument the application passed is unusable (a magic-link base URL that is not
+    /// https).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
 }
@@ -73,12 +75,12 @@ pub enum ConfigError {
         /// Length of the rejected pepper.
         bytes: usize,
     },
-    /// No mailer was given.
-    #[error("no mailer configured")]
-    MissingMailer,
-    /// No mail settings or composer were given.
-    #[error("no mail settings (product, sender, support address) configured")]
+    /// A mailer was given without mail settings (or a composer) to write its messages.
+    #[error("a mailer needs mail settings (product, sender, support address)")]
     MissingMailSettings,
+    /// Neither an issuer nor mail settings name the product shown in authenticator apps.
+    #[error("no issuer configured (set .issuer(..) or mail settings)")]
+    MissingIssuer,
     /// The mail templates or settings were refused by mfa-mail.
     #[error("mail settings refused")]
     Mail(#[source] MailError),
@@ -96,4 +98,7 @@ pub enum ConfigError {
     /// The issuer name is empty, contains a colon or a control character.
     #[error("the issuer must be non-empty text without ':' or control characters")]
     BadIssuer,
+    /// The unlock URL is not an https URL (or http on localhost) without a query string.
+    #[error("the unlock URL must be an https:// URL without spaces, quotes or angle brackets")]
+    BadUnlockUrl,
 }

@@ -1,13 +1,13 @@
-//! Audit events (to the store and an optional hook) and security notices by email.
+//! Audit events: what the facade records (to the store and an optional hook) for every
+//! security-relevant action.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use mfa_mail::{EmailAddress, Mailbox, Notice};
+use mfa_policy::Factor;
 use mfa_store::{AuditKind, AuditOutcome, ClientInfo};
 
-use crate::facade::Mfa;
-use crate::outcome::Method;
+use crate::method::Method;
 
 /// A function the application registers to see every audit event.
 pub type AuditHook = Arc<dyn Fn(&AuditEvent) + Send + Sync>;
@@ -39,9 +39,14 @@ pub enum EventKind {
         /// The factor.
         method: Method,
     },
-    /// A login or step-up challenge was issued, or a code or link sent for it.
+    /// A code given to confirm an enrolment was wrong.
+    EnrollmentFailed {
+        /// The factor.
+        method: Method,
+    },
+    /// A login, step-up or unlock ticket was issued, or a code or link sent for it.
     ChallengeIssued {
-        /// The channel, when a code or link was sent (`None` for the challenge itself).
+        /// The channel, when a code or link was sent (`None` for the ticket itself).
         method: Option<Method>,
     },
     /// A second-factor verification succeeded.
@@ -54,13 +59,29 @@ pub enum EventKind {
         /// The method tried.
         method: Method,
     },
-    /// An attempt was refused before evaluation (lock, throttle).
+    /// An attempt was refused before evaluation (a lock, a full budget, the consecutive cap).
     VerificationDenied,
-    /// The account was locked (on the attempt that locked it).
-    LockedOut {
-        /// Until when.
-        until: SystemTime,
+    /// A login was completed by a trusted device instead of a second factor.
+    TrustedDeviceUsed {
+        /// The device id.
+        device_id: String,
     },
+    /// A password attempt failed (counted by the facade).
+    PasswordFailed,
+    /// A password attempt was refused before the password was checked.
+    PasswordDenied,
+    /// A lock was written (on the attempt that wrote it; once per lock).
+    LockedOut {
+        /// Which factor's budgets locked.
+        factor: Factor,
+        /// Until when (ten years for locks that need an unlock).
+        until: SystemTime,
+        /// Whether the lock shuts the account out of every unrecognised context (told to the
+        /// user) rather than one network.
+        account: bool,
+    },
+    /// The account was unlocked through the emailed unlock link and a proof.
+    Unlocked,
     /// A recovery code was used.
     RecoveryCodeUsed {
         /// Codes left.
@@ -90,8 +111,8 @@ pub enum EventKind {
         /// How many went.
         count: u64,
     },
-    /// A password attempt failed (counted by the facade).
-    PasswordFailed,
+    /// The password changed: trusted devices, tickets, codes sent and step-up grants ended.
+    PasswordChanged,
     /// An administrator unlocked the account.
     AdminUnlock {
         /// The administrator.
@@ -109,93 +130,47 @@ impl EventKind {
     #[must_use]
     pub fn store_kind(&self) -> (AuditKind, AuditOutcome) {
         use AuditOutcome::{Denied, Failure, Success};
+        let named = AuditKind::from_static;
         match self {
             Self::EnrollmentStarted {
                 method: Method::Totp,
             } => (AuditKind::TOTP_ENROLLED, Success),
-            Self::EnrollmentStarted { .. } => (AuditKind::from_static("factor.enrolled"), Success),
+            Self::EnrollmentStarted { .. } => (named("factor.enrolled"), Success),
             Self::EnrollmentConfirmed {
                 method: Method::Totp,
             } => (AuditKind::TOTP_CONFIRMED, Success),
-            Self::EnrollmentConfirmed { .. } => {
-                (AuditKind::from_static("factor.confirmed"), Success)
-            }
+            Self::EnrollmentConfirmed { .. } => (named("factor.confirmed"), Success),
+            Self::EnrollmentFailed { .. } => (named("factor.confirmed"), Failure),
             Self::ChallengeIssued { .. } => (AuditKind::CHALLENGE_SENT, Success),
             Self::VerificationSucceeded { .. } => (AuditKind::SECOND_FACTOR, Success),
             Self::VerificationFailed { .. } => (AuditKind::SECOND_FACTOR, Failure),
             Self::VerificationDenied => (AuditKind::SECOND_FACTOR, Denied),
+            Self::TrustedDeviceUsed { .. } => (named("device.used"), Success),
+            Self::PasswordFailed => (named("password"), Failure),
+            Self::PasswordDenied => (named("password"), Denied),
             Self::LockedOut { .. } => (AuditKind::LOCKED, Success),
+            Self::Unlocked => (AuditKind::UNLOCKED, Success),
             Self::RecoveryCodeUsed { .. } => (AuditKind::RECOVERY_CODE_USED, Success),
             Self::RecoveryCodesRegenerated => (AuditKind::RECOVERY_CODES_REGENERATED, Success),
             Self::FactorDisabled {
                 method: Method::Totp,
             } => (AuditKind::TOTP_REMOVED, Success),
-            Self::FactorDisabled { .. } => (AuditKind::from_static("factor.removed"), Success),
-            Self::PreferredMethodChanged { .. } => {
-                (AuditKind::from_static("factor.preferred"), Success)
-            }
+            Self::FactorDisabled { .. } => (named("factor.removed"), Success),
+            Self::PreferredMethodChanged { .. } => (named("factor.preferred"), Success),
             Self::DeviceTrusted { .. } => (AuditKind::DEVICE_TRUSTED, Success),
             Self::DevicesRevoked { .. } => (AuditKind::DEVICES_REVOKED, Success),
-            Self::PasswordFailed => (AuditKind::from_static("password"), Failure),
+            Self::PasswordChanged => (named("password.changed"), Success),
             Self::AdminUnlock { .. } => (AuditKind::UNLOCKED, Success),
-            Self::AdminReset { .. } => (AuditKind::from_static("admin.reset"), Success),
-        }
-    }
-}
-
-impl Mfa {
-    /// Records `kind` for `user`: appended to the store's audit trail, passed to the hook, and
-    /// logged (user and kind only). A failing audit write is logged and does not undo the
-    /// action it records.
-    pub(crate) async fn emit(&self, user: &str, client: Option<&ClientInfo>, kind: EventKind) {
-        let event = AuditEvent {
-            at: self.now(),
-            user: user.to_owned(),
-            client: client.cloned().unwrap_or_default(),
-            kind,
-        };
-        let (store_kind, outcome) = event.kind.store_kind();
-        tracing::info!(user = %event.user, event = %store_kind, outcome = %outcome, "mfa audit");
-        let record = mfa_store::AuditEvent {
-            at: event.at,
-            user: event.user.clone(),
-            kind: store_kind,
-            outcome,
-            client: event.client.clone(),
-        };
-        if let Err(e) = self.inner.store.append_audit(record).await {
-            tracing::error!(user = %event.user, error = %e, "mfa audit write failed");
-        }
-        if let Some(hook) = &self.inner.hook {
-            hook(&event);
+            Self::AdminReset { .. } => (named("admin.reset"), Success),
         }
     }
 
-    /// Sends a security notice to `user`'s confirmed email address, if any. A failure is
-    /// logged (without the message) and does not undo the action.
-    pub(crate) async fn notify(&self, user: &str, notice: Notice) {
-        let address = match self.inner.store.settings(user).await {
-            Ok(Some(s)) => s.email,
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(user = %user, error = %e, "mfa notice: settings unreadable");
-                return;
-            }
-        };
-        let Some(address) = address.and_then(|a| EmailAddress::parse(&a).ok()) else {
-            return;
-        };
-        let message = self
-            .inner
-            .composer
-            .notice(&Mailbox::address_only(address), &notice);
-        if let Err(e) = self.inner.mailer.send(&message).await {
-            tracing::warn!(
-                user = %user,
-                notice = message.kind().name(),
-                error = %e,
-                "mfa notice not delivered"
-            );
+    /// Who acted, when it was not the user: the administrator of an unlock or a reset.
+    #[must_use]
+    pub fn actor(&self) -> Option<&str> {
+        match self {
+            Self::AdminUnlock { admin } | Self::AdminReset { admin } => Some(admin),
+            _ => None,
         }
     }
 }

@@ -10,29 +10,30 @@ use mfa_mail::{Composer, Mailer, SmsSender};
 use mfa_policy::Policy;
 use mfa_store::Store;
 
-use crate::config::{MfaBuilder, Settings};
 use crate::events::AuditHook;
+use crate::settings::Settings;
 
 /// The second-factor facade: enrolment, login challenges, verification, recovery codes, trusted
-/// devices, step-up management, limits and audit.
+/// devices, step-up management, limits, unlocks and audit.
 ///
 /// Cheap to clone (one `Arc`); every instance of an application may hold its own, sharing one
-/// store. See the crate documentation for a complete login.
+/// store. Build one with [`Mfa::builder`]. See the crate documentation for a complete login.
 #[derive(Clone)]
 pub struct Mfa {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// Everything the facade was built with.
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) mailer: Arc<dyn Mailer>,
+    pub(crate) mailer: Option<Arc<dyn Mailer>>,
     pub(crate) sms: Option<Arc<dyn SmsSender>>,
+    pub(crate) composer: Option<Composer>,
     pub(crate) keyring: Keyring,
     pub(crate) pepper: Pepper,
     pub(crate) policy: Policy,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) issuer: String,
-    pub(crate) composer: Composer,
     pub(crate) settings: Settings,
     pub(crate) hook: Option<AuditHook>,
 }
@@ -47,18 +48,14 @@ impl fmt::Debug for Mfa {
 }
 
 impl Mfa {
-    /// A builder; see [`MfaBuilder`] for what is required.
-    pub fn builder() -> MfaBuilder {
-        MfaBuilder::default()
-    }
-
     /// The policy in force.
     #[must_use]
     pub fn policy(&self) -> &Policy {
         &self.inner.policy
     }
 
-    /// The current time by the configured clock.
+    /// The current time by the configured clock: read once per call, so that every decision of
+    /// one call sees the same instant.
     pub(crate) fn now(&self) -> SystemTime {
         self.inner.clock.now()
     }

@@ -1,7 +1,9 @@
-//! Opaque handles the application carries (challenge ids, trusted-device tokens, step-up grants)
-//! and the digests the store keeps instead of them.
+//! Opaque handles the application carries (challenge ids, magic-link and unlock tokens,
+//! trusted-device tokens, step-up grants), parsed once at the application's edge, and the
+//! digests the store keeps instead of them.
 
 use core::fmt;
+use core::str::FromStr;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use mfa_core::{CodeDigest, Pepper, Token};
@@ -9,21 +11,37 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::error::Result;
+use crate::purpose::digest;
 
 macro_rules! handle {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
         ///
-        /// A 256-bit random [`Token`], written as 43 base64url characters. The store keeps only
-        /// its keyed digest. Redacted in `Debug`; the text comes out only through `expose`.
+        /// A 256-bit random token, written as 43 base64url characters. The store keeps only its
+        /// keyed digest. Redacted in `Debug`, no `Display`: the text comes out only through
+        /// [`expose`](Self::expose), and goes back in through [`FromStr`] (`text.parse()`), once,
+        /// where the application reads it from a cookie, a form field or a JSON body.
         pub struct $name(pub(crate) Token);
 
         impl $name {
             /// The handle as 43 base64url characters, to put in a cookie, a JSON field or a
-            /// header. Zeroized when dropped.
+            /// URL. Zeroized when dropped.
             #[must_use]
             pub fn expose(&self) -> Zeroizing<String> {
                 self.0.expose()
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = mfa_core::Error;
+
+            /// Parses the text [`expose`](Self::expose) gave.
+            ///
+            /// # Errors
+            /// [`mfa_core::Error::MalformedToken`] for anything else (an application answers
+            /// it like an unknown or expired handle).
+            fn from_str(text: &str) -> core::result::Result<Self, Self::Err> {
+                Token::parse(text.trim()).map(Self)
             }
         }
 
@@ -36,35 +54,28 @@ macro_rules! handle {
 }
 
 handle!(
-    /// The opaque id of a pending login (or step-up) challenge.
+    /// The opaque id of a pending login, step-up or unlock challenge.
     ChallengeId
 );
 handle!(
     /// The token of a trusted ("remembered") device: give it back to
-    /// [`Mfa::begin_login`](crate::Mfa::begin_login); each use returns a new one.
+    /// [`Mfa::begin_login`](crate::Mfa::begin_login) or
+    /// [`Mfa::password_step`](crate::Mfa::password_step); each use returns a new one.
     DeviceToken
 );
 handle!(
     /// A step-up grant: proof of a fresh second-factor verification, accepted by the
-    /// management calls until it expires.
+    /// management calls until it expires or a factor change ends it.
     StepUpGrant
 );
-
-/// Digest purposes, one per use, so a digest made for one never verifies for another.
-pub(crate) mod purpose {
-    pub(crate) const CHALLENGE_ID: &str = "mfa/challenge-id";
-    pub(crate) const LINK_ID: &str = "mfa/magic-link-id";
-    pub(crate) const LINK: &str = "mfa/magic-link";
-    pub(crate) const LINK_BINDING: &str = "mfa/magic-link-binding";
-    pub(crate) const STEP_UP_ID: &str = "mfa/step-up-id";
-    pub(crate) const DEVICE: &str = "mfa/trusted-device";
-    pub(crate) const EMAIL_CODE: &str = "mfa/email-code";
-    pub(crate) const SMS_CODE: &str = "mfa/sms-code";
-    pub(crate) const ENROL_ID: &str = "mfa/enrol-id";
-    pub(crate) const ENROL_EMAIL: &str = "mfa/enrol-email";
-    pub(crate) const ENROL_SMS: &str = "mfa/enrol-sms";
-    pub(crate) const DECOY: &str = "mfa/decoy";
-}
+handle!(
+    /// The token of an emailed magic link (the `token` query parameter of the link).
+    MagicLinkToken
+);
+handle!(
+    /// The token of an emailed unlock link (the `token` query parameter of the link).
+    UnlockToken
+);
 
 /// Lower-case hex of a digest: the form challenge ids take in the store.
 pub(crate) fn hex(digest: &CodeDigest) -> String {
@@ -77,7 +88,7 @@ pub(crate) fn hex(digest: &CodeDigest) -> String {
     out
 }
 
-/// The store id of a challenge whose handle is `token`.
+/// The store id of a challenge whose handle is `token`, and the digest it is the hex of.
 pub(crate) fn store_id(pepper: &Pepper, purpose: &str, token: &Token) -> (String, CodeDigest) {
     let digest = pepper.digest_token(purpose, "", token);
     (hex(&digest), digest)
@@ -87,8 +98,8 @@ pub(crate) fn store_id(pepper: &Pepper, purpose: &str, token: &Token) -> (String
 pub(crate) fn random_id(prefix: &str) -> Result<String> {
     let mut bytes = [0u8; 12];
     getrandom::fill(&mut bytes).map_err(|_| mfa_core::Error::Rng)?;
-    let digest_like: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("{prefix}-{digest_like}"))
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("{prefix}-{hex}"))
 }
 
 /// The raw 32 bytes of a token (mfa-core keeps them crate-private; its text form is canonical).
@@ -107,7 +118,7 @@ pub(crate) fn decoy(pepper: &Pepper) -> Result<ChallengeId> {
     let mut bytes = Zeroizing::new([0u8; 32]);
     let (random, tag) = bytes.split_at_mut(16);
     getrandom::fill(random).map_err(|_| mfa_core::Error::Rng)?;
-    let mac = pepper.digest(purpose::DECOY, "", random);
+    let mac = pepper.digest(digest::DECOY, "", random);
     for (slot, byte) in tag.iter_mut().zip(mac.as_bytes()) {
         *slot = *byte;
     }
@@ -121,7 +132,7 @@ pub(crate) fn is_decoy(pepper: &Pepper, token: &Token) -> bool {
         return false;
     };
     let (random, tag) = bytes.split_at(16);
-    let mac = pepper.digest(purpose::DECOY, "", random);
+    let mac = pepper.digest(digest::DECOY, "", random);
     let (expected, _) = mac.as_bytes().split_at(16);
     bool::from(expected.ct_eq(tag))
 }
@@ -141,6 +152,16 @@ mod tests {
             assert!(!is_decoy(&pepper, &Token::generate().unwrap()));
         }
         assert_eq!(format!("{d:?}"), "ChallengeId { .. }");
+    }
+
+    #[test]
+    fn handles_parse_back_what_they_expose_and_refuse_the_rest() {
+        let id = ChallengeId(Token::generate().unwrap());
+        let again: ChallengeId = id.expose().parse().unwrap();
+        assert_eq!(again.expose(), id.expose());
+        for bad in ["", "short", "203.0.113.7:443", &"A".repeat(44)] {
+            assert!(bad.parse::<StepUpGrant>().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,29 +1,21 @@
-//! Attempt limits: store counters mapped into `mfa-policy`'s `FailureState`, for the second
-//! factor (namespace `mfa`) and the password (namespace `password`), kept apart.
+//! The one path every attempt takes through the limits: take a unit of each budget of its
+//! context before it is evaluated, then count the failure (write locks, audit and tell the
+//! user once) or settle the success (reset the context's counters, refund the rest).
+//!
+//! Second factor (namespace `mfa`) and password (namespace `password`) are counted apart.
 
-use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
-use mfa_policy::{Counter, Decision, Device, Factor, FactorRules, FailureState};
-use mfa_store::{ClientInfo, CounterKey, CounterScope, CounterState};
+use mfa_policy::{
+    Budget, Counter, CounterState as PolicyState, Decision, Factor, FactorRules, FailureState,
+    OnSuccess,
+};
+use mfa_store::{ClientInfo, CounterKey, CounterScope, CounterState, Take};
 
+use crate::context::Attempt;
 use crate::error::Result;
 use crate::events::EventKind;
 use crate::facade::Mfa;
-use crate::outcome::PasswordCheck;
-
-/// The window of the consecutive-failure counter: long enough that only a success or an unlock
-/// forgets it in practice (the NIST cap counts consecutive failures).
-const CONSECUTIVE_WINDOW: Duration = Duration::from_secs(365 * 24 * 60 * 60);
-
-/// What a counted failure led to.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum AfterFailure {
-    /// More attempts may follow.
-    Continue,
-    /// Refused until `until`; `locked` when a lock was written (send the notice).
-    Blocked { until: SystemTime, locked: bool },
-}
 
 fn namespace(factor: Factor) -> &'static str {
     match factor {
@@ -32,44 +24,38 @@ fn namespace(factor: Factor) -> &'static str {
     }
 }
 
-fn counter_name(counter: Counter) -> &'static str {
-    match counter {
-        Counter::Account => "account",
-        Counter::AccountLock => "lock",
-        Counter::AccountClient => "account-client",
-        Counter::Client => "client",
-    }
-}
-
-/// The client key of a request: the policy's network of its IP address, if it has one.
-pub(crate) fn client_key(mfa: &Mfa, client: &ClientInfo) -> Option<String> {
-    let ip: IpAddr = client.ip.as_deref()?.trim().parse().ok()?;
-    Some(mfa.inner.policy.client_key(ip).to_string())
-}
-
-fn key(factor: Factor, counter: Counter, user: &str, client: Option<&str>) -> Option<CounterKey> {
-    let ns = format!("{}.{}", namespace(factor), counter_name(counter));
-    let scope = match counter {
-        Counter::Account | Counter::AccountLock => CounterScope::Account(user.to_owned()),
-        Counter::AccountClient => CounterScope::AccountClient {
-            account: user.to_owned(),
-            client: client?.to_owned(),
-        },
-        Counter::Client => CounterScope::Client(client?.to_owned()),
+/// The store key of one of `factor`'s counters for an attempt by `user` from `attempt`;
+/// `None` when the attempt has nothing to key it on (no client address, no recognised
+/// context), in which case that budget does not apply.
+fn key(factor: Factor, counter: Counter, user: &str, attempt: &Attempt) -> Option<CounterKey> {
+    let ns = namespace(factor);
+    let account = || CounterScope::Account(user.to_owned());
+    let (name, scope) = match counter {
+        Counter::Account => ("account", account()),
+        Counter::AccountLock => ("lock", account()),
+        Counter::Consecutive => ("consecutive", account()),
+        Counter::AccountClient => (
+            "account-client",
+            CounterScope::AccountClient {
+                account: user.to_owned(),
+                client: attempt.network.clone()?,
+            },
+        ),
+        Counter::Client => ("client", CounterScope::Client(attempt.network.clone()?)),
+        Counter::Recognised => (
+            "recognised",
+            CounterScope::AccountClient {
+                account: user.to_owned(),
+                client: attempt.tag.clone()?,
+            },
+        ),
     };
-    Some(CounterKey::new(ns, scope))
+    Some(CounterKey::new(format!("{ns}.{name}"), scope))
 }
 
-fn consecutive_key(factor: Factor, user: &str) -> CounterKey {
-    CounterKey::new(
-        format!("{}.consecutive", namespace(factor)),
-        CounterScope::Account(user.to_owned()),
-    )
-}
-
-/// The record of an administrator's unlock: its `window_start` is the moment of the unlock.
-/// Account+client counters cannot be listed by account, so instead of deleting them at the
-/// unlock, the next check on that network finds one older than the unlock and deletes it.
+/// The record of the last unlock (administrator or emailed link): its `window_start` is the
+/// moment of the unlock. Per-context counters cannot be listed by account, so instead of
+/// deleting them at the unlock, an attempt that finds one from before the unlock clears it.
 fn unlock_key(factor: Factor, user: &str) -> CounterKey {
     CounterKey::new(
         format!("{}.unlocked", namespace(factor)),
@@ -77,46 +63,45 @@ fn unlock_key(factor: Factor, user: &str) -> CounterKey {
     )
 }
 
-/// Whether an account+client counter state dates from before the last unlock (or from its
-/// very millisecond: a lock and an unlock can share one).
-fn before_unlock(state: &CounterState, unlocked: Option<&CounterState>) -> bool {
-    unlocked.is_some_and(|u| state.window_start <= u.window_start)
-}
-
-fn to_policy(state: Option<&CounterState>) -> mfa_policy::CounterState {
-    state.map_or_else(mfa_policy::CounterState::default, |s| {
-        mfa_policy::CounterState {
-            window_start: s.window_start,
-            count: s.count,
-            locked_until: s.locked_until,
-        }
-    })
-}
-
-/// The counters a factor's rules use for this request, with their windows.
-fn active(
-    rules: &FactorRules,
-    factor: Factor,
-    user: &str,
-    client: Option<&str>,
-    device: Device,
-) -> Vec<(Counter, CounterKey, Duration)> {
-    Counter::ALL
-        .into_iter()
-        .filter(|c| !(c.is_client_level() && device == Device::Trusted))
-        .filter_map(|c| {
-            let window = rules.window(c)?;
-            Some((c, key(factor, c, user, client)?, window))
-        })
-        .collect()
+fn to_policy(state: &CounterState) -> PolicyState {
+    PolicyState {
+        window_start: state.window_start,
+        count: state.count,
+        locked_until: state.locked_until,
+    }
 }
 
 fn until(decision: Decision, now: SystemTime) -> Option<SystemTime> {
-    match decision {
-        Decision::Allow => None,
-        Decision::Deny { retry_after, .. } => Some(now.checked_add(retry_after).unwrap_or(now)),
-        Decision::Lock { until, .. } => Some(until),
-    }
+    decision
+        .retry_after(now)
+        .map(|d| now.checked_add(d).unwrap_or(now))
+}
+
+/// An attempt that took a unit of every budget of its context and may be evaluated.
+#[derive(Debug)]
+pub(crate) struct Admitted {
+    factor: Factor,
+    pub(crate) attempt: Attempt,
+    slots: Vec<(Budget, CounterKey)>,
+    states: FailureState,
+}
+
+/// Whether an attempt may be evaluated.
+#[derive(Debug)]
+pub(crate) enum Admission {
+    /// Yes: evaluate it, then call [`Mfa::attempt_failed`] or [`Mfa::attempt_succeeded`].
+    Admitted(Admitted),
+    /// No: a budget of its context is spent or locked until then.
+    Refused(SystemTime),
+}
+
+/// What a counted failure led to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AfterFailure {
+    /// More attempts may follow.
+    Continue,
+    /// The next attempt is refused until `until` (this failure locked or filled a budget).
+    Blocked(SystemTime),
 }
 
 impl Mfa {
@@ -124,189 +109,194 @@ impl Mfa {
         self.inner.policy.rules(factor)
     }
 
-    /// Reads the counters and asks the policy whether an attempt may proceed; `Some(until)`
-    /// when it may not.
+    /// The budgets of `attempt`'s context, each with its store key (budgets without a key are
+    /// skipped).
+    fn slots(&self, factor: Factor, user: &str, attempt: &Attempt) -> Vec<(Budget, CounterKey)> {
+        self.rules(factor)
+            .budgets(attempt.class)
+            .into_iter()
+            .filter_map(|b| Some((b, key(factor, b.counter, user, attempt)?)))
+            .collect()
+    }
+
+    /// Whether `state` of a per-context counter dates from before the user's last unlock.
+    async fn before_unlock(
+        &self,
+        factor: Factor,
+        user: &str,
+        state: &CounterState,
+        now: SystemTime,
+    ) -> Result<bool> {
+        let unlocked = self
+            .inner
+            .store
+            .counter(&unlock_key(factor, user), now)
+            .await?;
+        Ok(unlocked.is_some_and(|u| state.window_start <= u.window_start))
+    }
+
+    /// Takes a unit of every budget of `attempt`'s context, atomically per budget, before the
+    /// attempt is evaluated: of any number of concurrent attempts, no more are admitted than
+    /// the tightest budget allows.
+    pub(crate) async fn admit(
+        &self,
+        factor: Factor,
+        user: &str,
+        attempt: Attempt,
+        now: SystemTime,
+    ) -> Result<Admission> {
+        let slots = self.slots(factor, user, &attempt);
+        let takes: Vec<Take> = slots
+            .iter()
+            .map(|(b, k)| Take::new(k.clone(), b.window, b.limit))
+            .collect();
+        let mut results = self.inner.store.take_counters(&takes, now).await?;
+        let mut retried = false;
+        while let Some(refused) = results.iter().position(|r| !r.is_taken()) {
+            let (Some((budget, key)), Some(result)) = (slots.get(refused), results.get(refused))
+            else {
+                break;
+            };
+            let per_context =
+                matches!(budget.counter, Counter::AccountClient | Counter::Recognised);
+            let state = *result.state();
+            if !retried && per_context && self.before_unlock(factor, user, &state, now).await? {
+                // A lock from before an unlock: forget it once, and take again from here.
+                retried = true;
+                self.inner.store.reset_counter(key).await?;
+                let rest = takes.get(refused..).unwrap_or_default();
+                let again = self.inner.store.take_counters(rest, now).await?;
+                results.truncate(refused);
+                results.extend(again);
+                continue;
+            }
+            let mut states = FailureState::default();
+            *states.get_mut(budget.counter) = to_policy(&state);
+            let decision = self.rules(factor).refusal(budget, &states, now);
+            return Ok(Admission::Refused(until(decision, now).unwrap_or(now)));
+        }
+        let mut states = FailureState::default();
+        for ((budget, _), result) in slots.iter().zip(&results) {
+            *states.get_mut(budget.counter) = to_policy(result.state());
+        }
+        Ok(Admission::Admitted(Admitted {
+            factor,
+            attempt,
+            slots,
+            states,
+        }))
+    }
+
+    /// Reads the budgets of `attempt`'s context and says until when an attempt would be
+    /// refused, if it would: the answer a login start gives before it creates anything.
     pub(crate) async fn limit_check(
         &self,
         factor: Factor,
         user: &str,
-        client: &ClientInfo,
-        device: Device,
+        attempt: &Attempt,
         now: SystemTime,
     ) -> Result<Option<SystemTime>> {
-        let client = client_key(self, client);
-        let rules = self.rules(factor);
-        let counters = active(rules, factor, user, client.as_deref(), device);
-        let mut keys: Vec<CounterKey> = counters.iter().map(|(_, k, _)| k.clone()).collect();
-        keys.push(consecutive_key(factor, user));
+        let slots = self.slots(factor, user, attempt);
+        let mut keys: Vec<CounterKey> = slots.iter().map(|(_, k)| k.clone()).collect();
         keys.push(unlock_key(factor, user));
-        let mut states = self.inner.store.counters(&keys, now).await?;
-        let unlocked = states.pop().flatten();
-        let consecutive = states.pop().flatten();
-        let mut state = FailureState {
-            device,
-            ..FailureState::default()
-        };
-        for ((counter, key, _), s) in counters.iter().zip(&states) {
-            let mut s = s.as_ref();
-            if *counter == Counter::AccountClient
-                && s.is_some_and(|s| before_unlock(s, unlocked.as_ref()))
-            {
-                // From before an administrator's unlock: forget it (once; the next failure
-                // then starts a fresh count instead of inheriting the old window or lock).
-                self.inner.store.reset_counter(key).await?;
-                s = None;
+        let mut read = self.inner.store.counters(&keys, now).await?;
+        let unlocked = read.pop().flatten();
+        let mut states = FailureState::default();
+        for ((budget, _), state) in slots.iter().zip(&read) {
+            let Some(state) = state else { continue };
+            let stale = matches!(budget.counter, Counter::AccountClient | Counter::Recognised)
+                && unlocked.is_some_and(|u| state.window_start <= u.window_start);
+            if !stale {
+                *states.get_mut(budget.counter) = to_policy(state);
             }
-            *state.get_mut(*counter) = to_policy(s);
         }
-        state.consecutive_failures = consecutive.map_or(0, |s| s.count);
-        Ok(until(rules.check(&state, now), now))
+        let decision = self.rules(factor).check(attempt.class, &states, now);
+        Ok(until(decision, now))
     }
 
-    /// Counts one failure on every counter of the factor, writes the locks the policy asks for
-    /// and says whether more attempts may follow. The decision arrives on this very attempt.
-    pub(crate) async fn limit_failure(
+    /// Counts a failure of an admitted attempt: writes the locks the policy asks for and, on
+    /// the one attempt that locked, audits the lock and (for a lock of the whole account
+    /// against unrecognised contexts) tells the user, with an unlock link.
+    pub(crate) async fn attempt_failed(
         &self,
-        factor: Factor,
+        admitted: Admitted,
         user: &str,
         client: &ClientInfo,
         now: SystemTime,
     ) -> Result<AfterFailure> {
-        let client = client_key(self, client);
-        let rules = self.rules(factor);
-        let counters = active(rules, factor, user, client.as_deref(), Device::Unknown);
-        let mut hits: Vec<(CounterKey, Duration)> =
-            counters.iter().map(|(_, k, w)| (k.clone(), *w)).collect();
-        hits.push((consecutive_key(factor, user), CONSECUTIVE_WINDOW));
-        let states = self.inner.store.hit_counters(&hits, now).await?;
-        let mut state = FailureState::default();
-        for ((counter, _, _), s) in counters.iter().zip(&states) {
-            *state.get_mut(*counter) = to_policy(Some(s));
-        }
-        state.consecutive_failures = states.last().map_or(0, |s| s.count);
-        let outcome = rules.after_failure(&state, now);
-        let mut locked = false;
+        let rules = self.rules(admitted.factor);
+        let outcome = rules.after_failure(admitted.attempt.class, &admitted.states, now);
         for lock in &outcome.locks {
-            if let Some((_, key, _)) = counters.iter().find(|(c, _, _)| *c == lock.counter) {
+            if let Some((_, key)) = admitted
+                .slots
+                .iter()
+                .find(|(b, _)| b.counter == lock.counter)
+            {
                 // One atomic step: the lock starts an empty window, as the policy expects.
                 self.inner.store.lock_counter(key, lock.until, now).await?;
-                locked = true;
             }
         }
-        let locked = locked || matches!(outcome.decision, Decision::Lock { .. });
-        Ok(match until(outcome.decision, now) {
-            None => AfterFailure::Continue,
-            Some(until) => AfterFailure::Blocked { until, locked },
-        })
+        let Some(blocked_until) = until(outcome.decision, now) else {
+            return Ok(AfterFailure::Continue);
+        };
+        if outcome.locked_out() {
+            let account = FactorRules::locks_account(&outcome);
+            self.emit(
+                user,
+                Some(client),
+                EventKind::LockedOut {
+                    factor: admitted.factor,
+                    until: blocked_until,
+                    account,
+                },
+            )
+            .await;
+            if account {
+                let indefinite = outcome
+                    .decision
+                    .reason()
+                    .is_some_and(mfa_policy::Reason::requires_unlock);
+                let lasts = (!indefinite)
+                    .then(|| blocked_until.duration_since(now).unwrap_or(Duration::ZERO));
+                self.account_locked(user, lasts, now).await?;
+            }
+        }
+        Ok(AfterFailure::Blocked(blocked_until))
     }
 
-    /// Resets the counters a success resets (all but the per-client one).
-    ///
-    /// Reads them first in one batch and resets only those that exist: after a clean login
-    /// (the common case) that is one round trip instead of one per counter. A failure counted
-    /// by a concurrent attempt between the read and the resets stays counted, which errs on
-    /// the side of counting.
-    pub(crate) async fn limit_success(
+    /// Settles a success of an admitted attempt: the context's own counters and the
+    /// consecutive count are reset, the account-wide and per-network budgets get back the one
+    /// unit this attempt took.
+    pub(crate) async fn attempt_succeeded(
         &self,
-        factor: Factor,
-        user: &str,
-        client: &ClientInfo,
+        admitted: &Admitted,
+        now: SystemTime,
     ) -> Result<()> {
-        let client = client_key(self, client);
-        let mut keys: Vec<CounterKey> = Counter::ALL
-            .into_iter()
-            .filter(|c| c.resets_on_success())
-            .filter_map(|c| key(factor, c, user, client.as_deref()))
-            .collect();
-        keys.push(consecutive_key(factor, user));
-        let states = self.inner.store.counters(&keys, self.now()).await?;
-        for (key, state) in keys.iter().zip(&states) {
-            if state.is_some() {
-                self.inner.store.reset_counter(key).await?;
+        for (budget, key) in &admitted.slots {
+            match budget.counter.on_success() {
+                OnSuccess::Reset => self.inner.store.reset_counter(key).await?,
+                OnSuccess::Refund => self.inner.store.refund_counter(key, now).await?,
             }
         }
         Ok(())
     }
 
-    /// Resets the account-wide counters of both factors (administrator unlock).
-    pub(crate) async fn limit_unlock(&self, user: &str) -> Result<()> {
+    /// Lifts `user`'s account-wide locks and failure counts of both factors, and marks the
+    /// moment so that per-context locks from before it are forgotten at their next use.
+    pub(crate) async fn limit_unlock(&self, user: &str, now: SystemTime) -> Result<()> {
+        let none = Attempt::unrecognised(None);
         for factor in [Factor::SecondFactor, Factor::Password] {
-            for counter in [Counter::Account, Counter::AccountLock] {
-                if let Some(key) = key(factor, counter, user, None) {
+            for counter in [Counter::Account, Counter::AccountLock, Counter::Consecutive] {
+                if let Some(key) = key(factor, counter, user, &none) {
                     self.inner.store.reset_counter(&key).await?;
                 }
             }
+            let forever = now.checked_add(mfa_policy::INDEFINITE).unwrap_or(now);
             self.inner
                 .store
-                .reset_counter(&consecutive_key(factor, user))
-                .await?;
-            // Marks the moment: account+client counters older than it count as empty.
-            let now = self.now();
-            let until = now.checked_add(mfa_policy::INDEFINITE).unwrap_or(now);
-            self.inner
-                .store
-                .lock_counter(&unlock_key(factor, user), until, now)
+                .lock_counter(&unlock_key(factor, user), forever, now)
                 .await?;
         }
         Ok(())
-    }
-
-    /// Whether a password attempt for `user` from `client` may be checked at all. Call before
-    /// checking the password; on `LockedOut`, refuse without checking it.
-    ///
-    /// # Errors
-    /// Store failures (refuse the attempt).
-    pub async fn check_password_attempt(
-        &self,
-        user: &str,
-        client: &ClientInfo,
-    ) -> Result<PasswordCheck> {
-        let now = self.now();
-        Ok(
-            match self
-                .limit_check(Factor::Password, user, client, Device::Unknown, now)
-                .await?
-            {
-                None => PasswordCheck::Allowed,
-                Some(until) => PasswordCheck::LockedOut { until },
-            },
-        )
-    }
-
-    /// Counts a wrong password. Returns `LockedOut` on the attempt that reaches a limit.
-    /// Password counters are separate from the second factor's.
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn record_password_failure(
-        &self,
-        user: &str,
-        client: &ClientInfo,
-    ) -> Result<PasswordCheck> {
-        let now = self.now();
-        let after = self
-            .limit_failure(Factor::Password, user, client, now)
-            .await?;
-        self.emit(user, Some(client), EventKind::PasswordFailed)
-            .await;
-        Ok(match after {
-            AfterFailure::Continue => PasswordCheck::Allowed,
-            AfterFailure::Blocked { until, locked } => {
-                if locked {
-                    self.emit(user, Some(client), EventKind::LockedOut { until })
-                        .await;
-                }
-                PasswordCheck::LockedOut { until }
-            }
-        })
-    }
-
-    /// Records a correct password: resets the password counters only. The second-factor
-    /// counters are never reset by a password.
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn record_password_success(&self, user: &str, client: &ClientInfo) -> Result<()> {
-        self.limit_success(Factor::Password, user, client).await
     }
 }

@@ -1,41 +1,31 @@
-//! Management behind a step-up grant, administrator actions and key rotation.
+//! Management behind a step-up grant, changes that end what was issued before them, and the
+//! administrator's actions.
 
 use std::time::SystemTime;
 
-use mfa_core::Token;
-use mfa_store::{Challenge, ChallengeKind, FactorKind, MfaSettings};
+use mfa_core::{ChallengeKind, Token};
+use mfa_store::{Challenge, ClientInfo, FactorStatus, MfaSettings};
 
+use crate::enroll::describe;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::facade::Mfa;
-use crate::handles::{self, StepUpGrant, purpose};
-use crate::outcome::Method;
-
-/// Store purpose of a step-up grant (one live grant per user).
-const STEP_UP: &str = "step-up";
-
-/// What one call of [`Mfa::rotate_keys`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RotationReport {
-    /// Factors re-sealed under the current key.
-    pub resealed: usize,
-    /// Factors already under the current key.
-    pub current: usize,
-    /// Factors a concurrent rotation re-sealed first.
-    pub raced: usize,
-}
+use crate::handles::{self, StepUpGrant};
+use crate::method::Method;
+use crate::notify::Recipients;
+use crate::purpose::{Purpose, digest};
 
 impl Mfa {
     /// Issues a step-up grant for `user`, valid for the configured window.
     pub(crate) async fn grant_step_up(&self, user: &str, now: SystemTime) -> Result<StepUpGrant> {
         let token = Token::generate()?;
-        let (id, _) = handles::store_id(&self.inner.pepper, purpose::STEP_UP_ID, &token);
+        let (id, _) = handles::store_id(&self.inner.pepper, digest::STEP_UP_ID, &token);
         self.inner
             .store
             .create_challenge(Challenge {
                 id,
                 user: user.to_owned(),
-                purpose: STEP_UP.to_owned(),
+                purpose: Purpose::Grant.encode(),
                 kind: ChallengeKind::LoginTicket,
                 code_digest: None,
                 link_digest: None,
@@ -52,39 +42,75 @@ impl Mfa {
     }
 
     /// Succeeds only for a live step-up grant of `user`.
-    pub(crate) async fn require_step_up(&self, user: &str, grant: &str) -> Result<()> {
-        let Ok(token) = Token::parse(grant) else {
-            return Err(Error::NotAuthorised);
-        };
-        let (id, _) = handles::store_id(&self.inner.pepper, purpose::STEP_UP_ID, &token);
+    pub(crate) async fn require_step_up(&self, user: &str, grant: &StepUpGrant) -> Result<()> {
+        let (id, _) = handles::store_id(&self.inner.pepper, digest::STEP_UP_ID, &grant.0);
         match self.inner.store.challenge(&id, self.now()).await? {
-            Some(c) if c.user == user && c.purpose == STEP_UP && !c.consumed => Ok(()),
+            Some(c)
+                if c.user == user
+                    && !c.consumed
+                    && Purpose::decode(&c.purpose) == Some(Purpose::Grant) =>
+            {
+                Ok(())
+            }
             _ => Err(Error::NotAuthorised),
         }
     }
 
-    async fn settings_of(&self, user: &str) -> Result<MfaSettings> {
-        Ok(self
-            .inner
-            .store
-            .settings(user)
-            .await?
-            .unwrap_or_else(|| MfaSettings::new(user)))
+    /// Whether `grant` is still accepted for `user`'s management calls.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn step_up_valid(&self, user: &str, grant: &StepUpGrant) -> Result<bool> {
+        match self.require_step_up(user, grant).await {
+            Ok(()) => Ok(true),
+            Err(Error::NotAuthorised) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
-    /// Disables one of `user`'s factors. Needs a step-up grant. Revokes every trusted device;
-    /// when no factor is left, the recovery codes go too.
+    /// Ends everything issued to `user` before a change of credentials: trusted devices, live
+    /// login tickets, codes and links sent, enrolment challenges, step-up grants, unlock links
+    /// and pending authenticators. A code sent before the change signs in nowhere after it.
+    pub(crate) async fn end_issued(&self, user: &str) -> Result<()> {
+        let store = &self.inner.store;
+        store.revoke_all_devices(user).await?;
+        store.revoke_user_challenges(user).await?;
+        for factor in store.totp_factors(user).await? {
+            if factor.status == FactorStatus::Pending {
+                store.delete_totp(user, &factor.id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Disables one of `user`'s factors. Needs a step-up grant. Ends every trusted device,
+    /// ticket, code sent, enrolment and step-up grant (the one used included); when no factor
+    /// is left, the recovery codes go too. The notice goes to the address and number the
+    /// account had before the change as well as after it.
     ///
     /// # Errors
     /// [`Error::NotAuthorised`], [`Error::MethodNotEnabled`], store failures.
-    pub async fn disable_factor(&self, user: &str, method: Method, grant: &str) -> Result<()> {
+    pub async fn disable_factor(
+        &self,
+        user: &str,
+        method: Method,
+        grant: &StepUpGrant,
+        client: &ClientInfo,
+    ) -> Result<()> {
         self.require_step_up(user, grant).await?;
-        let kind = method.factor_kind().ok_or(Error::MethodNotEnabled)?;
-        let mut settings = self.settings_of(user).await?;
+        let kind = method.factor().ok_or(Error::MethodNotEnabled)?;
+        let store = &self.inner.store;
+        let previous = store.settings(user).await?;
+        let mut also = Recipients::default();
+        if let Some(p) = &previous {
+            also.add(p.email.as_ref(), p.phone.as_ref());
+        }
+        let factor = describe(kind, previous.as_ref());
+        let mut settings = previous.unwrap_or_else(|| MfaSettings::new(user));
         let mut removed = settings.enabled.remove(&kind);
-        if kind == FactorKind::Totp {
-            for factor in self.inner.store.totp_factors(user).await? {
-                removed |= self.inner.store.delete_totp(user, &factor.id).await?;
+        if kind == mfa_core::FactorKind::Totp {
+            for factor in store.totp_factors(user).await? {
+                removed |= store.delete_totp(user, &factor.id).await?;
             }
         }
         if !removed {
@@ -94,23 +120,17 @@ impl Mfa {
             settings.preferred = settings.enabled.iter().next().copied();
         }
         let none_left = settings.enabled.is_empty();
-        self.inner.store.put_settings(settings).await?;
+        store.put_settings(settings).await?;
         if none_left {
-            self.inner
-                .store
+            store
                 .replace_recovery_codes(user, Vec::new(), self.now())
                 .await?;
         }
-        self.inner.store.revoke_all_devices(user).await?;
-        self.emit(user, None, EventKind::FactorDisabled { method })
+        self.end_issued(user).await?;
+        self.emit(user, Some(client), EventKind::FactorDisabled { method })
             .await;
-        self.notify(
-            user,
-            mfa_mail::Notice::FactorRemoved {
-                factor: method.as_str().to_owned(),
-            },
-        )
-        .await;
+        self.notify(user, mfa_mail::Notice::FactorRemoved { factor }, also)
+            .await;
         Ok(())
     }
 
@@ -122,11 +142,16 @@ impl Mfa {
         &self,
         user: &str,
         method: Method,
-        grant: &str,
+        grant: &StepUpGrant,
     ) -> Result<()> {
         self.require_step_up(user, grant).await?;
-        let kind = method.factor_kind().ok_or(Error::MethodNotEnabled)?;
-        let mut settings = self.settings_of(user).await?;
+        let kind = method.factor().ok_or(Error::MethodNotEnabled)?;
+        let mut settings = self
+            .inner
+            .store
+            .settings(user)
+            .await?
+            .unwrap_or_else(|| MfaSettings::new(user));
         if !settings.enabled.contains(&kind) {
             return Err(Error::MethodNotEnabled);
         }
@@ -137,13 +162,25 @@ impl Mfa {
         Ok(())
     }
 
+    /// Call after `user`'s password changed: ends every trusted device, ticket, code sent,
+    /// enrolment and step-up grant issued before.
+    ///
+    /// # Errors
+    /// Store failures (report the change as incomplete).
+    pub async fn password_changed(&self, user: &str) -> Result<()> {
+        self.end_issued(user).await?;
+        self.emit(user, None, EventKind::PasswordChanged).await;
+        Ok(())
+    }
+
     /// An administrator lifts `user`'s account-wide locks and failure counts (second factor and
-    /// password). Audited with `admin`. Per-client counters are left to expire.
+    /// password); per-network locks from before it are forgotten at their next use. The audit
+    /// record names `admin`.
     ///
     /// # Errors
     /// Store failures.
     pub async fn admin_unlock(&self, user: &str, admin: &str) -> Result<()> {
-        self.limit_unlock(user).await?;
+        self.limit_unlock(user, self.now()).await?;
         self.emit(
             user,
             None,
@@ -155,26 +192,28 @@ impl Mfa {
         Ok(())
     }
 
-    /// An administrator removes every factor, recovery code and trusted device of `user` and
-    /// unlocks the account (for a user who lost everything and proved their identity
-    /// otherwise). Audited with `admin`.
+    /// An administrator removes every factor, recovery code, trusted device, ticket, code and
+    /// grant of `user` and unlocks the account (for a user who lost everything and proved their
+    /// identity otherwise). The audit record names `admin`; the user is told.
     ///
     /// # Errors
     /// Store failures.
     pub async fn admin_reset(&self, user: &str, admin: &str) -> Result<()> {
+        let now = self.now();
         let store = &self.inner.store;
         for factor in store.totp_factors(user).await? {
             store.delete_totp(user, &factor.id).await?;
         }
-        store
-            .replace_recovery_codes(user, Vec::new(), self.now())
-            .await?;
-        store.revoke_all_devices(user).await?;
-        let mut settings = self.settings_of(user).await?;
+        store.replace_recovery_codes(user, Vec::new(), now).await?;
+        self.end_issued(user).await?;
+        let mut settings = store
+            .settings(user)
+            .await?
+            .unwrap_or_else(|| MfaSettings::new(user));
         settings.enabled.clear();
         settings.preferred = None;
         store.put_settings(settings).await?;
-        self.limit_unlock(user).await?;
+        self.limit_unlock(user, now).await?;
         self.emit(
             user,
             None,
@@ -183,45 +222,10 @@ impl Mfa {
             },
         )
         .await;
+        let notice = mfa_mail::Notice::FactorRemoved {
+            factor: "every second factor (an administrator reset your account)".to_owned(),
+        };
+        self.notify(user, notice, Recipients::default()).await;
         Ok(())
-    }
-
-    /// Re-seals the TOTP secrets of `users` under the keyring's current key (after
-    /// [`Keyring::with_current`](mfa_core::Keyring::with_current)). Idempotent and safe to run
-    /// from several instances (compare-and-swap per factor): call it with successive batches of
-    /// the application's user list until done. mfa-store has no listing of all factors, so the
-    /// caller supplies the users.
-    ///
-    /// # Errors
-    /// Store failures; [`Error::Crypto`] for a blob no key of the keyring opens.
-    pub async fn rotate_keys<S: AsRef<str>>(&self, users: &[S]) -> Result<RotationReport> {
-        let mut report = RotationReport::default();
-        let keyring = &self.inner.keyring;
-        for user in users {
-            let user = user.as_ref();
-            for factor in self.inner.store.totp_factors(user).await? {
-                if !keyring.needs_reseal(&factor.sealed_secret) {
-                    report.current = report.current.saturating_add(1);
-                    continue;
-                }
-                let resealed = keyring.reseal(&factor.sealed_secret, user, &factor.id)?;
-                if self
-                    .inner
-                    .store
-                    .replace_totp_secret(user, &factor.id, &factor.sealed_secret, resealed)
-                    .await?
-                {
-                    report.resealed = report.resealed.saturating_add(1);
-                } else {
-                    report.raced = report.raced.saturating_add(1);
-                }
-            }
-        }
-        tracing::info!(
-            resealed = report.resealed,
-            current = report.current,
-            "mfa key rotation batch"
-        );
-        Ok(report)
     }
 }

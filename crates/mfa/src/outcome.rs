@@ -1,82 +1,28 @@
-//! What the facade's calls return: login starts, proofs, verification outcomes, send results.
+//! What the facade's calls take and return: login starts, proofs, verification outcomes, send
+//! results, enrolment results, and the recovery codes shown once.
 
 use core::fmt;
 use std::time::{Duration, SystemTime};
 
-use mfa_store::FactorKind;
+use mfa_core::RecoveryCode;
+use zeroize::Zeroizing;
 
-use crate::handles::{ChallengeId, DeviceToken, StepUpGrant};
-use crate::recovery::RecoveryCodes;
+use crate::handles::{ChallengeId, DeviceToken, MagicLinkToken, StepUpGrant};
+use crate::method::Method;
 
-/// A second-factor method a user can be challenged with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Method {
-    /// A code from an authenticator app.
-    Totp,
-    /// A code (or magic link) sent by email.
-    Email,
-    /// A code sent by SMS.
-    Sms,
-    /// One of the user's recovery codes.
-    RecoveryCode,
-}
-
-impl Method {
-    /// The stable lower-case name ("totp", "email", "sms", "recovery_code").
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Totp => "totp",
-            Self::Email => "email",
-            Self::Sms => "sms",
-            Self::RecoveryCode => "recovery_code",
-        }
-    }
-
-    /// The store's factor kind of a method that is a factor (not recovery codes).
-    pub(crate) fn factor_kind(self) -> Option<FactorKind> {
-        match self {
-            Self::Totp => Some(FactorKind::Totp),
-            Self::Email => Some(FactorKind::Email),
-            Self::Sms => Some(FactorKind::Sms),
-            Self::RecoveryCode => None,
-        }
-    }
-
-    pub(crate) fn from_kind(kind: FactorKind) -> Option<Self> {
-        match kind {
-            FactorKind::Totp => Some(Self::Totp),
-            FactorKind::Email => Some(Self::Email),
-            FactorKind::Sms => Some(Self::Sms),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Where a one-time code goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Channel {
-    /// By email, to the user's confirmed address.
-    Email,
-    /// By SMS, to the user's confirmed number.
-    Sms,
-}
-
-/// What [`Mfa::begin_login`](crate::Mfa::begin_login) decided after the password was checked.
+/// What [`Mfa::begin_login`](crate::Mfa::begin_login) or
+/// [`Mfa::password_step`](crate::Mfa::password_step) decided.
 #[must_use]
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum LoginStart {
-    /// The user has no second factor: the application may open the session.
+    /// The user has no active second factor and the policy does not require one: the
+    /// application may open the session.
     NotRequired,
+    /// The policy requires a second factor and the user has no active one (none enrolled, only
+    /// pending or disabled ones, or no settings at all): open **no** session; let the user
+    /// enrol (the first enrolment needs no step-up grant), then start the login again.
+    EnrollmentRequired,
     /// The device is trusted by this user: open the session and replace the device token
     /// (cookie) with `rotated_token`; the old one no longer works.
     TrustedDevice {
@@ -93,11 +39,24 @@ pub enum LoginStart {
         /// When the pending login expires.
         expires_at: SystemTime,
     },
-    /// Too many failures: no second factor is asked for until `until`.
+    /// Too many attempts from this context: nothing is asked for until `until`.
     LockedOut {
-        /// When the lock ends (ten years for locks that need an administrator).
+        /// When the lock ends (ten years for locks that need an unlock).
         until: SystemTime,
     },
+    /// The password was wrong (only from [`password_step`](crate::Mfa::password_step)).
+    PasswordRejected,
+}
+
+/// What the application's password check found, for
+/// [`Mfa::password_step`](crate::Mfa::password_step) and
+/// [`Mfa::unlock_with_password`](crate::Mfa::unlock_with_password).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordVerdict {
+    /// The password is the user's.
+    Correct,
+    /// It is not (or the user does not exist).
+    Wrong,
 }
 
 /// The answer a user gave to a challenge. Only the factor named is checked.
@@ -111,7 +70,7 @@ pub enum Proof<'a> {
     /// A code received by SMS.
     SmsCode(&'a str),
     /// The token of a magic link sent for this challenge.
-    MagicLink(&'a str),
+    MagicLink(&'a MagicLinkToken),
     /// A recovery code.
     RecoveryCode(&'a str),
 }
@@ -195,6 +154,12 @@ pub enum Outcome {
         /// A step-up grant, if [`VerifyOptions::grant_step_up`] asked for one.
         step_up: Option<StepUpGrant>,
     },
+    /// The proof answered an unlock ticket: the account of `user` is unlocked. Open **no**
+    /// session: the user signs in again, from the start.
+    Unlocked {
+        /// The user unlocked.
+        user: String,
+    },
     /// The proof was wrong; `attempts_left` more tries on this challenge.
     Rejected {
         /// Tries left on this challenge.
@@ -204,9 +169,9 @@ pub enum Outcome {
     ChallengeExhausted,
     /// The challenge is unknown, expired or already used: start a new login.
     Expired,
-    /// Too many failures; returned on the attempt that locks.
+    /// Too many failures; returned on the attempt that locks and on those refused after.
     LockedOut {
-        /// When the lock ends (ten years for locks that need an administrator).
+        /// When the lock ends (ten years for locks that need an unlock).
         until: SystemTime,
     },
 }
@@ -220,10 +185,10 @@ impl Outcome {
 
     /// The one response to show a user, identical for every failure (enumeration resistance).
     pub fn public_response(&self) -> PublicResponse {
-        if self.is_verified() {
-            PublicResponse::Verified
-        } else {
-            PublicResponse::Failed
+        match self {
+            Self::Verified { .. } => PublicResponse::Verified,
+            Self::Unlocked { .. } => PublicResponse::Unlocked,
+            _ => PublicResponse::Failed,
         }
     }
 }
@@ -235,6 +200,8 @@ impl Outcome {
 pub enum PublicResponse {
     /// Signed in.
     Verified,
+    /// The account is unlocked; sign in again.
+    Unlocked,
     /// Any failure: "The code is wrong or has expired. Try again or request a new one."
     Failed,
     /// Any answer to a send request: "If the address is known, we sent a code."
@@ -247,6 +214,7 @@ impl PublicResponse {
     pub const fn message(self) -> &'static str {
         match self {
             Self::Verified => "Verified.",
+            Self::Unlocked => "Your account is unlocked. Sign in again.",
             Self::Failed => "The code is wrong or has expired. Try again or request a new one.",
             Self::SentIfKnown => "If this address is registered, we sent a message to it.",
         }
@@ -263,19 +231,20 @@ pub enum SendOutcome {
         /// When the code (and the challenge) expires.
         expires_at: SystemTime,
     },
-    /// Too soon after the last message to this destination.
+    /// Too soon after the last message to this destination from this context.
     Cooldown {
         /// How long to wait.
         retry_after: Duration,
     },
-    /// The hourly or daily quota of this destination is used up.
+    /// The hourly or daily quota of this destination (or of this user) is used up for this
+    /// context.
     QuotaExceeded {
         /// How long to wait.
         retry_after: Duration,
     },
     /// The challenge is unknown, expired or used: start again.
     NoChallenge,
-    /// The user has not enabled this channel.
+    /// The user has not enabled this channel (or the facade has no sender for it).
     MethodUnavailable,
 }
 
@@ -286,20 +255,33 @@ impl SendOutcome {
     }
 }
 
+/// What entitles a change of the user's factors (an enrolment).
+#[derive(Debug, Clone, Copy)]
+pub enum Authority<'a> {
+    /// The user has no active factor yet: the first enrolment (at registration, or after the
+    /// last factor was removed) needs nothing more than the application's session. Refused
+    /// with [`Error::NotAuthorised`](crate::Error::NotAuthorised) once a factor is active.
+    FirstFactor,
+    /// A step-up grant from a fresh second-factor verification: required for every change once
+    /// a factor is active.
+    StepUp(&'a StepUpGrant),
+}
+
 /// The outcome of confirming a new factor with its first code.
 #[must_use]
 #[non_exhaustive]
 pub enum EnrollmentOutcome {
-    /// The factor is active. `recovery_codes` holds the user's new recovery codes when this was
-    /// the first factor confirmed (show them once).
+    /// The factor is active. `recovery_codes` holds the user's first recovery codes when this
+    /// was the user's first factor (show them once); a later factor mints none (regenerate
+    /// them behind a step-up grant instead).
     Confirmed {
         /// The new recovery codes, shown once.
         recovery_codes: Option<RecoveryCodes>,
     },
     /// The code did not match ("code mismatch").
     Rejected {
-        /// Tries left (for email and SMS enrolment; TOTP enrolment is bounded by the account
-        /// counters only).
+        /// Tries left (for email and SMS enrolment; TOTP enrolment is bounded by the account's
+        /// budgets only).
         attempts_left: Option<u32>,
     },
     /// The pending enrolment or its code has expired ("expired code").
@@ -334,31 +316,69 @@ impl fmt::Debug for EnrollmentOutcome {
     }
 }
 
-/// Whether a password attempt may proceed (see [`Mfa::check_password_attempt`](crate::Mfa::check_password_attempt)).
-#[must_use]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PasswordCheck {
-    /// Check the password.
-    Allowed,
-    /// Refuse without checking the password until `until`.
-    LockedOut {
-        /// When the lock ends.
-        until: SystemTime,
-    },
-}
-
-/// What opening a magic link (a GET, possibly by a mail scanner) found; nothing is consumed.
+/// What opening an emailed link (a GET, possibly by a mail scanner) found; nothing is consumed.
 #[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LinkInspection {
-    /// The link is live: show a page with a button that posts to
-    /// [`Mfa::confirm_magic_link`](crate::Mfa::confirm_magic_link).
+    /// The link is live: show a page with a button that posts back (the explicit step).
     Valid {
         /// When the link expires.
         expires_at: SystemTime,
     },
     /// Unknown, expired or used.
     Invalid,
+}
+
+/// What [`Mfa::begin_unlock`](crate::Mfa::begin_unlock) found.
+#[must_use]
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum UnlockStart {
+    /// The link is live: ask this browser for the password (answer with
+    /// [`Mfa::unlock_with_password`](crate::Mfa::unlock_with_password)) or one of `methods`
+    /// (answer with [`Mfa::verify`](crate::Mfa::verify)), against `challenge_id`.
+    ProofRequired {
+        /// The unlock ticket.
+        challenge_id: ChallengeId,
+        /// The second-factor methods the user can answer with, besides the password.
+        methods: Vec<Method>,
+        /// When the ticket expires.
+        expires_at: SystemTime,
+    },
+    /// Unknown, expired, used, out of tries, or replaced by a newer lock's link.
+    Invalid,
+}
+
+/// A fresh set of recovery codes, to show the user once (they are stored only as verifiers).
+///
+/// Redacted in `Debug`; the codes come out only through [`RecoveryCodes::expose`].
+pub struct RecoveryCodes(pub(crate) Vec<RecoveryCode>);
+
+impl RecoveryCodes {
+    /// The codes as `XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`, each zeroized when dropped.
+    #[must_use]
+    pub fn expose(&self) -> Vec<Zeroizing<String>> {
+        self.0.iter().map(RecoveryCode::expose).collect()
+    }
+
+    /// How many codes the set holds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the set is empty (never, for a set the facade made).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for RecoveryCodes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecoveryCodes")
+            .field("len", &self.0.len())
+            .finish_non_exhaustive()
+    }
 }

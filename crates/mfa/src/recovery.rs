@@ -1,48 +1,14 @@
 //! Recovery codes: a set shown once, stored as locator + verifier, each usable once.
 
-use core::fmt;
-
 use mfa_core::RecoveryCode;
 use mfa_store::RecoveryCodeRecord;
-use zeroize::Zeroizing;
 
 use crate::error::Result;
 use crate::events::EventKind;
 use crate::facade::Mfa;
 use crate::handles::StepUpGrant;
-
-/// A fresh set of recovery codes, to show the user once (they are stored only as verifiers).
-///
-/// Redacted in `Debug`; the codes come out only through [`RecoveryCodes::expose`].
-pub struct RecoveryCodes(Vec<RecoveryCode>);
-
-impl RecoveryCodes {
-    /// The codes as `XXXX-XXXX-XXXX-XXXX`, each zeroized when dropped.
-    #[must_use]
-    pub fn expose(&self) -> Vec<Zeroizing<String>> {
-        self.0.iter().map(RecoveryCode::expose).collect()
-    }
-
-    /// How many codes the set holds.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether the set is empty (never, for a set the facade made).
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for RecoveryCodes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecoveryCodes")
-            .field("len", &self.0.len())
-            .finish_non_exhaustive()
-    }
-}
+use crate::notify::Recipients;
+use crate::outcome::RecoveryCodes;
 
 impl Mfa {
     /// Makes a new set for `user` and replaces the stored one (no old code works afterwards).
@@ -63,7 +29,8 @@ impl Mfa {
         Ok(RecoveryCodes(codes))
     }
 
-    /// Replaces `user`'s recovery codes with a new set, returned once. Needs a step-up grant.
+    /// Replaces `user`'s recovery codes with a new set, returned once. Needs a step-up grant:
+    /// the only way, besides the first factor's enrolment, to mint recovery codes.
     ///
     /// # Errors
     /// [`Error::NotAuthorised`](crate::Error::NotAuthorised) without a valid grant; store
@@ -71,14 +38,18 @@ impl Mfa {
     pub async fn regenerate_recovery_codes(
         &self,
         user: &str,
-        grant: &str,
+        grant: &StepUpGrant,
     ) -> Result<RecoveryCodes> {
         self.require_step_up(user, grant).await?;
         let codes = self.new_recovery_set(user).await?;
         self.emit(user, None, EventKind::RecoveryCodesRegenerated)
             .await;
-        self.notify(user, mfa_mail::Notice::RecoveryCodesRegenerated)
-            .await;
+        self.notify(
+            user,
+            mfa_mail::Notice::RecoveryCodesRegenerated,
+            Recipients::default(),
+        )
+        .await;
         Ok(codes)
     }
 
@@ -88,18 +59,5 @@ impl Mfa {
     /// Store failures.
     pub async fn recovery_codes_left(&self, user: &str) -> Result<usize> {
         Ok(self.inner.store.remaining_recovery_codes(user).await?)
-    }
-
-    /// Whether a grant given as [`StepUpGrant`] value is still accepted (convenience for
-    /// applications that keep the value rather than its text).
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn step_up_valid(&self, user: &str, grant: &StepUpGrant) -> Result<bool> {
-        match self.require_step_up(user, &grant.expose()).await {
-            Ok(()) => Ok(true),
-            Err(crate::Error::NotAuthorised) => Ok(false),
-            Err(e) => Err(e),
-        }
     }
 }

@@ -1,105 +1,170 @@
-//! Verification: one proof against one challenge, with the try spent before the comparison.
+//! Verification: one proof against one ticket, with the ticket's try and a unit of every budget
+//! of the attempt's context taken before anything is compared.
 
 use std::time::SystemTime;
 
-use mfa_core::{Code, CodeDigest, RecoveryCode, Token, Totp, TotpParams};
-use mfa_policy::{Device, Factor};
-use mfa_store::{AttemptOutcome, ClientInfo, FactorStatus};
+use mfa_core::{Channel, Code, CodeDigest, RecoveryCode, Totp, TotpParams};
+use mfa_policy::{Context, Factor};
+use mfa_store::{AttemptOutcome, Challenge, ClientInfo, FactorStatus};
 
+use crate::context::Attempt;
 use crate::error::Result;
 use crate::events::EventKind;
 use crate::facade::Mfa;
-use crate::handles::{self, purpose};
-use crate::limits::AfterFailure;
-use crate::outcome::{Method, Outcome, Proof, VerifyOptions};
-use crate::send::LINK;
+use crate::handles::{self, ChallengeId};
+use crate::limits::{Admission, Admitted, AfterFailure};
+use crate::method::Method;
+use crate::outcome::{Outcome, Proof, VerifyOptions};
+use crate::purpose::{Purpose, digest};
+
+/// A live, unconsumed ticket, found by its handle.
+pub(crate) struct Ticket {
+    pub(crate) id: String,
+    /// The digest whose hex is `id`: what a magic link refers to its ticket by.
+    pub(crate) digest: CodeDigest,
+    pub(crate) purpose: Purpose,
+    pub(crate) challenge: Challenge,
+}
 
 /// What comparing a proof found.
-enum Eval {
+pub(crate) enum Eval {
     Match { recovery_left: Option<usize> },
     NoMatch,
 }
 
 /// Maps a refused `spend_attempt` to its outcome.
-fn refused(outcome: &AttemptOutcome) -> Outcome {
+pub(crate) fn refused(outcome: &AttemptOutcome) -> Outcome {
     match outcome {
         AttemptOutcome::Exhausted => Outcome::ChallengeExhausted,
         _ => Outcome::Expired,
     }
 }
 
+/// The attempt on an unlock ticket: a budget of its own (the recognised rule, keyed `unlock`)
+/// and the consecutive count up to the whole cap, so that the unlock works while unrecognised
+/// contexts are locked, and a mailbox thief still gets only a few guesses.
+fn unlock_attempt(network: Option<String>) -> Attempt {
+    Attempt {
+        class: Context::Recognised,
+        network,
+        tag: Some("unlock".to_owned()),
+    }
+}
+
 impl Mfa {
-    /// Verifies `proof` against challenge `challenge_id` (from
-    /// [`begin_login`](Self::begin_login), [`begin_email_login`](Self::begin_email_login) or
-    /// [`begin_step_up`](Self::begin_step_up)).
+    /// The live, unconsumed ticket behind `handle`, if any (decoys and foreign challenges:
+    /// none).
+    pub(crate) async fn ticket(
+        &self,
+        handle: &ChallengeId,
+        now: SystemTime,
+    ) -> Result<Option<Ticket>> {
+        let (id, id_digest) =
+            handles::store_id(&self.inner.pepper, digest::CHALLENGE_ID, &handle.0);
+        let Some(challenge) = self.inner.store.challenge(&id, now).await? else {
+            return Ok(None);
+        };
+        let purpose = Purpose::decode(&challenge.purpose).filter(Purpose::is_ticket);
+        Ok(match purpose {
+            Some(purpose) if !challenge.consumed => Some(Ticket {
+                id,
+                digest: id_digest,
+                purpose,
+                challenge,
+            }),
+            _ => None,
+        })
+    }
+
+    /// The context a proof against `ticket` is counted in.
+    pub(crate) fn ticket_attempt(&self, ticket: &Ticket, client: &ClientInfo) -> Attempt {
+        let network = self.network(client);
+        match ticket.purpose.context() {
+            Some(context) => Attempt::on_ticket(context, network),
+            None => unlock_attempt(network),
+        }
+    }
+
+    /// Verifies `proof` against challenge `challenge` (from
+    /// [`begin_login`](Self::begin_login), [`password_step`](Self::password_step),
+    /// [`begin_email_login`](Self::begin_email_login), [`begin_step_up`](Self::begin_step_up)
+    /// or [`begin_unlock`](Self::begin_unlock)).
     ///
-    /// Checks only the factor the proof names. The attempt is counted (a try of the challenge
-    /// spent, atomically) before anything is compared; comparisons are constant-time; a TOTP
-    /// step is accepted once; codes and the challenge are consumed once. A failure counts
-    /// against the account, client and consecutive-failure limits, and the attempt that reaches
-    /// a lock returns [`Outcome::LockedOut`]. Show users [`Outcome::public_response`].
+    /// Checks only the factor the proof names. A try of the ticket and a unit of every budget
+    /// of the attempt's context are taken, atomically, before anything is compared;
+    /// comparisons are constant-time; a TOTP step is accepted once; codes and the ticket are
+    /// consumed once. A code guessed on a channel no code was sent through is refused without
+    /// counting anywhere (it needs no secret). The attempt that reaches a lock returns
+    /// [`Outcome::LockedOut`]. Show users [`Outcome::public_response`].
     ///
     /// # Errors
     /// Store, delivery or crypto failures only; nothing is granted then.
     pub async fn verify(
         &self,
-        challenge_id: &str,
+        challenge: &ChallengeId,
         proof: Proof<'_>,
         client: &ClientInfo,
         options: VerifyOptions,
     ) -> Result<Outcome> {
         let now = self.now();
-        let Ok(handle) = Token::parse(challenge_id) else {
-            return Ok(Outcome::Expired);
-        };
-        if handles::is_decoy(&self.inner.pepper, &handle) {
+        if handles::is_decoy(&self.inner.pepper, &challenge.0) {
             let attempts = self.inner.policy.challenge_attempts().get();
             return Ok(Outcome::Rejected {
                 attempts_left: attempts.saturating_sub(1),
             });
         }
-        let Some(ticket) = self.ticket(&handle, now).await? else {
+        let Some(ticket) = self.ticket(challenge, now).await? else {
             return Ok(Outcome::Expired);
         };
-        let user = ticket.challenge.user.clone();
         if let Proof::MagicLink(link) = proof {
-            let (_, ticket_ref) =
-                handles::store_id(&self.inner.pepper, purpose::CHALLENGE_ID, &handle);
             return self
-                .redeem_link(link, None, Some(&ticket_ref), client, options)
+                .redeem_link(link, None, Some(&ticket), client, options, now)
                 .await;
         }
-        if let Some(until) = self
-            .limit_check(Factor::SecondFactor, &user, client, Device::Unknown, now)
-            .await?
+        let channel = match proof {
+            Proof::EmailCode(_) => Some(Channel::Email),
+            Proof::SmsCode(_) => Some(Channel::Sms),
+            _ => None,
+        };
+        if let Some(channel) = channel
+            && (ticket.challenge.kind.channel() != Some(channel)
+                || ticket.challenge.code_digest.is_none())
         {
-            self.emit(&user, Some(client), EventKind::VerificationDenied)
-                .await;
-            return Ok(Outcome::LockedOut { until });
+            return Ok(Outcome::Rejected {
+                attempts_left: ticket.challenge.attempts_left,
+            });
         }
+        let user = ticket.challenge.user.clone();
         let spent = self.inner.store.spend_attempt(&ticket.id, now).await?;
         let AttemptOutcome::Spent {
-            challenge,
+            challenge: stored,
             attempts_left_after,
         } = spent
         else {
             return Ok(refused(&spent));
         };
+        let attempt = self.ticket_attempt(&ticket, client);
+        let admitted = match self
+            .admit(Factor::SecondFactor, &user, attempt, now)
+            .await?
+        {
+            Admission::Refused(until) => {
+                self.emit(&user, Some(client), EventKind::VerificationDenied)
+                    .await;
+                return Ok(Outcome::LockedOut { until });
+            }
+            Admission::Admitted(admitted) => admitted,
+        };
         let method = proof.method();
         let eval = match proof {
             Proof::Totp(input) => self.check_totp(&user, input, now).await?,
-            Proof::EmailCode(input) => self.check_code(
-                &user,
-                input,
-                purpose::EMAIL_CODE,
-                challenge.code_digest.as_ref(),
-            ),
-            Proof::SmsCode(input) => self.check_code(
-                &user,
-                input,
-                purpose::SMS_CODE,
-                challenge.code_digest.as_ref(),
-            ),
+            Proof::EmailCode(input) | Proof::SmsCode(input) => {
+                let code_purpose = match channel {
+                    Some(Channel::Sms) => digest::SMS_CODE,
+                    _ => digest::EMAIL_CODE,
+                };
+                self.check_code(&user, input, code_purpose, stored.code_digest.as_ref())
+            }
             Proof::RecoveryCode(input) => self.check_recovery(&user, input).await?,
             Proof::MagicLink(_) => Eval::NoMatch,
         };
@@ -108,108 +173,26 @@ impl Mfa {
                 if !self.inner.store.consume_challenge(&ticket.id, now).await? {
                     return Ok(Outcome::Expired);
                 }
-                self.succeed(&user, method, recovery_left, client, options, now)
-                    .await
+                if ticket.purpose == Purpose::Unlock {
+                    self.attempt_succeeded(&admitted, now).await?;
+                    return self.unlocked(&ticket, client, now).await;
+                }
+                self.succeed(
+                    &user,
+                    &admitted,
+                    method,
+                    recovery_left,
+                    client,
+                    options,
+                    now,
+                )
+                .await
             }
             Eval::NoMatch => {
-                self.fail(&user, method, attempts_left_after, client, now)
+                self.fail(&user, admitted, method, attempts_left_after, client, now)
                     .await
             }
         }
-    }
-
-    /// Confirms a magic link: the explicit step (a POST from the page the link opened) that
-    /// signs in. `binding` must be the value given to
-    /// [`send_magic_link`](Self::send_magic_link), if one was.
-    ///
-    /// # Errors
-    /// Store failures; nothing is granted then.
-    pub async fn confirm_magic_link(
-        &self,
-        token: &str,
-        binding: Option<&str>,
-        client: &ClientInfo,
-        options: VerifyOptions,
-    ) -> Result<Outcome> {
-        self.redeem_link(token, binding, None, client, options)
-            .await
-    }
-
-    async fn redeem_link(
-        &self,
-        token: &str,
-        binding: Option<&str>,
-        expected_ticket: Option<&CodeDigest>,
-        client: &ClientInfo,
-        options: VerifyOptions,
-    ) -> Result<Outcome> {
-        let now = self.now();
-        let pepper = &self.inner.pepper;
-        let Ok(token) = Token::parse(token) else {
-            return Ok(Outcome::Expired);
-        };
-        let (link_id, _) = handles::store_id(pepper, purpose::LINK_ID, &token);
-        let Some(link) = self.inner.store.challenge(&link_id, now).await? else {
-            return Ok(Outcome::Expired);
-        };
-        if link.purpose != LINK {
-            return Ok(Outcome::Expired);
-        }
-        let user = link.user.clone();
-        if let Some(until) = self
-            .limit_check(Factor::SecondFactor, &user, client, Device::Unknown, now)
-            .await?
-        {
-            self.emit(&user, Some(client), EventKind::VerificationDenied)
-                .await;
-            return Ok(Outcome::LockedOut { until });
-        }
-        let spent = self.inner.store.spend_attempt(&link_id, now).await?;
-        let AttemptOutcome::Spent {
-            challenge,
-            attempts_left_after,
-        } = spent
-        else {
-            return Ok(refused(&spent));
-        };
-        let link_ok = challenge
-            .link_digest
-            .as_ref()
-            .is_some_and(|d| d.ct_eq(&pepper.digest_token(purpose::LINK, &user, &token)));
-        let binding_ok = match (&challenge.binding_digest, binding) {
-            (None, _) => true,
-            (Some(stored), Some(given)) => {
-                stored.ct_eq(&pepper.digest(purpose::LINK_BINDING, &user, given.as_bytes()))
-            }
-            (Some(_), None) => expected_ticket.is_some(),
-        };
-        let ticket_ref = challenge.code_digest.clone();
-        let ticket_ok = match (expected_ticket, &ticket_ref) {
-            (Some(expected), Some(stored)) => expected.ct_eq(stored),
-            (None, Some(_)) => true,
-            (_, None) => false,
-        };
-        if !(link_ok && binding_ok && ticket_ok) {
-            return self
-                .fail(&user, Method::Email, attempts_left_after, client, now)
-                .await;
-        }
-        if !self.inner.store.consume_challenge(&link_id, now).await? {
-            return Ok(Outcome::Expired);
-        }
-        let Some(ticket_ref) = ticket_ref else {
-            return Ok(Outcome::Expired);
-        };
-        if !self
-            .inner
-            .store
-            .consume_challenge(&handles::hex(&ticket_ref), now)
-            .await?
-        {
-            return Ok(Outcome::Expired);
-        }
-        self.succeed(&user, Method::Email, None, client, options, now)
-            .await
     }
 
     fn check_code(
@@ -233,8 +216,9 @@ impl Mfa {
     }
 
     async fn check_totp(&self, user: &str, input: &str, now: SystemTime) -> Result<Eval> {
-        let unix = self.inner.clock.unix_secs();
-        let _ = now;
+        let unix = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let skew = self.inner.policy.totp_skew();
         for factor in self.inner.store.totp_factors(user).await? {
             if factor.status != FactorStatus::Confirmed {
@@ -291,45 +275,41 @@ impl Mfa {
         })
     }
 
-    async fn fail(
+    /// A wrong proof: audited, counted (locks written, the user told once), answered.
+    pub(crate) async fn fail(
         &self,
         user: &str,
+        admitted: Admitted,
         method: Method,
         attempts_left: u32,
         client: &ClientInfo,
         now: SystemTime,
     ) -> Result<Outcome> {
-        let after = self
-            .limit_failure(Factor::SecondFactor, user, client, now)
-            .await?;
         self.emit(user, Some(client), EventKind::VerificationFailed { method })
             .await;
-        Ok(match after {
-            AfterFailure::Continue => Outcome::Rejected { attempts_left },
-            AfterFailure::Blocked { until, locked } => {
-                if locked {
-                    self.emit(user, Some(client), EventKind::LockedOut { until })
-                        .await;
-                    let duration = until.duration_since(now).unwrap_or_default();
-                    self.notify(user, mfa_mail::Notice::AccountLocked { duration })
-                        .await;
-                }
-                Outcome::LockedOut { until }
-            }
-        })
+        Ok(
+            match self.attempt_failed(admitted, user, client, now).await? {
+                AfterFailure::Continue => Outcome::Rejected { attempts_left },
+                AfterFailure::Blocked(until) => Outcome::LockedOut { until },
+            },
+        )
     }
 
-    async fn succeed(
+    /// A right proof of a login or step-up: the budgets settled, the network remembered, the
+    /// success audited, and what the options asked for.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn succeed(
         &self,
         user: &str,
+        admitted: &Admitted,
         method: Method,
         recovery_left: Option<usize>,
         client: &ClientInfo,
         options: VerifyOptions,
         now: SystemTime,
     ) -> Result<Outcome> {
-        self.limit_success(Factor::SecondFactor, user, client)
-            .await?;
+        self.attempt_succeeded(admitted, now).await?;
+        self.remember_network(user, client, now).await?;
         self.emit(
             user,
             Some(client),
@@ -343,13 +323,10 @@ impl Mfa {
                 EventKind::RecoveryCodeUsed { remaining },
             )
             .await;
-            self.notify(
-                user,
-                mfa_mail::Notice::RecoveryCodeUsed {
-                    remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
-                },
-            )
-            .await;
+            let notice = mfa_mail::Notice::RecoveryCodeUsed {
+                remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
+            };
+            self.notify(user, notice, Default::default()).await;
         }
         let trusted_device_token = match options.trust_device {
             Some(label) => Some(self.trust_device(user, &label, client, now).await?),

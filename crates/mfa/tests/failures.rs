@@ -11,7 +11,9 @@ use mfa::Clock as _;
 use mfa::core::Algorithm;
 use mfa::mail::{EmailMessage, MailError, Mailer, MemoryOutbox};
 use mfa::store::Store;
-use mfa::{Channel, Error, Outcome, Policy, Proof, SendOutcome, TotpOptions, VerifyOptions};
+use mfa::{
+    Authority, Channel, Error, Outcome, Policy, Proof, SendOutcome, TotpOptions, VerifyOptions,
+};
 use mfa_store::testkit::Instrumented;
 
 /// Records every message (so the test can read the code) and fails while armed.
@@ -40,20 +42,17 @@ async fn store_failures_grant_nothing(store: Arc<dyn Store>) {
     // Each verification step failing: an error, never a grant; the code is then unusable
     // (its step may have been recorded) or still needs a fresh, complete verification.
     for op in [
-        "counters",
+        "challenge",
         "spend_attempt",
+        "take_counters",
         "totp_factors",
         "advance_totp_step",
         "consume_challenge",
         "reset_counter",
+        "refund_counter",
+        "lock_counter",
     ] {
         h.advance(30);
-        if op == "reset_counter" {
-            // A success resets only counters that exist: make one exist first.
-            let id = h.login("s").await;
-            let wrong = h.verify(&id, Proof::Totp("000000")).await;
-            assert!(matches!(wrong, Outcome::Rejected { .. }), "{wrong:?}");
-        }
         let id = h.login("s").await;
         let code = totp_code(&secret, 6, Algorithm::Sha1, h.clock.unix_secs());
         failing.fail_on(Some(op));
@@ -68,7 +67,7 @@ async fn store_failures_grant_nothing(store: Arc<dyn Store>) {
     // A failing counter hit on a wrong code: error, nothing granted.
     h.advance(30);
     let id = h.login("s").await;
-    failing.fail_on(Some("hit_counters"));
+    failing.fail_on(Some("take_counters"));
     assert!(
         h.mfa
             .verify(&id, Proof::Totp("000000"), &client(), VerifyOptions::new())
@@ -83,11 +82,18 @@ async fn store_failures_grant_nothing(store: Arc<dyn Store>) {
     failing.fail_on(None);
 
     // A code email delivered but not stored: the code does not work.
-    h.enrol_email("s", "s@example.com").await;
+    let grant = h.grant("s", &secret).await;
+    h.enrol_email_as("s", "s@example.com", Authority::StepUp(&grant))
+        .await;
     h.advance(60);
     let id = h.login("s").await;
     failing.fail_on(Some("replace_challenge_code"));
-    assert!(h.mfa.send_code(&id, Channel::Email).await.is_err());
+    assert!(
+        h.mfa
+            .send_code(&id, Channel::Email, &client())
+            .await
+            .is_err()
+    );
     failing.fail_on(None);
     let code = h.last_email_code(6);
     let r = h.verify(&id, Proof::EmailCode(&code)).await;
@@ -101,16 +107,18 @@ async fn mailer_failures(store: Arc<dyn Store>) {
     });
     h.set_notice_email("m", "m@example.com").await;
     let (secret, _) = h.enrol_totp("m", TotpOptions::new()).await;
+    let grant = h.grant("m", &secret).await;
+    let to = email("m@example.com");
     let sent = h
         .mfa
-        .start_email_enrollment("m", "m@example.com")
+        .start_email_enrollment("m", Authority::StepUp(&grant), &to, &client())
         .await
         .unwrap();
     assert!(matches!(sent, SendOutcome::Sent { .. }));
     let code = code_in(mailer.outbox.last().unwrap().text(), 6);
     let _ = h
         .mfa
-        .finish_email_enrollment("m", "m@example.com", &code, &client())
+        .finish_email_enrollment("m", Authority::StepUp(&grant), &to, &code, &client())
         .await
         .unwrap();
     h.advance(60);
@@ -118,7 +126,11 @@ async fn mailer_failures(store: Arc<dyn Store>) {
     // A failing CODE mail fails the send; the code it carried does not work.
     *mailer.failing.lock().unwrap() = true;
     let id = h.login("m").await;
-    let err = h.mfa.send_code(&id, Channel::Email).await.unwrap_err();
+    let err = h
+        .mfa
+        .send_code(&id, Channel::Email, &client())
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, Error::Delivery(_)) && err.is_transient(),
         "{err:?}"

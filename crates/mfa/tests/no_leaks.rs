@@ -12,8 +12,8 @@ use mfa::Clock as _;
 use mfa::core::{Algorithm, Pepper, Token};
 use mfa::store::MemoryStore;
 use mfa::{
-    Channel, ConfigError, LoginStart, Mfa, Outcome, Policy, Proof, Store, TotpOptions,
-    VerifyOptions,
+    Authority, Channel, ConfigError, LoginStart, MagicLinkToken, Mfa, Outcome, Policy, Proof,
+    Store, TotpOptions, VerifyOptions,
 };
 
 #[derive(Clone, Default)]
@@ -53,7 +53,13 @@ async fn nothing_secret_in_debug_logs_or_records() {
 
     let e = h
         .mfa
-        .start_totp_enrollment("leak", "Phone", TotpOptions::new())
+        .start_totp_enrollment(
+            "leak",
+            Authority::FirstFactor,
+            "Phone",
+            TotpOptions::new(),
+            &client(),
+        )
         .await
         .unwrap();
     secrets.push(e.secret_base32().to_owned());
@@ -63,7 +69,7 @@ async fn nothing_secret_in_debug_logs_or_records() {
     secrets.push(first.clone());
     let done = h
         .mfa
-        .finish_totp_enrollment("leak", &first, &client())
+        .finish_totp_enrollment("leak", Authority::FirstFactor, &first, &client())
         .await
         .unwrap();
     debug += &format!("{done:?}");
@@ -74,7 +80,11 @@ async fn nothing_secret_in_debug_logs_or_records() {
         panic!()
     };
     secrets.extend(codes.expose().iter().map(|c| c.to_string()));
-    h.enrol_email("leak", "leak@example.com").await;
+    let grant = h.grant("leak", e.secret_base32()).await;
+    secrets.push(grant.expose().to_string());
+    debug += &format!("{grant:?}");
+    h.enrol_email_as("leak", "leak@example.com", Authority::StepUp(&grant))
+        .await;
     h.advance(60);
 
     let start = h.mfa.begin_login("leak", None, &client()).await.unwrap();
@@ -82,17 +92,25 @@ async fn nothing_secret_in_debug_logs_or_records() {
     let LoginStart::ChallengeRequired { challenge_id, .. } = start else {
         panic!()
     };
-    let id = expose(&challenge_id);
-    secrets.push(id.clone());
-    let _ = h.mfa.send_code(&id, Channel::Email).await.unwrap();
+    let id = challenge_id;
+    let id_text = id.expose().to_string();
+    secrets.push(id_text.clone());
+    debug += &format!("{id:?}");
+    let _ = h.send(&id, Channel::Email).await;
     let email_code = h.last_email_code(6);
     secrets.push(email_code.clone());
     let proof = Proof::EmailCode(&email_code);
     debug += &format!("{proof:?}");
     // The store keys the challenge by a digest of the id, never the id itself.
-    assert!(store.challenge(&id, h.clock.now()).await.unwrap().is_none());
+    assert!(
+        store
+            .challenge(&id_text, h.clock.now())
+            .await
+            .unwrap()
+            .is_none()
+    );
     let record = store
-        .challenge(&challenge_store_id(&id), h.clock.now())
+        .challenge(&challenge_store_id(&id_text), h.clock.now())
         .await
         .unwrap()
         .unwrap();
@@ -122,14 +140,21 @@ async fn nothing_secret_in_debug_logs_or_records() {
     secrets.push(grant.expose().to_string());
     h.advance(60);
     let id2 = h.login("leak").await;
-    secrets.push(id2.clone());
+    secrets.push(id2.expose().to_string());
     let _ = h
         .mfa
-        .send_magic_link(&id2, "https://app.test/l", Some("binding-secret"))
+        .send_magic_link(
+            &id2,
+            "https://app.test/l",
+            Some("binding-secret"),
+            &client(),
+        )
         .await
         .unwrap();
-    let token = link_token_in(&h.last_mail());
-    secrets.push(token.clone());
+    let token_text = token_in(&h.last_mail());
+    secrets.push(token_text.clone());
+    let token: MagicLinkToken = token_text.parse().unwrap();
+    debug += &format!("{token:?}");
     secrets.push("binding-secret".into());
     let r = h
         .mfa
@@ -164,7 +189,7 @@ async fn nothing_secret_in_debug_logs_or_records() {
         );
     }
     // No digest in hex either.
-    assert!(!logs.contains(&challenge_store_id(&id)));
+    assert!(!logs.contains(&challenge_store_id(&id_text)));
 }
 
 #[test]
@@ -180,6 +205,34 @@ fn configuration_errors_at_start_up() {
             .mail_settings(mail_settings())
     };
     assert!(full().build().is_ok());
+    // An application with authenticator apps only needs no mailer, only an issuer.
+    let no_mail = || {
+        Mfa::builder()
+            .store(store.clone())
+            .keyring(keyring())
+            .pepper_bytes(&[1; 32])
+    };
+    assert!(matches!(no_mail().build(), Err(ConfigError::MissingIssuer)));
+    assert!(no_mail().issuer("Acme").build().is_ok());
+    assert!(matches!(
+        no_mail().issuer("Acme").mailer(mailer.clone()).build(),
+        Err(ConfigError::MissingMailSettings)
+    ));
+    for bad in [
+        "http://app.test/unlock",
+        "https://app.test/unlock?x=1",
+        "javascript:alert(1)",
+        "https://app.test/un lock",
+    ] {
+        assert!(
+            matches!(
+                full().unlock_url(bad).build(),
+                Err(ConfigError::BadUnlockUrl)
+            ),
+            "{bad}"
+        );
+    }
+    assert!(full().unlock_url("https://app.test/unlock").build().is_ok());
     assert!(matches!(
         Mfa::builder().build(),
         Err(ConfigError::MissingStore)
@@ -198,7 +251,7 @@ fn configuration_errors_at_start_up() {
         Err(ConfigError::BadPepper { bytes: 16 })
     ));
     let impossible = Policy::builder().lifetime(
-        mfa::policy::Channel::EmailCode,
+        mfa::core::ChallengeKind::EmailCode,
         std::time::Duration::from_secs(1),
     );
     assert!(matches!(

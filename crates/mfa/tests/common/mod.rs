@@ -18,11 +18,11 @@ use mail_parser::MessageParser;
 use mfa::Clock as _;
 use mfa::core::{Algorithm, Digits, Secret, Totp, TotpParams};
 use mfa::mail::testkit::SmtpTestServer;
-use mfa::mail::{EmailAddress, MemoryOutbox, MemorySms};
+use mfa::mail::{MemoryOutbox, MemorySms};
 use mfa::store::{MemoryStore, MfaSettings};
 use mfa::{
-    ChallengeId, ClientInfo, Keyring, LoginStart, MailSettings, ManualClock, Method, Mfa, Pepper,
-    Policy, SealingKey, Store,
+    Authority, ChallengeId, ClientInfo, EmailAddress, Keyring, LoginStart, MailSettings,
+    ManualClock, Method, Mfa, Pepper, PhoneNumber, Policy, SealingKey, StepUpGrant, Store,
 };
 use mfa_store_redis::{KeyPrefix, RedisConfig, RedisStore};
 // Names spliced into SQL below are generated here from hex digits, never from input.
@@ -209,18 +209,32 @@ pub struct Harness {
     pub sms: Arc<MemorySms>,
 }
 
+/// The user's usual network (recognised once a login completed from it).
 pub fn client() -> ClientInfo {
-    ClientInfo {
-        ip: Some("198.51.100.7".into()),
-        user_agent: Some("test-agent".into()),
+    ClientInfo::new("198.51.100.7".parse().unwrap()).with_user_agent("test-agent")
+}
+
+/// A client at `ip`.
+pub fn client_at(ip: &str) -> ClientInfo {
+    ClientInfo::new(ip.parse().unwrap())
+}
+
+/// A stranger's network, a different one for each `n` (IPv4 /32s of 203.0.113.0/24 and, past
+/// 250, IPv6 /64s of 2001:db8::/32).
+pub fn stranger(n: u32) -> ClientInfo {
+    if n < 250 {
+        client_at(&format!("203.0.113.{}", n + 1))
+    } else {
+        client_at(&format!("2001:db8:{:x}:{:x}::1", n >> 16, n & 0xffff))
     }
 }
 
-pub fn client_at(ip: &str) -> ClientInfo {
-    ClientInfo {
-        ip: Some(ip.into()),
-        user_agent: None,
-    }
+pub fn email(address: &str) -> EmailAddress {
+    EmailAddress::parse(address).unwrap()
+}
+
+pub fn phone(number: &str) -> PhoneNumber {
+    PhoneNumber::parse(number).unwrap()
 }
 
 pub fn mail_settings() -> MailSettings {
@@ -272,6 +286,7 @@ pub fn build(
         .policy(policy)
         .clock(Arc::new(clock.clone()))
         .issuer("Acme")
+        .unlock_url("https://app.test/unlock")
         .mail_settings(mail_settings());
     let mfa = extra(builder).build().unwrap();
     Harness {
@@ -284,16 +299,35 @@ pub fn build(
 }
 
 impl Harness {
-    /// Verifies `proof` against challenge `id` from the default client, without options.
-    pub async fn verify(&self, id: &str, proof: mfa::Proof<'_>) -> mfa::Outcome {
+    /// Verifies `proof` against challenge `id` from the user's usual client, without options.
+    pub async fn verify(&self, id: &ChallengeId, proof: mfa::Proof<'_>) -> mfa::Outcome {
+        self.verify_from(id, proof, &client()).await
+    }
+
+    /// Verifies `proof` against challenge `id` from `from`, without options.
+    pub async fn verify_from(
+        &self,
+        id: &ChallengeId,
+        proof: mfa::Proof<'_>,
+        from: &ClientInfo,
+    ) -> mfa::Outcome {
         self.mfa
-            .verify(id, proof, &client(), mfa::VerifyOptions::new())
+            .verify(id, proof, from, mfa::VerifyOptions::new())
             .await
             .unwrap()
     }
 
+    /// Sends a code for `id` from the user's usual client.
+    pub async fn send(&self, id: &ChallengeId, channel: mfa::Channel) -> mfa::SendOutcome {
+        self.mfa.send_code(id, channel, &client()).await.unwrap()
+    }
+
     pub fn advance(&self, secs: u64) {
         self.clock.advance(Duration::from_secs(secs));
+    }
+
+    pub fn now(&self) -> std::time::SystemTime {
+        mfa::Clock::now(&self.clock)
     }
 
     /// Plain-text bodies of every email delivered so far, oldest first.
@@ -307,6 +341,22 @@ impl Harness {
                     let parsed = MessageParser::default().parse(&m.data).unwrap();
                     parsed.body_text(0).unwrap().into_owned()
                 })
+                .collect(),
+        }
+    }
+
+    /// The recipients of every email delivered so far, oldest first.
+    pub fn mail_recipients(&self) -> Vec<String> {
+        match &self.mail {
+            Mail::Memory(o) => o
+                .sent()
+                .iter()
+                .map(|m| m.to().address.as_str().to_owned())
+                .collect(),
+            Mail::Smtp(s) => s
+                .messages()
+                .iter()
+                .map(|m| m.rcpt_to.first().cloned().unwrap_or_default())
                 .collect(),
         }
     }
@@ -325,18 +375,25 @@ impl Harness {
         code_in(self.sms.last().unwrap().body(), digits)
     }
 
-    /// Confirms `address` as `user`'s email factor through the facade.
+    /// Confirms `address` as `user`'s first factor (no factor before) through the facade.
     pub async fn enrol_email(&self, user: &str, address: &str) {
+        self.enrol_email_as(user, address, Authority::FirstFactor)
+            .await;
+    }
+
+    /// Confirms `address` as `user`'s email factor with `authority`.
+    pub async fn enrol_email_as(&self, user: &str, address: &str, authority: Authority<'_>) {
+        let to = email(address);
         let sent = self
             .mfa
-            .start_email_enrollment(user, address)
+            .start_email_enrollment(user, authority, &to, &client())
             .await
             .unwrap();
         assert!(matches!(sent, mfa::SendOutcome::Sent { .. }), "{sent:?}");
         let code = self.last_email_code(6);
         let done = self
             .mfa
-            .finish_email_enrollment(user, address, &code, &client())
+            .finish_email_enrollment(user, authority, &to, &code, &client())
             .await
             .unwrap();
         assert!(
@@ -345,11 +402,22 @@ impl Harness {
         );
     }
 
-    /// Enrols and confirms an authenticator; returns its base32 secret and digits.
+    /// Enrols and confirms an authenticator as `user`'s first factor; returns its base32
+    /// secret and digits.
     pub async fn enrol_totp(&self, user: &str, options: mfa::TotpOptions) -> (String, u32) {
+        let (secret, digits, _) = self.enrol_totp_codes(user, options).await;
+        (secret, digits)
+    }
+
+    /// As [`enrol_totp`](Self::enrol_totp), also returning the recovery codes minted.
+    pub async fn enrol_totp_codes(
+        &self,
+        user: &str,
+        options: mfa::TotpOptions,
+    ) -> (String, u32, Vec<String>) {
         let e = self
             .mfa
-            .start_totp_enrollment(user, "Phone", options)
+            .start_totp_enrollment(user, Authority::FirstFactor, "Phone", options, &client())
             .await
             .unwrap();
         let uri = mfa::core::KeyUri::parse(e.key_uri()).unwrap();
@@ -358,20 +426,57 @@ impl Harness {
         let code = totp_code(&secret, digits, uri.algorithm, self.clock.unix_secs());
         let done = self
             .mfa
-            .finish_totp_enrollment(user, &code, &client())
+            .finish_totp_enrollment(user, Authority::FirstFactor, &code, &client())
             .await
             .unwrap();
-        assert!(
-            matches!(done, mfa::EnrollmentOutcome::Confirmed { .. }),
-            "{done:?}"
-        );
-        (secret, digits)
+        let mfa::EnrollmentOutcome::Confirmed { recovery_codes } = done else {
+            panic!("{done:?}")
+        };
+        let codes = recovery_codes
+            .map(|c| c.expose().iter().map(|c| c.to_string()).collect())
+            .unwrap_or_default();
+        (secret, digits, codes)
     }
 
-    /// Starts a login that must need a second factor; returns the challenge id text.
-    pub async fn login(&self, user: &str) -> String {
-        match self.mfa.begin_login(user, None, &client()).await.unwrap() {
-            LoginStart::ChallengeRequired { challenge_id, .. } => expose(&challenge_id),
+    /// A step-up grant for `user`, proven with the current code of the 6-digit SHA-1
+    /// authenticator `secret` (the clock moves one step first, so the code is fresh).
+    pub async fn grant(&self, user: &str, secret: &str) -> StepUpGrant {
+        self.advance(30);
+        let LoginStart::ChallengeRequired { challenge_id, .. } =
+            self.mfa.begin_step_up(user, &client()).await.unwrap()
+        else {
+            panic!("a step-up challenge")
+        };
+        let code = totp_code(secret, 6, Algorithm::Sha1, self.clock.unix_secs());
+        let r = self
+            .mfa
+            .verify(
+                &challenge_id,
+                mfa::Proof::Totp(&code),
+                &client(),
+                mfa::VerifyOptions::new().grant_step_up(),
+            )
+            .await
+            .unwrap();
+        let mfa::Outcome::Verified {
+            step_up: Some(grant),
+            ..
+        } = r
+        else {
+            panic!("{r:?}")
+        };
+        grant
+    }
+
+    /// Starts a login that must need a second factor, from the user's usual client.
+    pub async fn login(&self, user: &str) -> ChallengeId {
+        self.login_from(user, &client()).await
+    }
+
+    /// Starts a login that must need a second factor, from `from`.
+    pub async fn login_from(&self, user: &str, from: &ClientInfo) -> ChallengeId {
+        match self.mfa.begin_login(user, None, from).await.unwrap() {
+            LoginStart::ChallengeRequired { challenge_id, .. } => challenge_id,
             other => panic!("expected a challenge, got {other:?}"),
         }
     }
@@ -386,13 +491,19 @@ impl Harness {
     /// Sets a notice address without enabling email as a factor.
     pub async fn set_notice_email(&self, user: &str, address: &str) {
         let mut s = MfaSettings::new(user);
-        s.email = Some(address.into());
+        s.email = Some(email(address));
         self.store.put_settings(s).await.unwrap();
     }
-}
 
-pub fn expose(id: &ChallengeId) -> String {
-    id.expose().to_string()
+    /// The audit kinds recorded for `user`, oldest first.
+    pub async fn audit_kinds(&self, user: &str) -> Vec<String> {
+        let mut events = self.store.audit_events(user, 1000).await.unwrap();
+        events.reverse();
+        events
+            .iter()
+            .map(|e| format!("{}:{}", e.kind.as_str(), e.outcome))
+            .collect()
+    }
 }
 
 /// The TOTP code of `secret` at `unix` (independently of the facade's verifier).
@@ -417,9 +528,9 @@ pub fn code_in(text: &str, digits: usize) -> String {
         .to_owned()
 }
 
-/// The magic-link token in `text` (after `token=`).
-pub fn link_token_in(text: &str) -> String {
-    let start = text.find("token=").expect("a magic link") + "token=".len();
+/// The token after `token=` in `text` (a magic link or an unlock link).
+pub fn token_in(text: &str) -> String {
+    let start = text.find("token=").expect("a link") + "token=".len();
     text[start..]
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')

@@ -4,44 +4,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mfa_core::{Clock, Keyring, Pepper, RecoveryCode, RecoveryHardening, SystemClock};
-use mfa_mail::{Composer, MailSettings, Mailer, SmsSender, Templates};
+use mfa_mail::{Composer, MailSettings, Mailer, SmsSender, Templates, UnlockLink};
 use mfa_policy::{Policy, PolicyBuilder};
 use mfa_store::Store;
 
 use crate::error::ConfigError;
 use crate::events::AuditHook;
 use crate::facade::{Inner, Mfa};
+use crate::settings::{DAY, Settings};
 
-/// Facade settings that are not part of the [`Policy`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Settings {
-    pub(crate) trusted_device_lifetime: Duration,
-    pub(crate) step_up_window: Duration,
-    pub(crate) recovery_codes: usize,
-    pub(crate) recovery_hardening: RecoveryHardening,
-    pub(crate) enrollment_lifetime: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            trusted_device_lifetime: Duration::from_secs(30 * DAY),
-            step_up_window: Duration::from_secs(10 * 60),
-            recovery_codes: RecoveryCode::DEFAULT_COUNT,
-            recovery_hardening: RecoveryHardening::Peppered,
-            enrollment_lifetime: Duration::from_secs(15 * 60),
-        }
+impl Mfa {
+    /// A builder; see [`MfaBuilder`] for what is required.
+    pub fn builder() -> MfaBuilder {
+        MfaBuilder::default()
     }
 }
 
-const DAY: u64 = 24 * 60 * 60;
-
 /// Builds an [`Mfa`]; [`MfaBuilder::build`] checks every part.
 ///
-/// Required: a store, a mailer, mail settings (or a composer), a keyring and a pepper.
+/// Required: a store, a keyring and a pepper; an issuer or mail settings (the product name).
+/// Optional: a mailer (without one, email codes, magic links and email notices are off: an
+/// application that uses only authenticator apps needs none), an SMS sender, an unlock URL
+/// (without one, lock notices carry no unlock link). A mailer or an SMS sender needs mail
+/// settings (or a composer) to write its messages.
+///
 /// Defaults: [`Policy::default`], [`SystemClock`], issuer taken from the mail settings' product
-/// name, no SMS sender, trusted devices remembered 30 days, step-up grants valid 10 minutes,
-/// 10 recovery codes with peppered verifiers, TOTP enrolment open 15 minutes.
+/// name, trusted devices remembered 30 days, step-up grants valid 10 minutes, 10 recovery codes
+/// with peppered verifiers (120-bit codes), TOTP enrolment open 15 minutes, unlock links live 24
+/// hours.
 #[must_use]
 pub struct MfaBuilder {
     store: Option<Arc<dyn Store>>,
@@ -94,7 +84,7 @@ impl MfaBuilder {
         self
     }
 
-    /// The mailer for codes, magic links and security notices.
+    /// The mailer for codes, magic links and security notices (optional).
     pub fn mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
         self.mailer = Some(mailer);
         self
@@ -198,6 +188,20 @@ impl MfaBuilder {
         self
     }
 
+    /// The https page unlock links point to (`?token=<43 characters>` is appended), served by
+    /// the application: a GET shows a button, the POST calls
+    /// [`Mfa::begin_unlock`](crate::Mfa::begin_unlock). Without it, lock notices carry no link.
+    pub fn unlock_url(mut self, url: impl Into<String>) -> Self {
+        self.settings.unlock_url = Some(url.into());
+        self
+    }
+
+    /// How long an unlock link stays valid (10 min..=7 days, default 24 h).
+    pub fn unlock_lifetime(mut self, lifetime: Duration) -> Self {
+        self.settings.unlock_lifetime = lifetime;
+        self
+    }
+
     /// A function called with every audit event (after it is written to the store).
     pub fn audit_hook(mut self, hook: AuditHook) -> Self {
         self.hook = Some(hook);
@@ -216,65 +220,92 @@ impl MfaBuilder {
             Some(Err(bytes)) => return Err(ConfigError::BadPepper { bytes }),
             Some(Ok(p)) => p,
         };
-        let mailer = self.mailer.ok_or(ConfigError::MissingMailer)?;
         let policy = self.policy.map_err(ConfigError::Policy)?;
         let composer = match (self.composer, self.mail_settings) {
-            (Some(c), _) => c,
-            (None, Some(s)) => Composer::new(s, self.templates).map_err(ConfigError::Mail)?,
-            (None, None) => return Err(ConfigError::MissingMailSettings),
+            (Some(c), _) => Some(c),
+            (None, Some(s)) => Some(Composer::new(s, self.templates).map_err(ConfigError::Mail)?),
+            (None, None) => None,
         };
-        let issuer = self
-            .issuer
-            .unwrap_or_else(|| composer.settings().product.clone());
+        if composer.is_none() && (self.mailer.is_some() || self.sms.is_some()) {
+            return Err(ConfigError::MissingMailSettings);
+        }
+        let issuer = match (self.issuer, &composer) {
+            (Some(issuer), _) => issuer,
+            (None, Some(c)) => c.settings().product.clone(),
+            (None, None) => return Err(ConfigError::MissingIssuer),
+        };
         if issuer.trim().is_empty() || issuer.contains(':') || issuer.chars().any(char::is_control)
         {
             return Err(ConfigError::BadIssuer);
         }
         let mut settings = self.settings;
-        if !(1..=400).contains(&self.trusted_device_days) {
-            return Err(ConfigError::OutOfRange {
-                setting: "trusted device days",
-                bounds: "1 to 400 days",
-            });
-        }
-        settings.trusted_device_lifetime =
-            Duration::from_secs(u64::from(self.trusted_device_days).saturating_mul(DAY));
-        if settings.step_up_window < Duration::from_secs(60)
-            || settings.step_up_window > Duration::from_secs(3600)
-        {
-            return Err(ConfigError::OutOfRange {
-                setting: "step-up window",
-                bounds: "1 minute to 1 hour",
-            });
-        }
+        settings.trusted_device_lifetime = check_days(self.trusted_device_days)?;
+        check(
+            settings.step_up_window,
+            "step-up window",
+            (60, 3600),
+            "1 minute to 1 hour",
+        )?;
         if settings.recovery_codes == 0 || settings.recovery_codes > RecoveryCode::MAX_COUNT {
             return Err(ConfigError::OutOfRange {
                 setting: "recovery codes",
                 bounds: "1 to 100 codes",
             });
         }
-        if settings.enrollment_lifetime < Duration::from_secs(60)
-            || settings.enrollment_lifetime > Duration::from_secs(DAY)
-        {
-            return Err(ConfigError::OutOfRange {
-                setting: "enrolment lifetime",
-                bounds: "1 minute to 24 hours",
-            });
+        check(
+            settings.enrollment_lifetime,
+            "enrolment lifetime",
+            (60, DAY),
+            "1 minute to 24 hours",
+        )?;
+        check(
+            settings.unlock_lifetime,
+            "unlock link lifetime",
+            (600, 7 * DAY),
+            "10 minutes to 7 days",
+        )?;
+        if let Some(url) = &settings.unlock_url {
+            let probe = format!("{url}?token=probe");
+            if url.contains('?') || url.contains('#') || UnlockLink::new(probe).is_err() {
+                return Err(ConfigError::BadUnlockUrl);
+            }
         }
         Ok(Mfa {
             inner: Arc::new(Inner {
                 store,
-                mailer,
+                mailer: self.mailer,
                 sms: self.sms,
+                composer,
                 keyring,
                 pepper,
                 policy,
                 clock: self.clock,
                 issuer,
-                composer,
                 settings,
                 hook: self.hook,
             }),
         })
     }
+}
+
+fn check_days(days: u32) -> Result<Duration, ConfigError> {
+    if !(1..=400).contains(&days) {
+        return Err(ConfigError::OutOfRange {
+            setting: "trusted device days",
+            bounds: "1 to 400 days",
+        });
+    }
+    Ok(Duration::from_secs(u64::from(days).saturating_mul(DAY)))
+}
+
+fn check(
+    value: Duration,
+    setting: &'static str,
+    (min, max): (u64, u64),
+    bounds: &'static str,
+) -> Result<(), ConfigError> {
+    if value < Duration::from_secs(min) || value > Duration::from_secs(max) {
+        return Err(ConfigError::OutOfRange { setting, bounds });
+    }
+    Ok(())
 }

@@ -90,7 +90,7 @@ pub(crate) struct Admitted {
 #[derive(Debug)]
 pub(crate) enum Admission {
     /// Yes: evaluate it, then call [`Mfa::attempt_failed`] or [`Mfa::attempt_succeeded`].
-    Admitted(Admitted),
+    Admitted(Box<Admitted>),
     /// No: a budget of its context is spent or locked until then.
     Refused(SystemTime),
 }
@@ -179,12 +179,12 @@ impl Mfa {
         for ((budget, _), result) in slots.iter().zip(&results) {
             *states.get_mut(budget.counter) = to_policy(result.state());
         }
-        Ok(Admission::Admitted(Admitted {
+        Ok(Admission::Admitted(Box::new(Admitted {
             factor,
             attempt,
             slots,
             states,
-        }))
+        })))
     }
 
     /// Reads the budgets of `attempt`'s context and says until when an attempt would be
@@ -219,7 +219,7 @@ impl Mfa {
     /// against unrecognised contexts) tells the user, with an unlock link.
     pub(crate) async fn attempt_failed(
         &self,
-        admitted: Admitted,
+        admitted: Box<Admitted>,
         user: &str,
         client: &ClientInfo,
         now: SystemTime,

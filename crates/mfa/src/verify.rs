@@ -279,7 +279,7 @@ impl Mfa {
     pub(crate) async fn fail(
         &self,
         user: &str,
-        admitted: Admitted,
+        admitted: Box<Admitted>,
         method: Method,
         attempts_left: u32,
         client: &ClientInfo,

@@ -248,19 +248,8 @@ async fn email_only_stranger_cannot_cancel_or_starve_the_user(store: Arc<dyn Sto
     let address = "eve.victim@example.com";
     h.enrol_email(address, address).await;
     h.advance(60);
-    let own_login = |h: &Harness| async move {
-        let LoginStart::ChallengeRequired { challenge_id, .. } = h
-            .mfa
-            .begin_email_login(&email(address), &client())
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        challenge_id
-    };
     // A completed login makes the victim's network recognised.
-    let id = own_login(&h).await;
+    let id = own_login(&h, address).await;
     assert!(matches!(
         h.send(&id, Channel::Email).await,
         SendOutcome::Sent { .. }
@@ -288,7 +277,7 @@ async fn email_only_stranger_cannot_cancel_or_starve_the_user(store: Arc<dyn Sto
         if i % 240 == 120 {
             // The victim's own login, in the middle of the stream: a stranger starts another
             // login between the victim's send and the victim's code.
-            let id = own_login(&h).await;
+            let id = own_login(&h, address).await;
             let s = h.send(&id, Channel::Email).await;
             assert!(matches!(s, SendOutcome::Sent { .. }), "{i}: {s:?}");
             let code = h.last_email_code(6);
@@ -314,6 +303,19 @@ async fn email_only_stranger_cannot_cancel_or_starve_the_user(store: Arc<dyn Sto
         sent_to_victim_by_stranger <= 20,
         "the strangers' daily quota: {sent_to_victim_by_stranger}"
     );
+}
+
+/// The victim's own passwordless login from the usual network.
+async fn own_login(h: &Harness, address: &str) -> mfa::ChallengeId {
+    let LoginStart::ChallengeRequired { challenge_id, .. } = h
+        .mfa
+        .begin_email_login(&email(address), &client())
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    challenge_id
 }
 
 /// 50 logins from 50 networks, started at once, each followed by 5 concurrent wrong guesses:
@@ -433,38 +435,37 @@ async fn a_guess_without_a_code_sent_counts_nowhere(store: Arc<dyn Store>) {
     );
 }
 
+/// Locks user `ul` against strangers (10 failures within an hour from networks `n..`); returns
+/// the unlock token of the notice.
+async fn lock_ul(h: &Harness, secret: &str, n: u32) -> UnlockToken {
+    for i in 0..10 {
+        if i == 5 {
+            h.advance(901);
+        }
+        let from = stranger(n + i);
+        let id = h.login_from("ul", &from).await;
+        let bad = wrong(&totp_code(secret, 8, Algorithm::Sha1, h.clock.unix_secs()));
+        let _ = h.verify_from(&id, Proof::Totp(&bad), &from).await;
+    }
+    assert!(matches!(
+        h.mfa
+            .begin_login("ul", None, &stranger(n + 50))
+            .await
+            .unwrap(),
+        LoginStart::LockedOut { .. }
+    ));
+    let mail = h.last_mail();
+    assert!(mail.contains("https://app.test/unlock?token="), "{mail}");
+    token_in(&mail).parse::<UnlockToken>().unwrap()
+}
+
 /// The unlock link: a GET consumes nothing, the link alone unlocks nothing, one use only, and a
 /// new lock's link replaces it.
 async fn the_unlock_link_is_single_use_and_needs_a_proof(store: Arc<dyn Store>) {
     let h = harness(store, Policy::mandatory_totp());
     h.set_notice_email("ul", "ul@example.com").await;
     let (secret, _) = h.enrol_totp("ul", TotpOptions::new()).await;
-    let lock = |h: &Harness, n: u32| {
-        let secret = secret.clone();
-        async move {
-            // 10 failures in an hour from strangers lock until unlocked.
-            for i in 0..10 {
-                if i == 5 {
-                    h.advance(901);
-                }
-                let from = stranger(n + i);
-                let id = h.login_from("ul", &from).await;
-                let bad = wrong(&totp_code(&secret, 8, Algorithm::Sha1, h.clock.unix_secs()));
-                let _ = h.verify_from(&id, Proof::Totp(&bad), &from).await;
-            }
-            assert!(matches!(
-                h.mfa
-                    .begin_login("ul", None, &stranger(n + 50))
-                    .await
-                    .unwrap(),
-                LoginStart::LockedOut { .. }
-            ));
-            let mail = h.last_mail();
-            assert!(mail.contains("https://app.test/unlock?token="), "{mail}");
-            token_in(&mail).parse::<UnlockToken>().unwrap()
-        }
-    };
-    let first = lock(&h, 800).await;
+    let first = lock_ul(&h, &secret, 800).await;
     // A GET (inspect) consumes nothing.
     for _ in 0..3 {
         assert!(matches!(
@@ -474,7 +475,7 @@ async fn the_unlock_link_is_single_use_and_needs_a_proof(store: Arc<dyn Store>) 
     }
     // A new lock replaces the link: unlock, lock again.
     h.mfa.admin_unlock("ul", "ops").await.unwrap();
-    let second = lock(&h, 900).await;
+    let second = lock_ul(&h, &secret, 900).await;
     assert_eq!(
         h.mfa.inspect_unlock_link(&first).await.unwrap(),
         LinkInspection::Invalid,

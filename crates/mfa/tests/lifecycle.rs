@@ -85,12 +85,14 @@ async fn change_notices_reach_the_previous_and_the_new_address(store: Arc<dyn St
     assert!(added.contains("email address ...@example.com"), "{added}");
     assert!(!added.contains("(email)") && !added.contains("(totp)"));
     let number = phone("+14155550100");
-    h.mfa
+    let _ = h
+        .mfa
         .start_sms_enrollment("nia", Authority::StepUp(&grant), &number, &client())
         .await
         .unwrap();
     let code = h.last_sms_code(6);
-    h.mfa
+    let _ = h
+        .mfa
         .finish_sms_enrollment("nia", Authority::StepUp(&grant), &number, &code, &client())
         .await
         .unwrap();
@@ -98,12 +100,14 @@ async fn change_notices_reach_the_previous_and_the_new_address(store: Arc<dyn St
     // Someone with nia's session and a grant replaces the address and the number.
     let before = h.mail_recipients().len();
     let evil = email("mallory@evil.test");
-    h.mfa
+    let _ = h
+        .mfa
         .start_email_enrollment("nia", Authority::StepUp(&grant), &evil, &client())
         .await
         .unwrap();
     let code = h.last_email_code(6);
-    h.mfa
+    let _ = h
+        .mfa
         .finish_email_enrollment("nia", Authority::StepUp(&grant), &evil, &code, &client())
         .await
         .unwrap();
@@ -115,12 +119,14 @@ async fn change_notices_reach_the_previous_and_the_new_address(store: Arc<dyn St
     assert!(to.contains(&"mallory@evil.test".to_owned()), "{to:?}");
     let texts_before = h.sms.sent().len();
     let evil_phone = phone("+15550000666");
-    h.mfa
+    let _ = h
+        .mfa
         .start_sms_enrollment("nia", Authority::StepUp(&grant), &evil_phone, &client())
         .await
         .unwrap();
     let code = h.last_sms_code(6);
-    h.mfa
+    let _ = h
+        .mfa
         .finish_sms_enrollment(
             "nia",
             Authority::StepUp(&grant),
@@ -154,7 +160,8 @@ async fn a_replacement_enrolment_mints_no_recovery_codes(store: Arc<dyn Store>) 
     assert_eq!(h.mfa.recovery_codes_left("rex").await.unwrap(), 0);
     let grant = h.grant("rex", &secret).await;
     let to = email("rex@example.com");
-    h.mfa
+    let _ = h
+        .mfa
         .start_email_enrollment("rex", Authority::StepUp(&grant), &to, &client())
         .await
         .unwrap();
@@ -190,12 +197,14 @@ async fn changes_end_what_was_issued_before_them(store: Arc<dyn Store>) {
     let (secret, _) = h.enrol_totp("dan", TotpOptions::new()).await;
     let grant = h.grant("dan", &secret).await;
     let number = phone("+14155550123");
-    h.mfa
+    let _ = h
+        .mfa
         .start_sms_enrollment("dan", Authority::StepUp(&grant), &number, &client())
         .await
         .unwrap();
     let code = h.last_sms_code(6);
-    h.mfa
+    let _ = h
+        .mfa
         .finish_sms_enrollment("dan", Authority::StepUp(&grant), &number, &code, &client())
         .await
         .unwrap();
@@ -212,7 +221,8 @@ async fn changes_end_what_was_issued_before_them(store: Arc<dyn Store>) {
         let sms = h.last_sms_code(6);
         let fresh = h.grant("dan", &secret).await;
         let pending_mail = email("dan@example.com");
-        h.mfa
+        let _ = h
+            .mfa
             .start_email_enrollment("dan", Authority::StepUp(&fresh), &pending_mail, &client())
             .await
             .unwrap();
@@ -256,12 +266,14 @@ async fn changes_end_what_was_issued_before_them(store: Arc<dyn Store>) {
         if change == "disable" {
             // Put SMS back for the next round.
             let grant = h.grant("dan", &secret).await;
-            h.mfa
+            let _ = h
+                .mfa
                 .start_sms_enrollment("dan", Authority::StepUp(&grant), &number, &client())
                 .await
                 .unwrap();
             let code = h.last_sms_code(6);
-            h.mfa
+            let _ = h
+                .mfa
                 .finish_sms_enrollment("dan", Authority::StepUp(&grant), &number, &code, &client())
                 .await
                 .unwrap();
@@ -286,9 +298,9 @@ async fn mandatory_mfa_fails_closed(store: Arc<dyn Store>) {
     let optional = build(store, Policy::authenticator_setup(), false, |b| {
         b.clock(Arc::new(required.clock.clone()))
     });
-    let start = |h: &Harness, user: &'static str| async move {
+    async fn start(h: &Harness, user: &str) -> LoginStart {
         h.mfa.begin_login(user, None, &client()).await.unwrap()
-    };
+    }
     // No record at all.
     assert!(matches!(
         start(&required, "m1").await,
@@ -305,7 +317,7 @@ async fn mandatory_mfa_fails_closed(store: Arc<dyn Store>) {
         LoginStart::EnrollmentRequired
     ));
     // A pending authenticator.
-    required
+    let _ = required
         .mfa
         .start_totp_enrollment(
             "m3",

@@ -23,8 +23,17 @@ use crate::{Durability, Error, EvictionCheck, RedisStore, Result};
 /// How many marker writes are in flight at once during [`RedisStore::initialise`].
 const MARKER_BATCH: usize = 1024;
 
-/// The suffix of a settings key (`{P:u:U}:settings`).
+/// What follows a user's tag in a settings key (`{P:u:U}:settings`).
 const SETTINGS_SUFFIX: &[u8] = b":settings";
+
+/// Whether `key` is a settings key: nothing but `:settings` after the tag's closing brace
+/// (a counter key may end in `:settings` too, after more parts).
+fn is_settings_key(key: &[u8]) -> bool {
+    key.iter()
+        .position(|&b| b == b'}')
+        .and_then(|close| key.get(close.saturating_add(1)..))
+        .is_some_and(|rest| rest == SETTINGS_SUFFIX)
+}
 
 /// What [`RedisStore::initialise`] may assume about the keys it finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,7 +264,7 @@ impl RedisStore {
         let pattern = format!("{}u:*", self.prefix().scan_pattern().trim_end_matches('*'));
         let keys = self.scan(&pattern, None).await?;
         let mut adopted: u64 = 0;
-        for key in keys.iter().filter(|k| k.ends_with(SETTINGS_SUFFIX)) {
+        for key in keys.iter().filter(|k| is_settings_key(k)) {
             let name = String::from_utf8_lossy(key).into_owned();
             let mut cmd = redis::cmd("HSET");
             cmd.arg(self.keys.marker_for(&name)).arg(key).arg("1");
@@ -269,6 +278,15 @@ impl RedisStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_settings_keys_are_adopted() {
+        assert!(is_settings_key(b"{p:u:alice}:settings"));
+        assert!(is_settings_key(b"{p:u:a:settings}:settings"));
+        assert!(!is_settings_key(b"{p:u:alice}:ctr:4:totpa14:bob:settings"));
+        assert!(!is_settings_key(b"{p:u:alice}:settingsx"));
+        assert!(!is_settings_key(b"no tag:settings"));
+    }
 
     #[test]
     fn info_is_read_field_by_field() {

@@ -8,6 +8,7 @@ mod deployment;
 mod durability;
 mod error;
 mod keys;
+mod nodes;
 mod scripts;
 mod slot;
 mod store;

@@ -2,6 +2,8 @@
 //! Cluster (the `redis` crate's async cluster client). Scripts go through the same code for
 //! both; only the commands addressed to every node (`INFO`, `SCAN`) differ.
 
+use std::sync::Arc;
+
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClientBuilder, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
@@ -12,7 +14,7 @@ use redis::{Client, Cmd, Pipeline, RedisResult, Value};
 
 use crate::{Error, RedisConfig, Result};
 
-/// The address reported for the one server of a standalone connection.
+/// The address reported for a standalone server whose address is unknown (`from_manager`).
 pub(crate) const STANDALONE: &str = "standalone";
 
 /// Which nodes a command addressed to every node goes to.
@@ -27,7 +29,9 @@ pub(crate) enum Nodes {
 /// A standalone or Cluster connection; cheap to clone (clones share the connections).
 #[derive(Clone)]
 pub(crate) enum Conn {
-    Standalone(ConnectionManager),
+    /// A standalone server, and its `host:port` for messages (never the URL: it may hold a
+    /// password).
+    Standalone(ConnectionManager, Arc<str>),
     Cluster(ClusterConnection),
 }
 
@@ -35,12 +39,13 @@ impl Conn {
     /// A lazy standalone connection to `url`.
     pub(crate) fn standalone(url: &str, config: &RedisConfig) -> Result<Self> {
         let client = Client::open(url).map_err(Error::InvalidUrl)?;
+        let address: Arc<str> = client.get_connection_info().addr().to_string().into();
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connection_timeout))
             .set_response_timeout(Some(config.response_timeout))
             .set_number_of_retries(config.reconnect_retries);
         ConnectionManager::new_lazy_with_config(client, manager)
-            .map(Self::Standalone)
+            .map(|conn| Self::Standalone(conn, address))
             .map_err(Error::InvalidUrl)
     }
 
@@ -82,7 +87,7 @@ impl Conn {
     /// Sends one command (routed by its key on a Cluster). A server error is an `Err`.
     pub(crate) async fn command(&self, cmd: &Cmd) -> RedisResult<Value> {
         let reply = match self.clone() {
-            Self::Standalone(mut conn) => conn.req_packed_command(cmd).await,
+            Self::Standalone(mut conn, _) => conn.req_packed_command(cmd).await,
             Self::Cluster(mut conn) => conn.req_packed_command(cmd).await,
         }?;
         reply.extract_error()
@@ -92,7 +97,7 @@ impl Conn {
     /// key). Server errors come back as `Value::ServerError` entries.
     pub(crate) async fn pipeline(&self, pipe: &Pipeline, count: usize) -> RedisResult<Vec<Value>> {
         match self.clone() {
-            Self::Standalone(mut conn) => conn.req_packed_commands(pipe, 0, count).await,
+            Self::Standalone(mut conn, _) => conn.req_packed_commands(pipe, 0, count).await,
             Self::Cluster(mut conn) => conn.req_packed_commands(pipe, 0, count).await,
         }
     }
@@ -105,9 +110,9 @@ impl Conn {
         nodes: Nodes,
     ) -> RedisResult<Vec<(String, Value)>> {
         match self.clone() {
-            Self::Standalone(mut conn) => {
+            Self::Standalone(mut conn, address) => {
                 let reply = conn.req_packed_command(cmd).await?;
-                Ok(vec![(STANDALONE.to_owned(), reply)])
+                Ok(vec![(address.to_string(), reply)])
             }
             Self::Cluster(mut conn) => {
                 let which = match nodes {
@@ -130,7 +135,7 @@ impl Conn {
     /// server error is an `Err`.
     pub(crate) async fn on_node(&self, address: &str, cmd: &Cmd) -> RedisResult<Value> {
         match self.clone() {
-            Self::Standalone(mut conn) => conn.req_packed_command(cmd).await?.extract_error(),
+            Self::Standalone(mut conn, _) => conn.req_packed_command(cmd).await?.extract_error(),
             Self::Cluster(mut conn) => {
                 let (host, port) = address
                     .rsplit_once(':')

@@ -69,7 +69,7 @@ pub struct InitialisationReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NodeSettings {
-    /// `host:port` on a Cluster, `standalone` for a standalone server.
+    /// `host:port` (`standalone` for a store built with `from_manager`).
     pub address: String,
     /// `redis_version`.
     pub version: String,

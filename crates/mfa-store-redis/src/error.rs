@@ -36,7 +36,7 @@ pub enum Error {
          EvictionCheck::Allow accepts it, for tests and development only"
     )]
     Evicting {
-        /// The server (`host:port`, or `standalone`).
+        /// The server (`host:port`).
         node: String,
         /// Its `maxmemory-policy`.
         policy: String,
@@ -104,7 +104,9 @@ pub enum Error {
 /// (connection trouble, timeouts, server errors) is [`StoreError::Unavailable`] (transient).
 pub(crate) fn store_error(error: RedisError) -> StoreError {
     if error.code() == Some(DATA_LOSS_CODE) {
+        // An error raised inside a script ends with " script: <sha>, on @user_script:<line>.".
         let detail = error.detail().unwrap_or("a data-loss marker is missing");
+        let detail = detail.split(" script: ").next().unwrap_or(detail);
         return StoreError::data_loss(detail.to_owned());
     }
     match error.kind() {
@@ -145,4 +147,51 @@ pub(crate) fn is_refused_unrun(error: &RedisError) -> bool {
 /// Whether the server does not have the script (`NOSCRIPT`): it did not run.
 pub(crate) fn is_noscript(error: &RedisError) -> bool {
     error.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(reply: &[u8]) -> RedisError {
+        redis::parse_redis_value(reply)
+            .unwrap()
+            .extract_error()
+            .unwrap_err()
+    }
+
+    #[test]
+    fn a_scripts_data_loss_answer_is_data_loss_with_its_reason() {
+        let raised = server_error(
+            b"-MFADATALOSS the settings record was written and is gone script: be2d, on @user_script:13.\r\n",
+        );
+        match store_error(raised) {
+            StoreError::DataLoss(what) => {
+                assert_eq!(what, "the settings record was written and is gone");
+            }
+            other => panic!("{other:?}"),
+        }
+        let returned =
+            server_error(b"-MFADATALOSS the data-loss marker of this hash slot is missing\r\n");
+        assert!(matches!(store_error(returned), StoreError::DataLoss(_)));
+        assert!(!matches!(
+            store_error(server_error(b"-OOM command not allowed\r\n")),
+            StoreError::DataLoss(_)
+        ));
+    }
+
+    #[test]
+    fn refusals_that_did_not_run_are_told_apart() {
+        assert!(is_refused_unrun(&server_error(
+            b"-MOVED 3999 127.0.0.1:7002\r\n"
+        )));
+        assert!(is_refused_unrun(&server_error(
+            b"-TRYAGAIN slot migrating\r\n"
+        )));
+        assert!(is_refused_unrun(&server_error(b"-LOADING loading\r\n")));
+        assert!(!is_refused_unrun(&server_error(b"-ERR something\r\n")));
+        assert!(is_noscript(&server_error(
+            b"-NOSCRIPT No matching script\r\n"
+        )));
+    }
 }

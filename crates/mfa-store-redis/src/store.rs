@@ -10,7 +10,7 @@ use mfa_store::{Result as StoreResult, StoreError};
 use redis::aio::ConnectionManager;
 use redis::{Cmd, FromRedisValue, RedisError, Value};
 
-use crate::conn::Conn;
+use crate::conn::{Conn, STANDALONE};
 use crate::error::{is_connection_lost, is_noscript, is_refused_unrun, store_error};
 use crate::keys::Keys;
 use crate::scripts::{self, Invocation, Script};
@@ -139,7 +139,7 @@ impl RedisStore {
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig).
     pub fn from_manager(conn: ConnectionManager, config: RedisConfig) -> Result<Self> {
         config.validate()?;
-        Self::build(Conn::Standalone(conn), config)
+        Self::build(Conn::Standalone(conn, STANDALONE.into()), config)
     }
 
     fn build(conn: Conn, config: RedisConfig) -> Result<Self> {

@@ -9,6 +9,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use common::monitor::Commands;
 use common::{now, unique};
 use mfa_core::{
     Algorithm, ChallengeKind, CodeDigest, Digits, Keyring, Period, RecoveryVerifier, SealingKey,
@@ -207,5 +208,76 @@ async fn a_users_keys_share_one_slot_and_users_spread_over_the_masters() {
          {per_master:?}",
         users.len()
     );
+    cleanup.await;
+}
+
+/// The slot of `key`, as the cluster computes it.
+async fn keyslot(key: &str) -> u16 {
+    let mut conn = common::admin(&cluster_urls()[0]).await;
+    redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// A batch of takes costs one script per run of consecutive same-slot takes (they stop at the
+/// first refusal, in order), a batch read one script per slot; counted by the masters' MONITOR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batches_cost_one_script_per_slot_run() {
+    let Some((store, cleanup)) =
+        throwaway_cluster_store("batches_cost_one_script_per_slot_run").await
+    else {
+        return;
+    };
+    let (user, client, t) = (unique("batch"), unique("203.0.113.9"), now());
+    let user_slot = keyslot(&format!("{{{}:u:{user}}}", store.prefix())).await;
+    let client_slot = keyslot(&format!("{{{}:k:{client}}}", store.prefix())).await;
+    let slots = if user_slot == client_slot { 1 } else { 2 };
+    let window = Duration::from_secs(900);
+    let account = CounterKey::new("totp", CounterScope::Account(user.clone()));
+    let pair = CounterKey::new(
+        "totp",
+        CounterScope::AccountClient {
+            account: user.clone(),
+            client: client.clone(),
+        },
+    );
+    let by_client = CounterKey::new("totp", CounterScope::Client(client));
+    let masters: Vec<String> = masters()
+        .await
+        .iter()
+        .map(|m| format!("redis://{m}"))
+        .collect();
+    let mut monitor = Commands::start(&masters, store.prefix().as_str()).await;
+
+    let grouped = [
+        Take::new(account.clone(), window, 5),
+        Take::new(pair.clone(), window, 5),
+        Take::new(by_client.clone(), window, 5),
+    ];
+    assert_eq!(store.take_counters(&grouped, t).await.unwrap().len(), 3);
+    let first = monitor.since_last_mark().await.len();
+    let interleaved = [
+        Take::new(account.clone(), window, 5),
+        Take::new(by_client.clone(), window, 5),
+        Take::new(pair.clone(), window, 5),
+    ];
+    assert_eq!(store.take_counters(&interleaved, t).await.unwrap().len(), 3);
+    let second = monitor.since_last_mark().await.len();
+    store
+        .counters(&[account, by_client, pair], t)
+        .await
+        .unwrap();
+    let read = monitor.since_last_mark().await.len();
+    eprintln!(
+        "cluster, {slots} slot(s): take_counters(account, account+client, client) {first} \
+         scripts, take_counters(account, client, account+client) {second}, counters(3 keys) \
+         {read} (concurrent)"
+    );
+    assert_eq!(first, slots, "one script per run of same-slot takes");
+    assert_eq!(second, if slots == 1 { 1 } else { 3 });
+    assert_eq!(read, slots, "one read script per slot");
     cleanup.await;
 }

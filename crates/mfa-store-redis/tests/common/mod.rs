@@ -11,6 +11,7 @@
     clippy::print_stderr
 )]
 
+pub mod monitor;
 pub mod server;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -22,6 +22,7 @@
 // skip must say so on stderr (tests' stdout is captured).
 #![allow(clippy::panic, clippy::print_stderr)]
 
+use std::error::Error as StdError;
 use std::fmt::{self, Display};
 use std::future::IntoFuture;
 
@@ -97,6 +98,19 @@ pub fn skip_or_fail(test: &str, service: &str, why: &dyn Display) {
     );
 }
 
+/// `error` and its sources, `: `-separated (a store error's own message is short; the cause says
+/// which server refused what).
+fn with_causes(error: &dyn StdError) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Makes `store` (built with [`RedisStore::connect_lazy`] or
 /// [`RedisStore::connect_cluster_lazy`], under a prefix of its own) a throwaway store:
 /// initialises it as a new deployment, checks it as `connect` would, and returns it with the
@@ -122,7 +136,7 @@ pub async fn throwaway_store(test: &str) -> Option<(RedisStore, Cleanup)> {
         Ok(store) => throwaway(store).await,
         Err(error) => Err(error),
     };
-    made.map_err(|error| skip_or_fail(test, &format!("Redis at {url}"), &error))
+    made.map_err(|error| skip_or_fail(test, &format!("Redis at {url}"), &with_causes(&error)))
         .ok()
 }
 
@@ -135,10 +149,11 @@ pub async fn throwaway_cluster_store(test: &str) -> Option<(RedisStore, Cleanup)
         Err(error) => Err(error),
     };
     let service = format!(
-        "the Redis Cluster at {} ({CLUSTER_URLS_VAR})",
+        "the Redis Cluster at {} ({CLUSTER_URLS_VAR}; `eval \"$(bash .ci/redis-cluster.sh \
+         start)\"` starts one)",
         urls.join(",")
     );
-    made.map_err(|error| skip_or_fail(test, &service, &error))
+    made.map_err(|error| skip_or_fail(test, &service, &with_causes(&error)))
         .ok()
 }
 

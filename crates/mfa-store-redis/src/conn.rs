@@ -10,8 +10,9 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{
     MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo, SingleNodeRoutingInfo,
 };
-use redis::{Client, Cmd, Pipeline, RedisResult, Value};
+use redis::{Client, Cmd, ErrorKind, Pipeline, RedisError, RedisResult, Value};
 
+use crate::slot::SLOTS;
 use crate::{Error, RedisConfig, Result};
 
 /// The address reported for a standalone server whose address is unknown (`from_manager`).
@@ -136,24 +137,91 @@ impl Conn {
     pub(crate) async fn on_node(&self, address: &str, cmd: &Cmd) -> RedisResult<Value> {
         match self.clone() {
             Self::Standalone(mut conn, _) => conn.req_packed_command(cmd).await?.extract_error(),
+            Self::Cluster(mut conn) => conn
+                .route_command(cmd.clone(), RoutingInfo::SingleNode(by_address(address)?))
+                .await?
+                .extract_error(),
+        }
+    }
+
+    /// Sends a pipeline to the node at `address`, in one request: commands on keys of several
+    /// slots that node serves, which no multi-key command may mix on a Cluster. Server errors
+    /// come back as `Value::ServerError` entries (a redirection as an `Err`).
+    pub(crate) async fn pipeline_on_node(
+        &self,
+        address: &str,
+        pipe: &Pipeline,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        match self.clone() {
+            Self::Standalone(mut conn, _) => conn.req_packed_commands(pipe, 0, count).await,
             Self::Cluster(mut conn) => {
-                let (host, port) = address
-                    .rsplit_once(':')
-                    .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)))
-                    .ok_or_else(|| {
-                        redis::RedisError::from((
-                            redis::ErrorKind::Client,
-                            "a cluster node address without a port",
-                        ))
-                    })?;
-                let routing =
-                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });
-                conn.route_command(cmd.clone(), routing)
-                    .await?
-                    .extract_error()
+                conn.route_pipeline(pipe.clone(), 0, count, by_address(address)?)
+                    .await
             }
         }
     }
+
+    /// Which node serves which slots: `(first slot, last slot, address)` ranges, from
+    /// `CLUSTER SLOTS`; the whole range on the one server of a standalone connection.
+    pub(crate) async fn slot_owners(&self) -> RedisResult<Vec<(u16, u16, String)>> {
+        let conn = match self.clone() {
+            Self::Standalone(_, address) => {
+                let last = u16::try_from(SLOTS - 1).unwrap_or(u16::MAX);
+                return Ok(vec![(0, last, address.to_string())]);
+            }
+            Self::Cluster(conn) => conn,
+        };
+        let mut conn = conn;
+        let reply = conn
+            .req_packed_command(&redis::cmd("CLUSTER").arg("SLOTS").clone())
+            .await?
+            .extract_error()?;
+        let Value::Array(ranges) = reply else {
+            return Err(unexpected("CLUSTER SLOTS"));
+        };
+        ranges
+            .iter()
+            .map(|range| {
+                let Value::Array(parts) = range else {
+                    return Err(unexpected("a CLUSTER SLOTS range"));
+                };
+                match parts.as_slice() {
+                    [
+                        Value::Int(first),
+                        Value::Int(last),
+                        Value::Array(primary),
+                        ..,
+                    ] => {
+                        let (Ok(first), Ok(last)) = (u16::try_from(*first), u16::try_from(*last))
+                        else {
+                            return Err(unexpected("a CLUSTER SLOTS slot"));
+                        };
+                        match primary.as_slice() {
+                            [host, Value::Int(port), ..] => {
+                                Ok((first, last, format!("{}:{port}", text(host))))
+                            }
+                            _ => Err(unexpected("a CLUSTER SLOTS node")),
+                        }
+                    }
+                    _ => Err(unexpected("a CLUSTER SLOTS range")),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Routing to the node at `host:port`.
+fn by_address(address: &str) -> RedisResult<SingleNodeRoutingInfo> {
+    let (host, port) = address
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)))
+        .ok_or_else(|| unexpected("a cluster node address without a port"))?;
+    Ok(SingleNodeRoutingInfo::ByAddress { host, port })
+}
+
+fn unexpected(what: &'static str) -> RedisError {
+    RedisError::from((ErrorKind::UnexpectedReturnType, what))
 }
 
 /// A reply as text (status, bulk or verbatim string), empty for anything else.

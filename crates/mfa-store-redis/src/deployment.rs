@@ -12,16 +12,13 @@
 
 use std::time::SystemTime;
 
-use futures_util::future::join_all;
-use redis::Value;
+use redis::{Cmd, Value};
 
 use crate::codec::to_ms;
+use crate::nodes::sum;
 use crate::slot::SLOTS;
 use crate::store::Op;
 use crate::{Durability, Error, EvictionCheck, RedisStore, Result};
-
-/// How many marker writes are in flight at once during [`RedisStore::initialise`].
-const MARKER_BATCH: usize = 1024;
 
 /// What follows a user's tag in a settings key (`{P:u:U}:settings`).
 const SETTINGS_SUFFIX: &[u8] = b":settings";
@@ -217,7 +214,8 @@ impl RedisStore {
                     return Ok(report);
                 }
                 let pattern = self.prefix().scan_pattern();
-                if !self.scan(&pattern, Some(1)).await?.is_empty() {
+                let found = self.scan(&pattern, Some(1)).await?;
+                if found.iter().any(|(_, keys)| !keys.is_empty()) {
                     return Err(Error::NotEmpty {
                         prefix: self.prefix().to_string(),
                     });
@@ -232,31 +230,56 @@ impl RedisStore {
         Ok(report)
     }
 
-    /// How many of the 16384 markers exist (one `EXISTS`; split by slot on a Cluster).
+    /// How many of the 16384 markers exist (one pipeline of `EXISTS` per node).
     async fn markers_present(&self) -> Result<usize> {
-        let markers = self.keys.all_markers();
-        let present: u64 = self
-            .command(redis::cmd("EXISTS").arg(markers), Op::Read)
-            .await?;
+        let commands: Vec<Cmd> = self
+            .keys
+            .all_markers()
+            .into_iter()
+            .map(|marker| {
+                let mut cmd = redis::cmd("EXISTS");
+                cmd.arg(marker);
+                cmd
+            })
+            .collect();
+        let present = sum(self.per_slot(&commands).await?)?;
         Ok(usize::try_from(present).unwrap_or(usize::MAX))
     }
 
-    /// `HSETNX <marker> init <now>` for every slot; returns how many were created.
+    /// `HSETNX <marker> init <now>` for every slot (one pipeline per node); returns how many were
+    /// created.
     async fn write_markers(&self) -> Result<u64> {
         let now = to_ms(SystemTime::now());
-        let markers = self.keys.all_markers();
-        let mut created: u64 = 0;
-        for batch in markers.chunks(MARKER_BATCH) {
-            let writes = batch.iter().map(|marker| {
+        let commands: Vec<Cmd> = self
+            .keys
+            .all_markers()
+            .into_iter()
+            .map(|marker| {
                 let mut cmd = redis::cmd("HSETNX");
                 cmd.arg(marker).arg("init").arg(now);
-                async move { self.command::<u64>(&cmd, Op::Write).await }
-            });
-            for written in join_all(writes).await {
-                created = created.saturating_add(written?);
-            }
-        }
-        Ok(created)
+                cmd
+            })
+            .collect();
+        Ok(sum(self.per_slot(&commands).await?)?)
+    }
+
+    /// Gives every marker a TTL of `ttl` (throwaway test stores: a test that panics before its
+    /// cleanup leaves no 2 MB of markers behind for longer than that).
+    #[cfg(feature = "testkit")]
+    pub(crate) async fn expire_markers(&self, ttl: std::time::Duration) -> Result<()> {
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        let commands: Vec<Cmd> = self
+            .keys
+            .all_markers()
+            .into_iter()
+            .map(|marker| {
+                let mut cmd = redis::cmd("PEXPIRE");
+                cmd.arg(marker).arg(ms);
+                cmd
+            })
+            .collect();
+        self.per_slot(&commands).await?;
+        Ok(())
     }
 
     /// Records every existing settings record in its slot's marker.
@@ -264,7 +287,11 @@ impl RedisStore {
         let pattern = format!("{}u:*", self.prefix().scan_pattern().trim_end_matches('*'));
         let keys = self.scan(&pattern, None).await?;
         let mut adopted: u64 = 0;
-        for key in keys.iter().filter(|k| is_settings_key(k)) {
+        for key in keys
+            .iter()
+            .flat_map(|(_, keys)| keys)
+            .filter(|k| is_settings_key(k))
+        {
             let name = String::from_utf8_lossy(key).into_owned();
             let mut cmd = redis::cmd("HSET");
             cmd.arg(self.keys.marker_for(&name)).arg(key).arg("1");

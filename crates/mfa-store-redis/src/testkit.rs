@@ -25,6 +25,7 @@
 use std::error::Error as StdError;
 use std::fmt::{self, Display};
 use std::future::IntoFuture;
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
@@ -111,16 +112,22 @@ fn with_causes(error: &dyn StdError) -> String {
     text
 }
 
+/// How long a throwaway store's data-loss markers live: a test that panics before awaiting its
+/// [`Cleanup`] leaves them (about 2 MB) for at most this long; a test running longer would see
+/// its store report data loss.
+pub const MARKER_TTL: Duration = Duration::from_secs(3600);
+
 /// Makes `store` (built with [`RedisStore::connect_lazy`] or
 /// [`RedisStore::connect_cluster_lazy`], under a prefix of its own) a throwaway store:
-/// initialises it as a new deployment, checks it as `connect` would, and returns it with the
-/// [`Cleanup`] that deletes its keys.
+/// initialises it as a new deployment with markers that expire after [`MARKER_TTL`], checks it
+/// as `connect` would, and returns it with the [`Cleanup`] that deletes its keys.
 ///
 /// # Errors
 /// Those of [`RedisStore::initialise`] and [`RedisStore::verify_deployment`] (an unreachable
 /// server is [`Error::Store`](crate::Error::Store)).
 pub async fn throwaway(store: RedisStore) -> Result<(RedisStore, Cleanup)> {
     store.initialise(Initialisation::NewDeployment).await?;
+    store.expire_markers(MARKER_TTL).await?;
     store.verify_deployment().await?;
     let cleanup = Cleanup {
         store: store.clone(),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::server::RedisServer;
 use common::{now, unique};
 use mfa_store::{CounterKey, CounterScope, CounterStore, SettingsStore, StoreError};
-use mfa_store_redis::testkit::{config, throwaway};
+use mfa_store_redis::testkit::config;
 use mfa_store_redis::{Durability, Error, NotDurable, RedisStore};
 
 const WAIT: Duration = Duration::from_millis(300);
@@ -71,8 +71,7 @@ async fn single_use_writes_wait_for_a_replica_and_fail_closed_without_one() {
 
     let mut config = config();
     config.durability = replicas(1);
-    let lazy = RedisStore::connect_lazy(&primary.url(), config.clone()).unwrap();
-    let (store, _cleanup) = throwaway(lazy).await.unwrap();
+    let store = common::initialised(&primary.url(), config.clone()).await;
     let (t, window) = (now(), Duration::from_secs(900));
     let key = CounterKey::new("totp", CounterScope::Account(unique("durable")));
 

@@ -15,7 +15,7 @@ use common::{now, unique};
 use mfa_store::{
     CounterKey, CounterScope, CounterStore, FactorKind, MfaSettings, SettingsStore, StoreError,
 };
-use mfa_store_redis::testkit::{config, throwaway};
+use mfa_store_redis::testkit::config;
 use mfa_store_redis::{Error, EvictionCheck, Initialisation, RedisStore};
 use redis::aio::MultiplexedConnection;
 
@@ -156,9 +156,7 @@ async fn an_evicted_settings_record_reads_as_data_loss_never_as_not_enrolled() {
     };
     let mut config = config();
     config.eviction = EvictionCheck::Allow;
-    let (store, _cleanup) = throwaway(RedisStore::connect_lazy(&server.url(), config).unwrap())
-        .await
-        .unwrap();
+    let store = common::initialised(&server.url(), config).await;
     let enrolled: Vec<String> = (0..300).map(|_| unique("enrolled")).collect();
     for user in &enrolled {
         let mut settings = MfaSettings::new(user.clone());
@@ -227,9 +225,7 @@ async fn volatile_eviction_resets_counters_silently_which_is_why_connect_refuses
     };
     let mut config = config();
     config.eviction = EvictionCheck::Allow;
-    let (store, _cleanup) = throwaway(RedisStore::connect_lazy(&server.url(), config).unwrap())
-        .await
-        .unwrap();
+    let store = common::initialised(&server.url(), config).await;
     let t = now();
     let window = Duration::from_secs(900);
     let users: Vec<String> = (0..400).map(|_| unique("limited")).collect();

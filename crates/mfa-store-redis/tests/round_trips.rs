@@ -17,8 +17,7 @@ use mfa_store::{
     Challenge, ChallengeKind, ChallengeStore, CounterKey, CounterScope, CounterStore, MfaSettings,
     SettingsStore, Take,
 };
-use mfa_store_redis::RedisStore;
-use mfa_store_redis::testkit::{config, throwaway};
+use mfa_store_redis::testkit::config;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_changed_operation_is_one_round_trip() {
@@ -26,8 +25,7 @@ async fn each_changed_operation_is_one_round_trip() {
     let Some(server) = RedisServer::start(test, &[]).await else {
         return;
     };
-    let lazy = RedisStore::connect_lazy(&server.url(), config()).unwrap();
-    let (store, _cleanup) = throwaway(lazy).await.unwrap();
+    let store = common::initialised(&server.url(), config()).await;
     store.load_scripts().await.unwrap();
     let mut monitor = Commands::start(&[server.url()], store.prefix().as_str()).await;
     let (user, t, window) = (unique("rt"), now(), Duration::from_secs(900));

@@ -18,9 +18,7 @@ use mfa_store::{
     CounterKey, CounterScope, CounterStore, FactorKind, MfaSettings, NewTotpFactor,
     RecoveryCodeRecord, RecoveryCodeStore, SettingsStore, StoreError, TotpFactorStore,
 };
-use mfa_store_redis::testkit::{
-    config, random_prefix, skip_or_fail, throwaway, throwaway_store, url,
-};
+use mfa_store_redis::testkit::{config, random_prefix, skip_or_fail, throwaway_store, url};
 use mfa_store_redis::{Error, Initialisation, RedisConfig, RedisStore};
 
 fn settings(user: &str) -> MfaSettings {
@@ -75,8 +73,7 @@ async fn a_server_restarted_empty_answers_data_loss_never_absent() {
         return;
     };
     let config = config();
-    let lazy = RedisStore::connect_lazy(&server.url(), config.clone()).unwrap();
-    let (store, _cleanup) = throwaway(lazy).await.unwrap();
+    let store = common::initialised(&server.url(), config.clone()).await;
     let (alice, t) = (unique("alice"), now());
     let key = CounterKey::new("totp", CounterScope::Account(alice.clone()));
     store.put_settings(settings(&alice)).await.unwrap();
@@ -174,6 +171,15 @@ async fn markers_missing_in_some_slots_fail_those_slots_and_connect() {
         cursor = next;
     }
     assert_eq!(markers.len(), 16384);
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&markers[0])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert!(
+        ttl > 0 && ttl <= 3_600_000,
+        "a throwaway store's markers expire: {ttl} ms"
+    );
     markers.sort();
     let gone = &markers[..8192];
     let () = redis::cmd("DEL")

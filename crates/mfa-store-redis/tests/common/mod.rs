@@ -17,7 +17,7 @@ pub mod server;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mfa_store::testkit::{CHECKS, shared};
-use mfa_store_redis::RedisStore;
+use mfa_store_redis::{Initialisation, RedisConfig, RedisStore};
 
 /// Runs every check of `mfa_store::testkit::CHECKS` concurrently against `store` on the current
 /// multi-threaded runtime; fails listing every failed check as `<label>::<entity>::<check>`.
@@ -82,4 +82,16 @@ pub async fn admin(url: &str) -> redis::aio::MultiplexedConnection {
         .get_multiplexed_async_connection()
         .await
         .unwrap()
+}
+
+/// A store on a server the test started (so nothing to clean up: the server goes with the
+/// test), initialised as a new deployment with markers that never expire, as in production.
+pub async fn initialised(url: &str, config: RedisConfig) -> RedisStore {
+    let store = RedisStore::connect_lazy(url, config).unwrap();
+    store
+        .initialise(Initialisation::NewDeployment)
+        .await
+        .unwrap();
+    store.verify_deployment().await.unwrap();
+    store
 }

@@ -9,8 +9,8 @@ use mfa_store::{AuditEvent, AuditKind, AuditStore, ClientInfo, Result, StoreErro
 
 use crate::RedisStore;
 use crate::codec::{from_ms, parse_u64, to_ms};
-use crate::scripts::AUDIT_APPEND;
-use crate::store::Retry;
+use crate::scripts::{AUDIT_APPEND, AUDIT_LIST};
+use crate::store::Op;
 
 /// Width of the sequence number that starts every member.
 const SEQ_WIDTH: usize = 20;
@@ -30,13 +30,15 @@ fn push_optional(out: &mut String, part: Option<&str>) {
     }
 }
 
-/// `<at ms>|<len>:<kind><len>:<outcome>(+<len>:<ip>|-)(+<len>:<user agent>|-)`.
+/// `<at ms>|<len>:<kind><len>:<outcome>(+<len>:<ip>|-)(+<len>:<user agent>|-)(+<len>:<actor>|-)`.
 fn encode(event: &AuditEvent) -> String {
     let mut out = format!("{}|", to_ms(event.at));
     push_part(&mut out, event.kind.as_str());
     push_part(&mut out, event.outcome.as_str());
-    push_optional(&mut out, event.client.ip.as_deref());
+    let ip = event.client.ip.map(|ip| ip.to_string());
+    push_optional(&mut out, ip.as_deref());
     push_optional(&mut out, event.client.user_agent.as_deref());
+    push_optional(&mut out, event.actor.as_deref());
     out
 }
 
@@ -80,18 +82,28 @@ fn decode(user: &str, member: &[u8]) -> Result<AuditEvent> {
     let outcome = reader.part().ok_or_else(corrupt)?;
     let ip = reader.optional().ok_or_else(corrupt)?;
     let user_agent = reader.optional().ok_or_else(corrupt)?;
+    // Events appended before the actor was recorded end after the user agent.
+    let actor = if reader.0.is_empty() {
+        None
+    } else {
+        reader.optional().ok_or_else(corrupt)?
+    };
     if !reader.0.is_empty() {
         return Err(corrupt());
     }
+    let ip = ip
+        .map(|text| text.parse().map_err(|_| corrupt()))
+        .transpose()?;
     Ok(AuditEvent {
         at: from_ms(at, "audit event time")?,
         user: user.to_owned(),
         kind: AuditKind::new(kind.to_owned()),
         outcome: outcome.parse()?,
         client: ClientInfo {
-            ip: ip.map(str::to_owned),
+            ip,
             user_agent: user_agent.map(str::to_owned),
         },
+        actor: actor.map(str::to_owned),
     })
 }
 
@@ -101,11 +113,11 @@ impl AuditStore for RedisStore {
         let _: i64 = self
             .eval(
                 AUDIT_APPEND
-                    .key(self.keys.audit(&event.user))
+                    .on(&self.keys, self.keys.audit(&event.user))
                     .key(self.keys.audit_seq(&event.user))
                     .arg(to_ms(event.at))
                     .arg(encode(&event)),
-                Retry::Never,
+                Op::Write,
             )
             .await?;
         Ok(())
@@ -117,12 +129,9 @@ impl AuditStore for RedisStore {
         }
         let stop = i64::try_from(limit).map_or(-1, |n| n.saturating_sub(1));
         let members: Vec<Vec<u8>> = self
-            .command(
-                redis::cmd("ZREVRANGE")
-                    .arg(self.keys.audit(user))
-                    .arg(0)
-                    .arg(stop),
-                Retry::Idempotent,
+            .eval(
+                AUDIT_LIST.on(&self.keys, self.keys.audit(user)).arg(stop),
+                Op::Read,
             )
             .await?;
         members.iter().map(|m| decode(user, m)).collect()
@@ -148,9 +157,28 @@ mod tests {
                 ip: None,
                 user_agent: Some("+5:x|-".into()),
             },
+            actor: Some("admin|+3:x".into()),
         };
         let member = format!("{:020}{}", 7, encode(&event));
         assert_eq!(decode("u", member.as_bytes()).unwrap(), event);
+        let v6 = AuditEvent {
+            client: ClientInfo::new("2001:db8::7".parse().unwrap()),
+            actor: None,
+            ..event
+        };
+        let member = format!("{:020}{}", 8, encode(&v6));
+        assert_eq!(decode("u", member.as_bytes()).unwrap(), v6);
+        let old = format!("{:020}1|1:k7:success--", 10);
+        assert_eq!(
+            decode("u", old.as_bytes()).unwrap().actor,
+            None,
+            "an event without an actor"
+        );
+        let bad_ip = format!("{:020}1|1:k7:success+3:abc--", 9);
+        assert!(
+            decode("u", bad_ip.as_bytes()).is_err(),
+            "an IP that does not parse"
+        );
         assert!(decode("u", b"0000000000000000000712|3:abc").is_err());
         assert!(decode("u", b"short").is_err());
     }

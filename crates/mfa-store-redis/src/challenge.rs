@@ -4,21 +4,24 @@
 //! `<user tag>:chp:<purpose> -> id` that keeps one challenge per user and purpose, so creating
 //! (and replacing) is one script on one slot. Lookups come by id only, so an id -> user mapping
 //! `{<prefix>:c:<id>}` (its own tag, same expiry as the challenge) leads to the user's slot:
-//! operations by id are one `GET` then one script.
+//! operations by id are one script on the mapping's slot, then one on the user's. A set of the
+//! user's challenge ids (`<user tag>:chs`) lets `revoke_user_challenges` find them all in one
+//! script.
 
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use mfa_core::CodeDigest;
+use mfa_core::{ChallengeKind, CodeDigest};
 use mfa_store::{AttemptOutcome, Challenge, ChallengeStore, Result, StoreError};
 
 use crate::RedisStore;
 use crate::codec::{Fields, to_ms};
 use crate::scripts::{
-    CHALLENGE_CLAIM, CHALLENGE_CONSUME, CHALLENGE_CREATE, CHALLENGE_DELETE, CHALLENGE_REPLACE,
-    CHALLENGE_SPEND, CHALLENGE_TAKEOVER, MAPPING_DELETE,
+    CHALLENGE_CLAIM, CHALLENGE_CONSUME, CHALLENGE_CREATE, CHALLENGE_DELETE, CHALLENGE_GET,
+    CHALLENGE_REPLACE, CHALLENGE_REVOKE_USER, CHALLENGE_SPEND, CHALLENGE_TAKEOVER, MAPPING_DELETE,
+    MAPPING_GET,
 };
-use crate::store::{Retry, check_status};
+use crate::store::{Op, check_status};
 
 const RECORD: &str = "challenge";
 
@@ -46,11 +49,16 @@ fn decode(id: &str, f: &Fields) -> Result<Challenge> {
 impl RedisStore {
     /// The user a challenge id belongs to, from the id mapping.
     async fn challenge_user(&self, id: &str) -> Result<Option<String>> {
-        self.command(
-            redis::cmd("GET").arg(self.keys.challenge_owner(id)),
-            Retry::Idempotent,
+        self.eval(
+            &MAPPING_GET.on(&self.keys, self.keys.challenge_owner(id)),
+            Op::Read,
         )
         .await
+    }
+
+    /// The key of challenge `id` of `user`.
+    fn challenge_key(&self, user: &str, id: &str) -> String {
+        format!("{}{id}", self.keys.challenge_base(user))
     }
 
     /// Claims the id mapping for `user`, or fails with a conflict if another user's challenge
@@ -60,16 +68,19 @@ impl RedisStore {
         for _ in 0..CLAIM_ATTEMPTS {
             let other: Option<String> = self
                 .eval(
-                    CHALLENGE_CLAIM.key(&owner_key).arg(user).arg(expires_ms),
-                    Retry::Never,
+                    CHALLENGE_CLAIM
+                        .on(&self.keys, owner_key.as_str())
+                        .arg(user)
+                        .arg(expires_ms),
+                    Op::Write,
                 )
                 .await?;
             let Some(other) = other else {
                 return Ok(());
             };
-            let held = format!("{}{id}", self.keys.challenge_base(&other));
+            let held = self.challenge_key(&other, id);
             let exists: bool = self
-                .command(redis::cmd("EXISTS").arg(held), Retry::Idempotent)
+                .command(redis::cmd("EXISTS").arg(held), Op::Read)
                 .await?;
             if exists {
                 return Err(StoreError::conflict("another user's challenge has this id"));
@@ -78,11 +89,11 @@ impl RedisStore {
             let taken: i64 = self
                 .eval(
                     CHALLENGE_TAKEOVER
-                        .key(&owner_key)
+                        .on(&self.keys, owner_key.as_str())
                         .arg(&other)
                         .arg(user)
                         .arg(expires_ms),
-                    Retry::Never,
+                    Op::Write,
                 )
                 .await?;
             if taken == 1 {
@@ -100,13 +111,14 @@ impl ChallengeStore for RedisStore {
         self.claim_challenge_id(&challenge.id, &challenge.user, expires_ms)
             .await?;
         let base = self.keys.challenge_base(&challenge.user);
-        let mut invocation = CHALLENGE_CREATE.key(format!("{base}{}", challenge.id));
+        let mut invocation = CHALLENGE_CREATE.on(&self.keys, format!("{base}{}", challenge.id));
         invocation
             .key(format!(
                 "{}{}",
                 self.keys.purpose_base(&challenge.user),
                 challenge.purpose
             ))
+            .key(self.keys.challenge_index(&challenge.user))
             .arg(&base)
             .arg(&challenge.id)
             .arg(&challenge.purpose)
@@ -134,7 +146,7 @@ impl ChallengeStore for RedisStore {
                 invocation.arg(field).arg(digest.as_bytes().as_slice());
             }
         }
-        let status: String = self.eval(&invocation, Retry::Never).await?;
+        let status: String = self.eval(&invocation, Op::Write).await?;
         check_status(&status, "challenge")
     }
 
@@ -142,11 +154,13 @@ impl ChallengeStore for RedisStore {
         let Some(user) = self.challenge_user(id).await? else {
             return Ok(None);
         };
-        let key = format!("{}{id}", self.keys.challenge_base(&user));
-        let map = self
-            .command(redis::cmd("HGETALL").arg(key), Retry::Idempotent)
+        let flat: Vec<Vec<u8>> = self
+            .eval(
+                &CHALLENGE_GET.on(&self.keys, self.challenge_key(&user, id)),
+                Op::Read,
+            )
             .await?;
-        let fields = Fields::from_map(RECORD, map);
+        let fields = Fields::from_flat(RECORD, flat)?;
         if fields.is_empty() {
             return Ok(None);
         }
@@ -158,9 +172,13 @@ impl ChallengeStore for RedisStore {
         let Some(user) = self.challenge_user(id).await? else {
             return Ok(AttemptOutcome::NotFound);
         };
-        let key = format!("{}{id}", self.keys.challenge_base(&user));
         let reply: Vec<Vec<u8>> = self
-            .eval(CHALLENGE_SPEND.key(key).arg(to_ms(now)), Retry::Never)
+            .eval(
+                CHALLENGE_SPEND
+                    .on(&self.keys, self.challenge_key(&user, id))
+                    .arg(to_ms(now)),
+                Op::Guard,
+            )
             .await?;
         let mut reply = reply.into_iter();
         let status = reply.next().unwrap_or_default();
@@ -184,9 +202,13 @@ impl ChallengeStore for RedisStore {
         let Some(user) = self.challenge_user(id).await? else {
             return Ok(false);
         };
-        let key = format!("{}{id}", self.keys.challenge_base(&user));
         let done: i64 = self
-            .eval(CHALLENGE_CONSUME.key(key).arg(to_ms(now)), Retry::Never)
+            .eval(
+                CHALLENGE_CONSUME
+                    .on(&self.keys, self.challenge_key(&user, id))
+                    .arg(to_ms(now)),
+                Op::Guard,
+            )
             .await?;
         Ok(done == 1)
     }
@@ -194,6 +216,7 @@ impl ChallengeStore for RedisStore {
     async fn replace_challenge_code(
         &self,
         id: &str,
+        kind: ChallengeKind,
         code_digest: CodeDigest,
         expires_at: SystemTime,
         now: SystemTime,
@@ -201,18 +224,19 @@ impl ChallengeStore for RedisStore {
         let Some(user) = self.challenge_user(id).await? else {
             return Ok(false);
         };
-        let key = format!("{}{id}", self.keys.challenge_base(&user));
         let expires_ms = to_ms(expires_at);
         let done: i64 = self
             .eval(
                 CHALLENGE_REPLACE
-                    .key(key)
+                    .on(&self.keys, self.challenge_key(&user, id))
+                    .key(self.keys.challenge_index(&user))
                     .arg(to_ms(now))
+                    .arg(kind.as_str())
                     .arg(code_digest.as_bytes().as_slice())
                     .arg(expires_ms)
                     .arg(self.keys.purpose_base(&user))
                     .arg(id),
-                Retry::Never,
+                Op::Write,
             )
             .await?;
         if done == 1 {
@@ -223,7 +247,7 @@ impl ChallengeStore for RedisStore {
                         .arg(self.keys.challenge_owner(id))
                         .arg(expires_ms)
                         .arg("GT"),
-                    Retry::Idempotent,
+                    Op::Read,
                 )
                 .await?;
         }
@@ -234,23 +258,39 @@ impl ChallengeStore for RedisStore {
         let Some(user) = self.challenge_user(id).await? else {
             return Ok(false);
         };
-        let key = format!("{}{id}", self.keys.challenge_base(&user));
         let existed: i64 = self
             .eval(
                 CHALLENGE_DELETE
-                    .key(key)
+                    .on(&self.keys, self.challenge_key(&user, id))
+                    .key(self.keys.challenge_index(&user))
                     .arg(self.keys.purpose_base(&user))
                     .arg(id),
-                Retry::Never,
+                Op::Guard,
             )
             .await?;
         let _: i64 = self
             .eval(
-                MAPPING_DELETE.key(self.keys.challenge_owner(id)).arg(&user),
-                Retry::Idempotent,
+                MAPPING_DELETE
+                    .on(&self.keys, self.keys.challenge_owner(id))
+                    .arg(&user),
+                Op::Read,
             )
             .await?;
         Ok(existed == 1)
+    }
+
+    /// One script on the user's slot deletes every challenge in the user's id set with its
+    /// purpose pointer. The id mappings stay until their TTL: they lead to nothing, and a new
+    /// challenge with the same id takes them over.
+    async fn revoke_user_challenges(&self, user: &str) -> Result<u64> {
+        self.eval(
+            CHALLENGE_REVOKE_USER
+                .on(&self.keys, self.keys.challenge_index(user))
+                .arg(self.keys.challenge_base(user))
+                .arg(self.keys.purpose_base(user)),
+            Op::Guard,
+        )
+        .await
     }
 
     /// Challenges expire by TTL (`PEXPIREAT` at `expires_at`): nothing to purge, returns 0.

@@ -49,10 +49,6 @@ impl Fields {
         Ok(Self { map, record })
     }
 
-    pub(crate) fn from_map(record: &'static str, map: HashMap<Vec<u8>, Vec<u8>>) -> Self {
-        Self { map, record }
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
@@ -103,6 +99,13 @@ impl Fields {
     pub(crate) fn time(&self, field: &str) -> Result<SystemTime> {
         let ms = self.u64(field)?;
         from_ms(ms, "time out of range").map_err(|_| self.corrupt(field))
+    }
+
+    /// An optional time field (milliseconds).
+    pub(crate) fn opt_time(&self, field: &str) -> Result<Option<SystemTime>> {
+        self.opt_u64(field)?
+            .map(|ms| from_ms(ms, "time out of range").map_err(|_| self.corrupt(field)))
+            .transpose()
     }
 
     /// An optional 32-byte digest field.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::{Error, Result};
+use crate::{Durability, Error, Result};
 
 /// The longest prefix accepted.
 const MAX_PREFIX_LEN: usize = 64;
@@ -73,6 +73,24 @@ impl fmt::Display for KeyPrefix {
     }
 }
 
+/// Whether connecting refuses a server that can evict the store's keys.
+///
+/// A server with a `maxmemory` and any `maxmemory-policy` but `noeviction` deletes keys when it
+/// is full: under `allkeys-*` any record (a user's settings: second factor off), under
+/// `volatile-*` exactly the records with a TTL (counters and locks: limits reset). The store
+/// cannot work safely on such a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum EvictionCheck {
+    /// Refuse it with [`Error::Evicting`] (the default).
+    #[default]
+    Refuse,
+    /// Accept it. **For tests and development only**: evicted records are lost, and the
+    /// data-loss markers only turn some of those losses into
+    /// [`StoreError::DataLoss`](mfa_store::StoreError::DataLoss) (see `docs/store-redis.md`).
+    Allow,
+}
+
 /// Settings of a [`RedisStore`](crate::RedisStore).
 ///
 /// The URL is passed separately to the constructors, so this type holds no password and its
@@ -87,8 +105,13 @@ pub struct RedisConfig {
     /// How long a command may wait for its reply before it fails as unavailable (default 2 s).
     pub response_timeout: Duration,
     /// How many times a lost connection is re-established, with exponential back-off from
-    /// 100 ms, before pending operations fail (default 3).
+    /// 100 ms, before pending operations fail (default 3; standalone servers only: a Cluster
+    /// connection reconnects each node on the next command).
     pub reconnect_retries: usize,
+    /// Whether connecting refuses a server that can evict keys (default: refuse).
+    pub eviction: EvictionCheck,
+    /// What single-use writes wait for (default: the primary only).
+    pub durability: Durability,
 }
 
 impl RedisConfig {
@@ -100,6 +123,32 @@ impl RedisConfig {
             ..Self::default()
         }
     }
+
+    /// Checks the settings that depend on each other.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for a zero response timeout, or a durability wait that is zero
+    /// or not shorter than the response timeout (the reply would time out first).
+    pub fn validate(&self) -> Result<()> {
+        if self.response_timeout.is_zero() {
+            return Err(Error::InvalidConfig(
+                "the response timeout must not be zero",
+            ));
+        }
+        if let Some(wait) = self.durability.timeout() {
+            if wait.is_zero() {
+                return Err(Error::InvalidConfig(
+                    "the durability timeout must not be zero (WAIT 0 blocks for ever)",
+                ));
+            }
+            if wait >= self.response_timeout {
+                return Err(Error::InvalidConfig(
+                    "the durability timeout must be shorter than the response timeout",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for RedisConfig {
@@ -109,6 +158,8 @@ impl Default for RedisConfig {
             connection_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(2),
             reconnect_retries: 3,
+            eviction: EvictionCheck::Refuse,
+            durability: Durability::Primary,
         }
     }
 }
@@ -139,6 +190,28 @@ mod tests {
                 "{bad:?} accepted"
             );
         }
+    }
+
+    #[test]
+    fn durability_waits_must_fit_in_the_response_timeout() {
+        let mut config = RedisConfig::default();
+        assert!(config.validate().is_ok());
+        let replicas = std::num::NonZeroU32::MIN;
+        config.durability = Durability::Replicas {
+            replicas,
+            timeout: Duration::from_secs(2),
+        };
+        assert!(matches!(config.validate(), Err(Error::InvalidConfig(_))));
+        config.durability = Durability::Replicas {
+            replicas,
+            timeout: Duration::ZERO,
+        };
+        assert!(matches!(config.validate(), Err(Error::InvalidConfig(_))));
+        config.durability = Durability::Replicas {
+            replicas,
+            timeout: Duration::from_millis(500),
+        };
+        assert!(config.validate().is_ok());
     }
 
     #[test]

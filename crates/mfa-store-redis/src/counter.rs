@@ -2,19 +2,24 @@
 //! account+client counters) or the client's own tag (client counters); `PEXPIREAT` at the
 //! record's retained-until instant.
 //!
-//! The batch methods send one script per hash tag, all at once on the multiplexed connection,
-//! so a batch costs one round trip of latency however many tags it spans.
+//! The batch methods send as few scripts as the topology allows. A standalone server runs a
+//! script over keys of any slots, so a batch is one script. A Cluster runs a script on one
+//! slot's node only: `counters` sends one script per slot, all at once (one round trip of
+//! latency); `take_counters` must stop at the first refusal in the order given, so it sends one
+//! script per run of consecutive takes on one slot, each after the previous one was all taken.
 
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use futures_util::future::join_all;
-use mfa_store::{CounterKey, CounterState, CounterStore, Result, StoreError, window_end};
+use mfa_store::{
+    CounterKey, CounterState, CounterStore, CounterTake, Result, StoreError, Take, window_end,
+};
 
 use crate::RedisStore;
 use crate::codec::{from_ms, parse_u64, to_ms};
-use crate::scripts::{COUNTER_HIT, COUNTER_LOCK, COUNTER_READ};
-use crate::store::Retry;
+use crate::scripts::{COUNTER_LOCK, COUNTER_READ, COUNTER_REFUND, COUNTER_TAKE};
+use crate::slot::slot;
+use crate::store::Op;
 
 /// Decodes `{window_start, window_end, count, consecutive, locked_until or ''}`.
 fn decode(entry: &[Vec<u8>]) -> Result<CounterState> {
@@ -38,104 +43,142 @@ fn decode(entry: &[Vec<u8>]) -> Result<CounterState> {
     })
 }
 
-/// Groups the indices of `keys` by hash tag, keeping the order within each group.
-fn by_tag<'k, T>(
-    store: &RedisStore,
-    items: &'k [T],
-    key_of: impl Fn(&'k T) -> &'k CounterKey,
-) -> Vec<Vec<usize>> {
-    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-    for (index, item) in items.iter().enumerate() {
-        let tag = store.keys.counter_tag(key_of(item));
-        match groups.iter_mut().find(|(t, _)| *t == tag) {
+/// Decodes `{'taken' | 'refused', state...}`.
+fn decode_take(entry: &[Vec<u8>]) -> Result<CounterTake> {
+    match entry.split_first() {
+        Some((status, state)) if status.as_slice() == b"taken" => {
+            Ok(CounterTake::Taken(decode(state)?))
+        }
+        Some((status, state)) if status.as_slice() == b"refused" => {
+            Ok(CounterTake::Refused(decode(state)?))
+        }
+        _ => Err(StoreError::corrupt("counter take status")),
+    }
+}
+
+/// How a batch is split into scripts.
+#[derive(Clone, Copy)]
+enum Grouping {
+    /// Runs of consecutive items on one slot (the order matters: takes stop at a refusal).
+    Runs,
+    /// All items of each slot together (reads, whose order does not matter).
+    BySlot,
+}
+
+/// Splits `0..len` into the groups one script each can serve, keeping the order within each:
+/// everything in one group on a standalone server (`slot_of` is `None` for all), else by slot.
+fn groups(len: usize, slot_of: impl Fn(usize) -> Option<u16>, how: Grouping) -> Vec<Vec<usize>> {
+    let mut groups: Vec<(Option<u16>, Vec<usize>)> = Vec::new();
+    for index in 0..len {
+        let slot = slot_of(index);
+        let open = match how {
+            Grouping::Runs => groups.last_mut().filter(|(s, _)| *s == slot),
+            Grouping::BySlot => groups.iter_mut().find(|(s, _)| *s == slot),
+        };
+        match open {
             Some((_, members)) => members.push(index),
-            None => groups.push((tag, vec![index])),
+            None => groups.push((slot, vec![index])),
         }
     }
     groups.into_iter().map(|(_, members)| members).collect()
 }
 
-/// Puts per-group results back in the order of the request.
-fn reorder<T>(len: usize, groups: &[Vec<usize>], results: Vec<Vec<T>>) -> Result<Vec<T>> {
-    let mut slots: Vec<Option<T>> = std::iter::repeat_with(|| None).take(len).collect();
-    for (members, values) in groups.iter().zip(results) {
-        if members.len() != values.len() {
-            return Err(StoreError::corrupt("counter batch reply length"));
-        }
-        for (&index, value) in members.iter().zip(values) {
-            if let Some(slot) = slots.get_mut(index) {
-                *slot = Some(value);
-            }
-        }
-    }
-    slots
-        .into_iter()
-        .map(|slot| slot.ok_or_else(|| StoreError::corrupt("counter batch reply")))
-        .collect()
-}
-
 impl RedisStore {
-    /// One `counter_hit` script over keys of one tag.
-    async fn hit_group(
+    /// The slot that decides which script a counter goes in: its own on a Cluster, one shared
+    /// `None` on a standalone server.
+    fn group_slot(&self, key: &CounterKey) -> Option<u16> {
+        self.is_cluster()
+            .then(|| slot(self.keys.counter(key).as_bytes()))
+    }
+
+    /// Adds `marker, counter` to `invocation` for `key`.
+    fn push_counter(&self, invocation: &mut crate::scripts::Invocation<'_>, key: &CounterKey) {
+        let counter = self.keys.counter(key);
+        invocation.key(self.keys.marker_for(&counter)).key(counter);
+    }
+
+    /// One `counter_take` script over `takes[members]`, stopping at the first refusal.
+    async fn take_group(
         &self,
-        hits: &[(CounterKey, Duration)],
+        takes: &[Take],
         members: &[usize],
         now: SystemTime,
-    ) -> Result<Vec<CounterState>> {
-        let mut invocation = COUNTER_HIT.prepare_invoke();
+    ) -> Result<Vec<CounterTake>> {
+        let mut invocation = COUNTER_TAKE.prepare();
         invocation.arg(to_ms(now));
-        for &index in members {
-            if let Some((key, window)) = hits.get(index) {
-                invocation
-                    .key(self.keys.counter(key))
-                    .arg(to_ms(window_end(now, *window)));
-            }
+        for take in members.iter().filter_map(|&i| takes.get(i)) {
+            self.push_counter(&mut invocation, &take.key);
+            invocation
+                .arg(to_ms(window_end(now, take.window)))
+                .arg(take.limit);
         }
-        let reply: Vec<Vec<Vec<u8>>> = self.eval(&invocation, Retry::Never).await?;
-        reply.iter().map(|entry| decode(entry)).collect()
+        let reply: Vec<Vec<Vec<u8>>> = self.eval(&invocation, Op::Guard).await?;
+        if reply.is_empty() || reply.len() > members.len() {
+            return Err(StoreError::corrupt("counter take reply length"));
+        }
+        reply.iter().map(|entry| decode_take(entry)).collect()
     }
 
-    /// One `counter_read` script over keys of one tag.
-    async fn read_group(
+    /// One `counter_read` invocation over `keys[members]`.
+    fn read_invocation(
         &self,
         keys: &[CounterKey],
         members: &[usize],
-        now: SystemTime,
-    ) -> Result<Vec<Option<CounterState>>> {
-        let mut invocation = COUNTER_READ.prepare_invoke();
-        invocation.arg(to_ms(now));
-        for &index in members {
-            if let Some(key) = keys.get(index) {
-                invocation.key(self.keys.counter(key));
-            }
+    ) -> crate::scripts::Invocation<'_> {
+        let mut invocation = COUNTER_READ.prepare();
+        for key in members.iter().filter_map(|&i| keys.get(i)) {
+            self.push_counter(&mut invocation, key);
         }
-        let reply: Vec<Vec<Vec<u8>>> = self.eval(&invocation, Retry::Idempotent).await?;
-        reply
-            .iter()
-            .map(|entry| {
-                if entry.is_empty() {
-                    Ok(None)
-                } else {
-                    decode(entry).map(Some)
-                }
-            })
-            .collect()
+        invocation
     }
 }
 
 #[async_trait]
 impl CounterStore for RedisStore {
-    async fn hit_counter(
+    async fn take_counter(
         &self,
         key: &CounterKey,
         window: Duration,
+        limit: u32,
         now: SystemTime,
-    ) -> Result<CounterState> {
-        let hits = [(key.clone(), window)];
-        let mut states = self.hit_group(&hits, &[0], now).await?;
-        states
+    ) -> Result<CounterTake> {
+        let takes = [Take::new(key.clone(), window, limit)];
+        let mut results = self.take_group(&takes, &[0], now).await?;
+        results
             .pop()
-            .ok_or_else(|| StoreError::corrupt("counter hit reply"))
+            .ok_or_else(|| StoreError::corrupt("counter take reply"))
+    }
+
+    /// One script for the whole batch on a standalone server; on a Cluster one script per run
+    /// of consecutive takes on one slot, sent after the previous run was all taken.
+    async fn take_counters(&self, takes: &[Take], now: SystemTime) -> Result<Vec<CounterTake>> {
+        let runs = groups(
+            takes.len(),
+            |i| takes.get(i).and_then(|t| self.group_slot(&t.key)),
+            Grouping::Runs,
+        );
+        let mut results = Vec::with_capacity(takes.len());
+        for members in &runs {
+            let run = self.take_group(takes, members, now).await?;
+            let refused = run.len() < members.len() || run.last().is_some_and(|r| !r.is_taken());
+            results.extend(run);
+            if refused {
+                break;
+            }
+        }
+        Ok(results)
+    }
+
+    async fn refund_counter(&self, key: &CounterKey, now: SystemTime) -> Result<()> {
+        let _: i64 = self
+            .eval(
+                COUNTER_REFUND
+                    .on(&self.keys, self.keys.counter(key))
+                    .arg(to_ms(now)),
+                Op::Write,
+            )
+            .await?;
+        Ok(())
     }
 
     async fn lock_counter(
@@ -147,10 +190,10 @@ impl CounterStore for RedisStore {
         let reply: Vec<Vec<u8>> = self
             .eval(
                 COUNTER_LOCK
-                    .key(self.keys.counter(key))
+                    .on(&self.keys, self.keys.counter(key))
                     .arg(to_ms(now))
                     .arg(to_ms(until)),
-                Retry::Never,
+                Op::Guard,
             )
             .await?;
         decode(&reply)
@@ -158,65 +201,91 @@ impl CounterStore for RedisStore {
 
     async fn reset_counter(&self, key: &CounterKey) -> Result<()> {
         let _: i64 = self
-            .command(
-                redis::cmd("DEL").arg(self.keys.counter(key)),
-                Retry::Idempotent,
-            )
+            .command(redis::cmd("DEL").arg(self.keys.counter(key)), Op::Read)
             .await?;
         Ok(())
     }
 
     async fn counter(&self, key: &CounterKey, now: SystemTime) -> Result<Option<CounterState>> {
-        let mut states = self
-            .read_group(std::slice::from_ref(key), &[0], now)
-            .await?;
+        let mut states = self.counters(std::slice::from_ref(key), now).await?;
         states
             .pop()
             .ok_or_else(|| StoreError::corrupt("counter read reply"))
     }
 
-    /// One `counter_read` script per hash tag, sent concurrently.
+    /// One script for the whole batch on a standalone server; on a Cluster one script per slot,
+    /// sent concurrently.
     async fn counters(
         &self,
         keys: &[CounterKey],
         now: SystemTime,
     ) -> Result<Vec<Option<CounterState>>> {
-        let groups = by_tag(self, keys, |k| k);
-        let results = join_all(
-            groups
-                .iter()
-                .map(|members| self.read_group(keys, members, now)),
-        )
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
-        reorder(keys.len(), &groups, results)
-    }
-
-    /// One `counter_hit` script per hash tag, sent concurrently. On an error some tags' hits
-    /// may be counted and others not; the caller denies the attempt either way.
-    async fn hit_counters(
-        &self,
-        hits: &[(CounterKey, Duration)],
-        now: SystemTime,
-    ) -> Result<Vec<CounterState>> {
-        let groups = by_tag(self, hits, |(k, _)| k);
-        // join_all, not try_join_all: every group's hit is sent and awaited even if another
-        // group failed, so an error never leaves a hit uncounted that could have been counted.
-        let results = join_all(
-            groups
-                .iter()
-                .map(|members| self.hit_group(hits, members, now)),
-        )
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
-        reorder(hits.len(), &groups, results)
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let groups = groups(
+            keys.len(),
+            |i| keys.get(i).and_then(|k| self.group_slot(k)),
+            Grouping::BySlot,
+        );
+        let mut invocations: Vec<_> = groups
+            .iter()
+            .map(|members| self.read_invocation(keys, members))
+            .collect();
+        for invocation in &mut invocations {
+            invocation.arg(to_ms(now));
+        }
+        let replies = self
+            .eval_all::<Vec<Vec<Vec<u8>>>>(&invocations, Op::Read)
+            .await;
+        let mut states: Vec<Option<CounterState>> = vec![None; keys.len()];
+        for (members, reply) in groups.iter().zip(replies) {
+            let reply = reply?;
+            if reply.len() != members.len() {
+                return Err(StoreError::corrupt("counter read reply length"));
+            }
+            for (&index, entry) in members.iter().zip(&reply) {
+                let state = if entry.is_empty() {
+                    None
+                } else {
+                    Some(decode(entry)?)
+                };
+                if let Some(slot) = states.get_mut(index) {
+                    *slot = state;
+                }
+            }
+        }
+        Ok(states)
     }
 
     /// Counters expire by TTL (`PEXPIREAT` at the later of window end and lock end): nothing to
     /// purge, returns 0.
     async fn purge_expired_counters(&self, _now: SystemTime) -> Result<u64> {
         Ok(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_keep_the_order_and_slots_group_it() {
+        let slots = [Some(1), Some(1), Some(2), Some(1), Some(2)];
+        let slot_of = |i: usize| slots[i];
+        assert_eq!(
+            groups(5, slot_of, Grouping::Runs),
+            [vec![0, 1], vec![2], vec![3], vec![4]]
+        );
+        assert_eq!(
+            groups(5, slot_of, Grouping::BySlot),
+            [vec![0, 1, 3], vec![2, 4]]
+        );
+        assert_eq!(
+            groups(3, |_| None, Grouping::Runs),
+            [vec![0, 1, 2]],
+            "standalone"
+        );
+        assert!(groups(0, |_| None, Grouping::Runs).is_empty());
     }
 }

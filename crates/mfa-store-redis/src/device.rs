@@ -13,7 +13,7 @@ use crate::codec::{Fields, to_ms};
 use crate::scripts::{
     DEVICE_CHECK, DEVICE_INSERT, DEVICE_LIST, DEVICE_REVOKE, DEVICE_REVOKE_ALL, DEVICE_ROTATE,
 };
-use crate::store::{Retry, check_status};
+use crate::store::{Op, check_status};
 
 const RECORD: &str = "trusted device";
 
@@ -47,7 +47,7 @@ impl TrustedDeviceStore for RedisStore {
         let status: String = self
             .eval(
                 DEVICE_INSERT
-                    .key(format!("{base}{}", device.id))
+                    .on(&self.keys, format!("{base}{}", device.id))
                     .key(self.keys.device_tokens(&device.user))
                     .key(self.keys.device_index(&device.user))
                     .arg(&device.id)
@@ -64,7 +64,7 @@ impl TrustedDeviceStore for RedisStore {
                     .arg(expires_ms)
                     .arg("seen")
                     .arg(to_ms(device.last_seen)),
-                Retry::Never,
+                Op::Write,
             )
             .await?;
         check_status(&status, "the user has a device with this id or token")
@@ -79,11 +79,11 @@ impl TrustedDeviceStore for RedisStore {
         let row: Vec<Vec<u8>> = self
             .eval(
                 DEVICE_CHECK
-                    .key(self.keys.device_tokens(user))
+                    .on(&self.keys, self.keys.device_tokens(user))
                     .arg(self.keys.device_base(user))
                     .arg(token_digest.as_bytes().as_slice())
                     .arg(to_ms(now)),
-                Retry::Never,
+                Op::Write,
             )
             .await?;
         if row.is_empty() {
@@ -102,12 +102,12 @@ impl TrustedDeviceStore for RedisStore {
         let done: i64 = self
             .eval(
                 DEVICE_ROTATE
-                    .key(self.keys.device_tokens(user))
+                    .on(&self.keys, self.keys.device_tokens(user))
                     .arg(self.keys.device_base(user))
                     .arg(old.as_bytes().as_slice())
                     .arg(new.as_bytes().as_slice())
                     .arg(to_ms(now)),
-                Retry::Never,
+                Op::Guard,
             )
             .await?;
         match done {
@@ -121,9 +121,9 @@ impl TrustedDeviceStore for RedisStore {
         let rows: Vec<Vec<Vec<u8>>> = self
             .eval(
                 DEVICE_LIST
-                    .key(self.keys.device_index(user))
+                    .on(&self.keys, self.keys.device_index(user))
                     .arg(self.keys.device_base(user)),
-                Retry::Idempotent,
+                Op::Read,
             )
             .await?;
         let mut list = Vec::with_capacity(rows.len());
@@ -141,11 +141,11 @@ impl TrustedDeviceStore for RedisStore {
         let existed: i64 = self
             .eval(
                 DEVICE_REVOKE
-                    .key(self.keys.device_tokens(user))
+                    .on(&self.keys, self.keys.device_tokens(user))
                     .key(self.keys.device_index(user))
                     .arg(self.keys.device_base(user))
                     .arg(device_id),
-                Retry::Never,
+                Op::Guard,
             )
             .await?;
         Ok(existed == 1)
@@ -155,10 +155,10 @@ impl TrustedDeviceStore for RedisStore {
         let deleted: u64 = self
             .eval(
                 DEVICE_REVOKE_ALL
-                    .key(self.keys.device_tokens(user))
+                    .on(&self.keys, self.keys.device_tokens(user))
                     .key(self.keys.device_index(user))
                     .arg(self.keys.device_base(user)),
-                Retry::Never,
+                Op::Guard,
             )
             .await?;
         Ok(deleted)

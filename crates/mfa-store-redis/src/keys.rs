@@ -2,18 +2,30 @@
 //! Redis Cluster slot.
 //!
 //! With `P` the validated prefix and `U` the escaped user, the user's tag is `{P:u:U}` and all
-//! of the user's records live under it (see `docs/store-redis.md` for the full table).
+//! of the user's records live under it (see `docs/store-redis.md` for the full table). Each of
+//! the 16384 slots has a data-loss marker `{P:s:<n>}` ([`MarkerTable`]); every script gets the
+//! marker of its slot as `KEYS[1]`.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use mfa_store::{CounterKey, CounterScope};
 
-use crate::KeyPrefix;
+use crate::slot::{MarkerTable, slot};
+use crate::{Error, KeyPrefix, Result};
 
 /// Builds key names under one validated prefix.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Keys {
     prefix: KeyPrefix,
+    markers: MarkerTable,
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keys")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Escapes the characters that would end or start a hash tag (`{`, `}`) and the escape
@@ -32,8 +44,11 @@ fn escape(part: &str) -> String {
 }
 
 impl Keys {
-    pub(crate) fn new(prefix: KeyPrefix) -> Self {
-        Self { prefix }
+    pub(crate) fn new(prefix: KeyPrefix) -> Result<Self> {
+        let markers = MarkerTable::build(prefix.as_str()).ok_or(Error::InvalidPrefix(
+            "no data-loss marker name found for every slot",
+        ))?;
+        Ok(Self { prefix, markers })
     }
 
     pub(crate) fn prefix(&self) -> &KeyPrefix {
@@ -46,6 +61,21 @@ impl Keys {
         // Writing to a String cannot fail.
         let _ = write!(out, "{{{}:{kind}:{}}}", self.prefix.as_str(), escape(part));
         out
+    }
+
+    /// The data-loss marker of slot `n`'s table entry: `{P:s:<n>}`.
+    fn marker_named(&self, n: u32) -> String {
+        format!("{{{}:s:{n}}}", self.prefix.as_str())
+    }
+
+    /// The data-loss marker of the slot `key` hashes to.
+    pub(crate) fn marker_for(&self, key: &str) -> String {
+        self.marker_named(self.markers.n(slot(key.as_bytes())))
+    }
+
+    /// Every data-loss marker of this prefix, in slot order (16384 keys).
+    pub(crate) fn all_markers(&self) -> Vec<String> {
+        self.markers.all().map(|n| self.marker_named(n)).collect()
     }
 
     /// The hash tag of everything `user` owns.
@@ -71,6 +101,11 @@ impl Keys {
     /// `<tag>:ch:` — a challenge hash is this followed by the challenge id.
     pub(crate) fn challenge_base(&self, user: &str) -> String {
         self.user(user) + ":ch:"
+    }
+
+    /// The set of the ids of a user's challenges (for `revoke_user_challenges`).
+    pub(crate) fn challenge_index(&self, user: &str) -> String {
+        self.user(user) + ":chs"
     }
 
     /// `<tag>:chp:` — the pointer to the user's challenge of a purpose is this followed by the
@@ -138,26 +173,16 @@ impl Keys {
     }
 }
 
-/// The hash tag of a key: the text between the first `{` and the next `}`, as Redis Cluster
-/// computes it.
-#[cfg(test)]
-fn hash_tag(key: &str) -> &str {
-    let Some(open) = key.find('{') else {
-        return key;
-    };
-    let rest = &key[open + 1..];
-    match rest.find('}') {
-        Some(close) if close > 0 => &rest[..close],
-        _ => key,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn keys() -> Keys {
-        Keys::new(KeyPrefix::new("mfa").unwrap())
+        Keys::new(KeyPrefix::new("mfa").unwrap()).unwrap()
+    }
+
+    fn hash_tag(key: &str) -> &str {
+        std::str::from_utf8(crate::slot::hash_tag(key.as_bytes())).unwrap()
     }
 
     #[test]
@@ -178,6 +203,7 @@ mod tests {
             k.totp_base(user) + "f1",
             k.totp_index(user),
             k.challenge_base(user) + "c1",
+            k.challenge_index(user),
             k.purpose_base(user) + "login",
             k.recovery(user),
             k.recovery_meta(user),
@@ -201,6 +227,22 @@ mod tests {
         assert_eq!(hash_tag(&k.counter(&client)), "mfa:k:alice");
         assert_eq!(hash_tag(&k.challenge_owner("alice")), "mfa:c:alice");
         assert_ne!(hash_tag(&k.user("alice")), hash_tag(&k.counter(&client)));
+    }
+
+    #[test]
+    fn a_marker_shares_the_slot_of_the_key_it_guards() {
+        let k = keys();
+        for key in [k.settings("alice"), k.challenge_owner("c1"), k.user("bob")] {
+            let marker = k.marker_for(&key);
+            assert!(marker.starts_with("{mfa:s:"), "{marker}");
+            assert_eq!(slot(marker.as_bytes()), slot(key.as_bytes()), "{key}");
+        }
+        let all = k.all_markers();
+        assert_eq!(all.len(), crate::slot::SLOTS);
+        assert_eq!(
+            all.iter().collect::<std::collections::HashSet<_>>().len(),
+            all.len()
+        );
     }
 
     #[test]

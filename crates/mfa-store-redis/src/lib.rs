@@ -3,9 +3,14 @@
 
 mod codec;
 mod config;
+mod conn;
+mod deployment;
+mod durability;
 mod error;
 mod keys;
+mod nodes;
 mod scripts;
+mod slot;
 mod store;
 
 // -- one module per entity: its trait implementation ----------------------------------------
@@ -17,6 +22,11 @@ mod recovery;
 mod settings;
 mod totp;
 
-pub use crate::config::{KeyPrefix, RedisConfig};
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use crate::config::{EvictionCheck, KeyPrefix, RedisConfig};
+pub use crate::deployment::{Initialisation, InitialisationReport, NodeSettings};
+pub use crate::durability::{Durability, NotDurable};
 pub use crate::error::{Error, Result};
 pub use crate::store::RedisStore;

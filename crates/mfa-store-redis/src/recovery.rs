@@ -1,5 +1,6 @@
 //! [`RecoveryCodeStore`] on Redis: one hash `locator -> verifier` per user, so a code is found
-//! by one `HGET` and used up by one `HDEL`.
+//! by one `HGET` and used up by one `HDEL` (each in a script that checks the slot's data-loss
+//! marker first).
 
 use std::collections::HashSet;
 use std::time::SystemTime;
@@ -10,8 +11,8 @@ use mfa_store::{RecoveryCodeRecord, RecoveryCodeStore, Result, StoreError};
 
 use crate::RedisStore;
 use crate::codec::to_ms;
-use crate::scripts::RECOVERY_REPLACE;
-use crate::store::{Retry, check_status};
+use crate::scripts::{RECOVERY_CONSUME, RECOVERY_COUNT, RECOVERY_FIND, RECOVERY_REPLACE};
+use crate::store::{Op, check_status};
 
 #[async_trait]
 impl RecoveryCodeStore for RedisStore {
@@ -25,7 +26,7 @@ impl RecoveryCodeStore for RedisStore {
         if !codes.iter().all(|c| seen.insert(*c.locator.as_bytes())) {
             return Err(StoreError::conflict("duplicate recovery code locator"));
         }
-        let mut invocation = RECOVERY_REPLACE.key(self.keys.recovery(user));
+        let mut invocation = RECOVERY_REPLACE.on(&self.keys, self.keys.recovery(user));
         invocation
             .key(self.keys.recovery_meta(user))
             .arg(to_ms(created_at));
@@ -34,7 +35,7 @@ impl RecoveryCodeStore for RedisStore {
                 .arg(code.locator.as_bytes().as_slice())
                 .arg(code.verifier.encode());
         }
-        let status: String = self.eval(&invocation, Retry::Never).await?;
+        let status: String = self.eval(&invocation, Op::Guard).await?;
         check_status(&status, "recovery codes")
     }
 
@@ -44,11 +45,11 @@ impl RecoveryCodeStore for RedisStore {
         locator: &CodeDigest,
     ) -> Result<Option<RecoveryVerifier>> {
         let verifier: Option<String> = self
-            .command(
-                redis::cmd("HGET")
-                    .arg(self.keys.recovery(user))
+            .eval(
+                RECOVERY_FIND
+                    .on(&self.keys, self.keys.recovery(user))
                     .arg(locator.as_bytes().as_slice()),
-                Retry::Idempotent,
+                Op::Read,
             )
             .await?;
         verifier
@@ -61,11 +62,11 @@ impl RecoveryCodeStore for RedisStore {
 
     async fn consume_recovery_code(&self, user: &str, locator: &CodeDigest) -> Result<bool> {
         let removed: i64 = self
-            .command(
-                redis::cmd("HDEL")
-                    .arg(self.keys.recovery(user))
+            .eval(
+                RECOVERY_CONSUME
+                    .on(&self.keys, self.keys.recovery(user))
                     .arg(locator.as_bytes().as_slice()),
-                Retry::Never,
+                Op::Guard,
             )
             .await?;
         Ok(removed == 1)
@@ -73,9 +74,9 @@ impl RecoveryCodeStore for RedisStore {
 
     async fn remaining_recovery_codes(&self, user: &str) -> Result<usize> {
         let n: u64 = self
-            .command(
-                redis::cmd("HLEN").arg(self.keys.recovery(user)),
-                Retry::Idempotent,
+            .eval(
+                &RECOVERY_COUNT.on(&self.keys, self.keys.recovery(user)),
+                Op::Read,
             )
             .await?;
         usize::try_from(n).map_err(|_| StoreError::corrupt("recovery code count"))

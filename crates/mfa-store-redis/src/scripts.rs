@@ -1,9 +1,93 @@
 //! The Lua scripts, one per atomic operation, each compiled in from `src/lua/` after the shared
-//! prelude and run with `EVALSHA` (reloaded by `redis::Script` on `NOSCRIPT`).
+//! prelude and run with `EVALSHA` (loaded with `SCRIPT LOAD` on `NOSCRIPT`).
+//!
+//! Every script's `KEYS[1]` is the data-loss marker of the slot its records live in; the prelude
+//! answers `MFADATALOSS` before the script body runs if that marker is missing. [`Script::on`]
+//! puts the right marker first, so no call site can forget it.
 
 use std::sync::LazyLock;
 
-use redis::Script;
+use redis::{Cmd, ToRedisArgs};
+
+use crate::keys::Keys;
+
+/// A script: its source and the SHA-1 `EVALSHA` names it by.
+#[derive(Debug)]
+pub(crate) struct Script {
+    code: &'static str,
+    hash: String,
+}
+
+impl Script {
+    fn new(code: &'static str) -> Self {
+        // `redis::Script` computes the SHA-1 the server will know the script by.
+        let hash = redis::Script::new(code).get_hash().to_owned();
+        Self { code, hash }
+    }
+
+    /// An invocation on the records of the slot of `key`: `KEYS[1]` is that slot's data-loss
+    /// marker, `KEYS[2]` is `key`.
+    pub(crate) fn on(&self, keys: &Keys, key: impl Into<String>) -> Invocation<'_> {
+        let key = key.into();
+        let mut invocation = self.prepare();
+        invocation.key(keys.marker_for(&key)).key(key);
+        invocation
+    }
+
+    /// An invocation without keys: the caller adds the marker (`KEYS[1]`) and the rest.
+    pub(crate) fn prepare(&self) -> Invocation<'_> {
+        Invocation {
+            script: self,
+            keys: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+
+    /// `SCRIPT LOAD <source>`.
+    pub(crate) fn load_command(&self) -> Cmd {
+        let mut cmd = redis::cmd("SCRIPT");
+        cmd.arg("LOAD").arg(self.code);
+        cmd
+    }
+}
+
+/// One call of a script: its keys and arguments.
+///
+/// No `Debug`: arguments carry digests and sealed secrets.
+pub(crate) struct Invocation<'s> {
+    script: &'s Script,
+    keys: Vec<Vec<u8>>,
+    args: Vec<Vec<u8>>,
+}
+
+impl<'s> Invocation<'s> {
+    /// Adds a key (`KEYS[i]`).
+    pub(crate) fn key(&mut self, key: impl ToRedisArgs) -> &mut Self {
+        key.write_redis_args(&mut self.keys);
+        self
+    }
+
+    /// Adds an argument (`ARGV[i]`).
+    pub(crate) fn arg(&mut self, arg: impl ToRedisArgs) -> &mut Self {
+        arg.write_redis_args(&mut self.args);
+        self
+    }
+
+    /// The script called.
+    pub(crate) fn script(&self) -> &'s Script {
+        self.script
+    }
+
+    /// `EVALSHA <sha> <number of keys> <keys...> <args...>`.
+    pub(crate) fn command(&self) -> Cmd {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.script.hash.as_str())
+            .arg(self.keys.len())
+            .arg(self.keys.as_slice())
+            .arg(self.args.as_slice());
+        cmd
+    }
+}
 
 macro_rules! scripts {
     ($( $(#[$meta:meta])* $name:ident => $file:literal, )+) => {
@@ -24,6 +108,8 @@ macro_rules! scripts {
 scripts! {
     /// `insert_pending_totp`.
     TOTP_INSERT => "totp_insert.lua",
+    /// `totp_factor`.
+    TOTP_GET => "totp_get.lua",
     /// `totp_factors`.
     TOTP_LIST => "totp_list.lua",
     /// `confirm_totp`.
@@ -34,12 +120,16 @@ scripts! {
     TOTP_REPLACE_SECRET => "totp_replace_secret.lua",
     /// `delete_totp`.
     TOTP_DELETE => "totp_delete.lua",
+    /// Every operation by challenge id: the id -> user mapping.
+    MAPPING_GET => "mapping_get.lua",
     /// `create_challenge`, claiming the id.
     CHALLENGE_CLAIM => "challenge_claim.lua",
     /// `create_challenge`, taking over a stale id mapping.
     CHALLENGE_TAKEOVER => "challenge_takeover.lua",
     /// `create_challenge`, storing it.
     CHALLENGE_CREATE => "challenge_create.lua",
+    /// `challenge`.
+    CHALLENGE_GET => "challenge_get.lua",
     /// `spend_attempt`.
     CHALLENGE_SPEND => "challenge_spend.lua",
     /// `consume_challenge`.
@@ -48,16 +138,26 @@ scripts! {
     CHALLENGE_REPLACE => "challenge_replace.lua",
     /// `delete_challenge`.
     CHALLENGE_DELETE => "challenge_delete.lua",
+    /// `revoke_user_challenges`.
+    CHALLENGE_REVOKE_USER => "challenge_revoke_user.lua",
     /// `delete_challenge`, dropping the id mapping.
     MAPPING_DELETE => "mapping_delete.lua",
-    /// `hit_counter` and `hit_counters` (per hash tag).
-    COUNTER_HIT => "counter_hit.lua",
-    /// `counter` and `counters` (per hash tag).
+    /// `take_counter`, `take_counters` (and so `hit_counter`).
+    COUNTER_TAKE => "counter_take.lua",
+    /// `counter` and `counters`.
     COUNTER_READ => "counter_read.lua",
+    /// `refund_counter`.
+    COUNTER_REFUND => "counter_refund.lua",
     /// `lock_counter`.
     COUNTER_LOCK => "counter_lock.lua",
     /// `replace_recovery_codes`.
     RECOVERY_REPLACE => "recovery_replace.lua",
+    /// `find_recovery_code`.
+    RECOVERY_FIND => "recovery_find.lua",
+    /// `consume_recovery_code`.
+    RECOVERY_CONSUME => "recovery_consume.lua",
+    /// `remaining_recovery_codes`.
+    RECOVERY_COUNT => "recovery_count.lua",
     /// `insert_trusted_device`.
     DEVICE_INSERT => "device_insert.lua",
     /// `check_and_touch_device`.
@@ -72,6 +172,26 @@ scripts! {
     DEVICE_REVOKE_ALL => "device_revoke_all.lua",
     /// `append_audit`.
     AUDIT_APPEND => "audit_append.lua",
+    /// `audit_events`.
+    AUDIT_LIST => "audit_list.lua",
+    /// `settings`.
+    SETTINGS_GET => "settings_get.lua",
     /// `put_settings`.
     SETTINGS_PUT => "settings_put.lua",
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_script_starts_with_the_marker_check() {
+        for script in all() {
+            assert!(
+                script.code.contains("redis.call('EXISTS', KEYS[1]) == 0"),
+                "the prelude checks KEYS[1]"
+            );
+            assert_eq!(script.hash.len(), 40);
+        }
+    }
 }

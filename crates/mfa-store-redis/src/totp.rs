@@ -1,5 +1,7 @@
 //! [`TotpFactorStore`] on Redis: one hash per factor, a set of the user's factor ids.
 
+use std::time::SystemTime;
+
 use async_trait::async_trait;
 use mfa_core::{Algorithm, Digits, Period, SealedSecret};
 use mfa_store::{NewTotpFactor, Result, StoreError, TotpFactor, TotpFactorStore};
@@ -7,9 +9,9 @@ use mfa_store::{NewTotpFactor, Result, StoreError, TotpFactor, TotpFactorStore};
 use crate::RedisStore;
 use crate::codec::{Fields, to_ms};
 use crate::scripts::{
-    TOTP_ADVANCE, TOTP_CONFIRM, TOTP_DELETE, TOTP_INSERT, TOTP_LIST, TOTP_REPLACE_SECRET,
+    TOTP_ADVANCE, TOTP_CONFIRM, TOTP_DELETE, TOTP_GET, TOTP_INSERT, TOTP_LIST, TOTP_REPLACE_SECRET,
 };
-use crate::store::{Retry, check_status};
+use crate::store::{Op, check_status};
 
 const RECORD: &str = "totp factor";
 
@@ -35,6 +37,7 @@ fn decode(user: &str, id: &str, f: &Fields) -> Result<TotpFactor> {
         status: f.text("status")?.parse()?,
         last_used_step: f.opt_u64("step")?,
         created_at: f.time("created")?,
+        confirmed_at: f.opt_time("confirmed")?,
     })
 }
 
@@ -45,7 +48,7 @@ impl TotpFactorStore for RedisStore {
         let status: String = self
             .eval(
                 TOTP_INSERT
-                    .key(format!("{base}{}", factor.id))
+                    .on(&self.keys, format!("{base}{}", factor.id))
                     .key(self.keys.totp_index(&factor.user))
                     .arg(&base)
                     .arg(&factor.id)
@@ -61,7 +64,7 @@ impl TotpFactorStore for RedisStore {
                     .arg(&factor.label)
                     .arg("created")
                     .arg(to_ms(factor.created_at)),
-                Retry::Never,
+                Op::Write,
             )
             .await?;
         check_status(&status, "the user has a confirmed factor with this id")
@@ -69,10 +72,16 @@ impl TotpFactorStore for RedisStore {
 
     async fn totp_factor(&self, user: &str, factor_id: &str) -> Result<Option<TotpFactor>> {
         let key = format!("{}{factor_id}", self.keys.totp_base(user));
-        let map = self
-            .command(redis::cmd("HGETALL").arg(key), Retry::Idempotent)
+        let flat: Vec<Vec<u8>> = self
+            .eval(
+                TOTP_GET
+                    .on(&self.keys, key)
+                    .key(self.keys.totp_index(user))
+                    .arg(factor_id),
+                Op::Read,
+            )
             .await?;
-        let fields = Fields::from_map(RECORD, map);
+        let fields = Fields::from_flat(RECORD, flat)?;
         if fields.is_empty() {
             return Ok(None);
         }
@@ -83,9 +92,9 @@ impl TotpFactorStore for RedisStore {
         let rows: Vec<Vec<Vec<u8>>> = self
             .eval(
                 TOTP_LIST
-                    .key(self.keys.totp_index(user))
+                    .on(&self.keys, self.keys.totp_index(user))
                     .arg(self.keys.totp_base(user)),
-                Retry::Idempotent,
+                Op::Read,
             )
             .await?;
         let mut list = Vec::with_capacity(rows.len());
@@ -101,10 +110,22 @@ impl TotpFactorStore for RedisStore {
         Ok(list)
     }
 
-    async fn confirm_totp(&self, user: &str, factor_id: &str, step: u64) -> Result<bool> {
+    async fn confirm_totp(
+        &self,
+        user: &str,
+        factor_id: &str,
+        step: u64,
+        now: SystemTime,
+    ) -> Result<bool> {
         let key = format!("{}{factor_id}", self.keys.totp_base(user));
         let done: i64 = self
-            .eval(TOTP_CONFIRM.key(key).arg(step.to_string()), Retry::Never)
+            .eval(
+                TOTP_CONFIRM
+                    .on(&self.keys, key)
+                    .arg(step.to_string())
+                    .arg(to_ms(now)),
+                Op::Guard,
+            )
             .await?;
         Ok(done == 1)
     }
@@ -112,7 +133,10 @@ impl TotpFactorStore for RedisStore {
     async fn advance_totp_step(&self, user: &str, factor_id: &str, step: u64) -> Result<bool> {
         let key = format!("{}{factor_id}", self.keys.totp_base(user));
         let done: i64 = self
-            .eval(TOTP_ADVANCE.key(key).arg(step.to_string()), Retry::Never)
+            .eval(
+                TOTP_ADVANCE.on(&self.keys, key).arg(step.to_string()),
+                Op::Guard,
+            )
             .await?;
         Ok(done == 1)
     }
@@ -128,10 +152,10 @@ impl TotpFactorStore for RedisStore {
         let done: i64 = self
             .eval(
                 TOTP_REPLACE_SECRET
-                    .key(key)
+                    .on(&self.keys, key)
                     .arg(expected.as_bytes())
                     .arg(replacement.as_bytes()),
-                Retry::Never,
+                Op::Write,
             )
             .await?;
         Ok(done == 1)
@@ -142,10 +166,10 @@ impl TotpFactorStore for RedisStore {
         let existed: i64 = self
             .eval(
                 TOTP_DELETE
-                    .key(key)
+                    .on(&self.keys, key)
                     .key(self.keys.totp_index(user))
                     .arg(factor_id),
-                Retry::Never,
+                Op::Guard,
             )
             .await?;
         Ok(existed == 1)

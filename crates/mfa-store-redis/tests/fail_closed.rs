@@ -11,32 +11,22 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use common::{now, unique};
 use mfa_core::{Algorithm, CodeDigest, Digits, Keyring, Period, SealingKey, Secret};
 use mfa_store::{
     AttemptOutcome, Challenge, ChallengeKind, ChallengeStore, CounterKey, CounterScope,
-    CounterStore, NewTotpFactor, RecoveryCodeRecord, RecoveryCodeStore, Store, StoreError,
+    CounterStore, NewTotpFactor, RecoveryCodeRecord, RecoveryCodeStore, Store, StoreError, Take,
     TotpFactorStore,
 };
+use mfa_store_redis::testkit::{random_prefix, throwaway_store, url};
 use mfa_store_redis::{RedisConfig, RedisStore};
 use tokio::sync::Mutex;
 
 /// Tests that kill connections or flush scripts run one at a time, so one cannot disturb
 /// another's expectations.
 static SERIAL: Mutex<()> = Mutex::const_new(());
-
-fn now() -> SystemTime {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    UNIX_EPOCH + Duration::from_secs(secs)
-}
-
-fn unique(tag: &str) -> String {
-    format!("{tag}-{:016x}", getrandom::u64().unwrap())
-}
 
 fn challenge(user: &str, tries: u32) -> Challenge {
     let t = now();
@@ -73,7 +63,7 @@ async fn confirmed_factor(store: &RedisStore, user: &str) {
         })
         .await
         .unwrap();
-    assert!(store.confirm_totp(user, "f1", 1).await.unwrap());
+    assert!(store.confirm_totp(user, "f1", 1, now()).await.unwrap());
 }
 
 fn spent(outcome: &AttemptOutcome) -> bool {
@@ -91,7 +81,7 @@ fn assert_unavailable<T: std::fmt::Debug>(what: &str, result: mfa_store::Result<
 /// grants nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_port_is_unavailable_everywhere() {
-    let mut config = RedisConfig::with_prefix(common::random_prefix());
+    let mut config = RedisConfig::with_prefix(random_prefix());
     config.reconnect_retries = 0;
     config.connection_timeout = Duration::from_millis(500);
     let err = RedisStore::connect("redis://127.0.0.1:1", config.clone())
@@ -111,16 +101,27 @@ async fn wrong_port_is_unavailable_everywhere() {
         "advance_totp_step",
         store.advance_totp_step("alice", "f1", 9).await,
     );
-    assert_unavailable("confirm_totp", store.confirm_totp("alice", "f1", 9).await);
     assert_unavailable(
-        "hit_counter",
-        store.hit_counter(&key, Duration::from_secs(60), t).await,
+        "confirm_totp",
+        store.confirm_totp("alice", "f1", 9, t).await,
     );
     assert_unavailable(
-        "hit_counters",
+        "take_counter",
         store
-            .hit_counters(&[(key.clone(), Duration::from_secs(60))], t)
+            .take_counter(&key, Duration::from_secs(60), 5, t)
             .await,
+    );
+    assert_unavailable(
+        "take_counters",
+        store
+            .take_counters(&[Take::new(key.clone(), Duration::from_secs(60), 5)], t)
+            .await,
+    );
+    assert_unavailable("refund_counter", store.refund_counter(&key, t).await);
+    assert_unavailable("settings", store.settings("alice").await);
+    assert_unavailable(
+        "revoke_user_challenges",
+        store.revoke_user_challenges("alice").await,
     );
     assert_unavailable("counters", store.counters(&[key], t).await);
     assert_unavailable(
@@ -147,10 +148,12 @@ async fn wrong_port_is_unavailable_everywhere() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn scripts_flushed_between_calls_are_reloaded() {
     let _serial = SERIAL.lock().await;
-    let Some(store) = common::store("scripts_flushed_between_calls_are_reloaded").await else {
+    let Some((store, cleanup)) =
+        throwaway_store("scripts_flushed_between_calls_are_reloaded").await
+    else {
         return;
     };
-    let mut admin = common::admin().await;
+    let mut admin = common::admin(&url()).await;
     let flush = || redis::cmd("SCRIPT").arg("FLUSH").to_owned();
     let user = unique("flush");
     let t = now();
@@ -198,7 +201,7 @@ async fn scripts_flushed_between_calls_are_reloaded() {
     }
     let outcomes = tasks.join_all().await;
     assert_eq!(outcomes.iter().filter(|o| spent(o)).count(), 3);
-    common::cleanup(store.prefix()).await;
+    cleanup.await;
 }
 
 /// The store's connection killed (`CLIENT KILL ID`) in the middle of a burst: each call either
@@ -207,11 +210,12 @@ async fn scripts_flushed_between_calls_are_reloaded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_connection_fails_transient_and_loses_no_attempt() {
     let _serial = SERIAL.lock().await;
-    let Some(store) = common::store("killed_connection_fails_transient_and_loses_no_attempt").await
+    let Some((store, cleanup)) =
+        throwaway_store("killed_connection_fails_transient_and_loses_no_attempt").await
     else {
         return;
     };
-    let mut admin = common::admin().await;
+    let mut admin = common::admin(&url()).await;
     let user = unique("kill");
     let t = now();
     let tries = 1000;
@@ -320,7 +324,7 @@ async fn killed_connection_fails_transient_and_loses_no_attempt() {
     );
     assert!(errors > 0, "the kill reached calls in flight");
     eprintln!("killed connection: {errors} transient errors, {spends} spends, {hits} hits");
-    common::cleanup(store.prefix()).await;
+    cleanup.await;
 }
 
 fn user_of(key: &CounterKey) -> String {

@@ -1,5 +1,5 @@
--- spend_attempt: spend one try before any comparison. KEYS[1] challenge hash. ARGV[1] now (ms).
-local c = redis.call('HMGET', KEYS[1], 'expires', 'consumed', 'left')
+-- spend_attempt: spend one try before any comparison. KEYS[2] challenge hash. ARGV[1] now (ms).
+local c = redis.call('HMGET', KEYS[2], 'expires', 'consumed', 'left')
 if not c[1] then
   return {'not_found'}
 end
@@ -12,7 +12,7 @@ end
 if tonumber(c[3]) <= 0 then
   return {'exhausted'}
 end
-redis.call('HINCRBY', KEYS[1], 'left', -1)
-local out = redis.call('HGETALL', KEYS[1])
+redis.call('HINCRBY', KEYS[2], 'left', -1)
+local out = redis.call('HGETALL', KEYS[2])
 table.insert(out, 1, 'spent')
 return out

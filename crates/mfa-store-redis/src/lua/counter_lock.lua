@@ -1,8 +1,8 @@
 -- lock_counter: lock until ARGV[2] (ms), only ever extending, and start an empty window at
--- now (count 0; consecutive failures kept). KEYS[1] counter hash. ARGV[1] now (ms).
--- Returns the state as in counter_hit.
+-- now (count 0; consecutive failures kept). KEYS[2] counter hash. ARGV[1] now (ms).
+-- Returns the state as in counter_read.
 local now = tonumber(ARGV[1])
-local c = redis.call('HMGET', KEYS[1], 'ws', 'we', 'count', 'consec', 'lock')
+local c = redis.call('HMGET', KEYS[2], 'ws', 'we', 'count', 'consec', 'lock')
 local live = false
 if c[2] then
   local retained = tonumber(c[2])
@@ -18,7 +18,7 @@ if live then
     lock = c[5]
   end
 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'ws', ARGV[1], 'we', ARGV[1], 'count', '0', 'consec', consec, 'lock', lock)
-redis.call('PEXPIREAT', KEYS[1], math.max(tonumber(lock), now))
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'ws', ARGV[1], 'we', ARGV[1], 'count', '0', 'consec', consec, 'lock', lock)
+redis.call('PEXPIREAT', KEYS[2], math.max(tonumber(lock), now))
 return {ARGV[1], ARGV[1], '0', consec, lock}

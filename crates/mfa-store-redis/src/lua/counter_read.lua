@@ -1,9 +1,15 @@
--- counter / counters: the live states of KEYS (all keys share one hash tag). ARGV[1] now (ms).
--- Returns one entry per key: {} when absent or expired, else the state as in counter_hit.
+-- counter / counters: the live states of several counters.
+-- KEYS[2i - 1] the data-loss marker of counter i's slot, KEYS[2i] its hash. ARGV[1] now (ms).
+-- Returns one entry per counter: {} when absent or expired, else
+-- {window_start, window_end, count, consecutive, locked_until or ''}.
 local now = tonumber(ARGV[1])
 local out = {}
-for i, key in ipairs(KEYS) do
-  local c = redis.call('HMGET', key, 'ws', 'we', 'count', 'consec', 'lock')
+-- Every marker is checked before anything is written: an error after a write would leave it.
+for i = 1, #KEYS / 2 do
+  check_marker(KEYS[2 * i - 1])
+end
+for i = 1, #KEYS / 2 do
+  local c = redis.call('HMGET', KEYS[2 * i], 'ws', 'we', 'count', 'consec', 'lock')
   local entry = {}
   if c[2] then
     local retained = tonumber(c[2])

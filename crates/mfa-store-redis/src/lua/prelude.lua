@@ -1,5 +1,24 @@
--- mfa-store-redis: helpers prepended to every script.
+-- mfa-store-redis: prepended to every script.
+-- KEYS[1] is always the data-loss marker of the slot the script works in (written once per
+-- deployment by RedisStore::initialise, never implicitly). Without it, nothing this slot answers
+-- can be trusted: an absent record may be one that was lost. Refuse before the script runs.
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('MFADATALOSS the data-loss marker of this hash slot is missing')
+end
+
 -- Times are unix milliseconds passed by the caller (never Redis' TIME); TTLs are housekeeping.
+
+-- Raises the data-loss error from inside a script (a record known to exist is gone).
+local function data_loss(what)
+  error({err = 'MFADATALOSS ' .. what})
+end
+
+-- Whether `marker` (another slot's marker, in a batch) exists; raises the data-loss error if not.
+local function check_marker(marker)
+  if redis.call('EXISTS', marker) == 0 then
+    data_loss('the data-loss marker of this hash slot is missing')
+  end
+end
 
 -- Sets the expiry of `key` to `at` unless it already expires later (index keys shared by
 -- several records live as long as the longest-lived record).

@@ -1,4 +1,4 @@
--- delete_totp. KEYS[1] factor hash, KEYS[2] the user's factor id set. ARGV[1] factor id.
-local existed = redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[1])
+-- delete_totp. KEYS[2] factor hash, KEYS[3] the user's factor id set. ARGV[1] factor id.
+local existed = redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
 return existed

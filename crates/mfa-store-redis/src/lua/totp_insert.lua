@@ -1,17 +1,24 @@
--- insert_pending_totp. KEYS[1] factor hash, KEYS[2] the user's factor id set.
--- ARGV[1] factor key base (KEYS[1] = ARGV[1] .. ARGV[2]), ARGV[2] factor id, ARGV[3..] fields.
-if redis.call('HGET', KEYS[1], 'status') == 'confirmed' then
+-- insert_pending_totp. KEYS[2] factor hash, KEYS[3] the user's factor id set.
+-- ARGV[1] factor key base (KEYS[2] = ARGV[1] .. ARGV[2]), ARGV[2] factor id, ARGV[3..] fields.
+if redis.call('HGET', KEYS[2], 'status') == 'confirmed' then
   return 'conflict'
 end
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  local key = ARGV[1] .. id
-  local status = redis.call('HGET', key, 'status')
-  if status == false or status == 'pending' then
-    redis.call('DEL', key)
-    redis.call('SREM', KEYS[2], id)
+-- Check every listed factor before writing anything: an error after a write would leave it.
+local pending = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  local status = redis.call('HGET', ARGV[1] .. id, 'status')
+  if status == false then
+    data_loss('a TOTP factor was written and is gone')
+  end
+  if status == 'pending' then
+    pending[#pending + 1] = id
   end
 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'status', 'pending', unpack(ARGV, 3))
-redis.call('SADD', KEYS[2], ARGV[2])
+for _, id in ipairs(pending) do
+  redis.call('DEL', ARGV[1] .. id)
+  redis.call('SREM', KEYS[3], id)
+end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'status', 'pending', unpack(ARGV, 3))
+redis.call('SADD', KEYS[3], ARGV[2])
 return 'ok'

@@ -1,5 +1,6 @@
-//! Shared set-up of the tests against a real Redis: URL, per-run prefix, skip or fail when the
-//! server is missing, and clean-up of the run's keys.
+//! Shared by the integration tests: the conformance runner, small helpers, and the Redis
+//! servers some tests start for themselves (`server`). Throwaway stores and the skip-or-fail
+//! rule come from the crate's `testkit` feature.
 
 #![allow(
     dead_code,
@@ -10,80 +11,87 @@
     clippy::print_stderr
 )]
 
-use mfa_store_redis::{KeyPrefix, RedisConfig, RedisStore};
-use redis::AsyncCommands as _;
+pub mod monitor;
+pub mod server;
 
-/// The server URL: `MFA_REDIS_URL`, default `redis://127.0.0.1:6379`.
-pub fn url() -> String {
-    std::env::var("MFA_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Whether CI demands the services (`MFA_REQUIRE_SERVICES=1`).
-fn required() -> bool {
-    std::env::var("MFA_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
+use mfa_store::testkit::{CHECKS, shared};
+use mfa_store_redis::{Initialisation, RedisConfig, RedisStore};
 
-/// A prefix no other run uses.
-pub fn random_prefix() -> KeyPrefix {
-    KeyPrefix::new(&format!("mfa-test-{:016x}", getrandom::u64().unwrap())).unwrap()
-}
-
-/// A store on the test server under a fresh random prefix, or `None` (after saying why) when
-/// the server is missing and `MFA_REQUIRE_SERVICES` is not `1`.
-pub async fn store(test: &str) -> Option<RedisStore> {
-    let url = url();
-    match RedisStore::connect(&url, RedisConfig::with_prefix(random_prefix())).await {
-        Ok(store) => Some(store),
-        Err(error) if required() => {
-            panic!(
-                "{test}: Redis at {url} is required (MFA_REQUIRE_SERVICES=1) but unreachable: {error}"
-            )
-        }
-        Err(error) => {
-            eprintln!(
-                "SKIPPED {test}: no Redis at {url} ({error}); set MFA_REDIS_URL, or MFA_REQUIRE_SERVICES=1 to fail instead"
-            );
-            None
+/// Runs every check of `mfa_store::testkit::CHECKS` concurrently against `store` on the current
+/// multi-threaded runtime; fails listing every failed check as `<label>::<entity>::<check>`.
+/// Returns how many checks passed.
+///
+/// `conformance_tests!` cannot skip when the server is missing (its factory must return a
+/// store), hence this runner.
+pub async fn run_conformance(store: &RedisStore, label: &str) -> usize {
+    let mut tasks = tokio::task::JoinSet::new();
+    for check in CHECKS {
+        let store = shared(store.clone());
+        tasks.spawn(async move { (check.name, tokio::spawn((check.run)(store)).await) });
+    }
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (name, outcome) = joined.unwrap();
+        match outcome {
+            Ok(()) => passed += 1,
+            Err(error) if error.is_panic() => {
+                let payload = error.into_panic();
+                let message = payload
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| payload.downcast_ref::<&str>().copied())
+                    .unwrap_or("panic");
+                failures.push(format!("{label}::{name}: {message}"));
+            }
+            Err(error) => failures.push(format!("{label}::{name}: {error}")),
         }
     }
+    assert!(
+        failures.is_empty(),
+        "{} of {} checks failed:\n{}",
+        failures.len(),
+        CHECKS.len(),
+        failures.join("\n")
+    );
+    assert_eq!(passed, CHECKS.len());
+    passed
 }
 
-/// A second, plain connection to the test server (to flush scripts, kill clients, clean up).
-pub async fn admin() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url())
+/// The real current time in whole seconds.
+pub fn now() -> SystemTime {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// `tag` and 64 random bits.
+pub fn unique(tag: &str) -> String {
+    format!("{tag}-{:016x}", getrandom::u64().unwrap())
+}
+
+/// A plain connection to `url` (for what the store does not do: flushing scripts, killing
+/// clients, deleting a key to simulate its loss).
+pub async fn admin(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .unwrap()
 }
 
-/// Deletes every key under `prefix` (SCAN + DEL); best effort.
-pub async fn cleanup(prefix: &KeyPrefix) {
-    let Ok(client) = redis::Client::open(url()) else {
-        return;
-    };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-        return;
-    };
-    let mut cursor: u64 = 0;
-    loop {
-        let reply: redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(prefix.scan_pattern())
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await;
-        let Ok((next, keys)) = reply else {
-            return;
-        };
-        if !keys.is_empty() {
-            let _: redis::RedisResult<i64> = conn.del(keys).await;
-        }
-        if next == 0 {
-            return;
-        }
-        cursor = next;
-    }
+/// A store on a server the test started (so nothing to clean up: the server goes with the
+/// test), initialised as a new deployment with markers that never expire, as in production.
+pub async fn initialised(url: &str, config: RedisConfig) -> RedisStore {
+    let store = RedisStore::connect_lazy(url, config).unwrap();
+    store
+        .initialise(Initialisation::NewDeployment)
+        .await
+        .unwrap();
+    store.verify_deployment().await.unwrap();
+    store
 }

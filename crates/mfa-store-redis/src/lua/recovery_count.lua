@@ -1,0 +1,2 @@
+-- remaining_recovery_codes. KEYS[2] locator -> verifier hash.
+return redis.call('HLEN', KEYS[2])

@@ -10,5 +10,5 @@ pub use crate::app::{EmailLinkApp, PendingLogin, Registration, SignIn};
 pub use crate::backend::{StoreHandle, StoreKind};
 pub use crate::error::{Error, Result};
 pub use crate::mail::{
-    Delivery, code_in_message, link_token_in_message, mailer_from_env, newest_outbox_message,
+    ChosenMailer, code_in_message, link_token_in_message, mailer_from_env, newest_outbox_message,
 };

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use email_link_login::{
-    Delivery, EmailLinkApp, Registration, SignIn, StoreHandle, StoreKind, code_in_message,
+    ChosenMailer, EmailLinkApp, Registration, SignIn, StoreHandle, StoreKind, code_in_message,
     link_token_in_message, mailer_from_env, newest_outbox_message,
 };
 use mfa::{ClientInfo, Clock as _, Keyring, ManualClock, Pepper, SealingKey, SystemClock};
@@ -55,7 +55,7 @@ async fn run(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let (mailer, delivery) = mailer_from_env(outbox)?;
     match &delivery {
-        Delivery::Outbox(dir) => println!("mail: development outbox {}", dir.display()),
+        ChosenMailer::Outbox(dir) => println!("mail: development outbox {}", dir.display()),
         _ => println!("mail: SMTP"),
     }
     // The demo skips the 30 s resend cooldown instead of waiting: its clock starts at the real
@@ -119,12 +119,12 @@ async fn run(
 /// What the user reads in their mail: the newest outbox file, or (with real SMTP) what they
 /// paste in. Nothing read here is printed.
 fn read_from_mail(
-    delivery: &Delivery,
+    delivery: &ChosenMailer,
     what: &str,
     find: fn(&str) -> Option<String>,
 ) -> Result<String, Box<dyn std::error::Error>> {
     let found = match delivery {
-        Delivery::Outbox(dir) => newest_outbox_message(dir)?.as_deref().and_then(find),
+        ChosenMailer::Outbox(dir) => newest_outbox_message(dir)?.as_deref().and_then(find),
         _ => {
             println!("   paste {what} from the email and press Enter:");
             let mut line = String::new();

@@ -14,5 +14,5 @@ pub use crate::app::{
 };
 pub use crate::backend::StoreHandle;
 pub use crate::error::{Error, Result};
-pub use crate::mail::{Delivery, mailer_from_env};
+pub use crate::mail::{ChosenMailer, mailer_from_env};
 pub use crate::totp::authenticator_code;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use mandatory_totp::{
-    AppParts, Delivery, FactorStep, MandatoryTotpApp, PasswordStep, PendingLogin, RegistrationStep,
-    SecondFactor, StoreHandle, authenticator_code, mailer_from_env,
+    AppParts, ChosenMailer, FactorStep, MandatoryTotpApp, PasswordStep, PendingLogin,
+    RegistrationStep, SecondFactor, StoreHandle, authenticator_code, mailer_from_env,
 };
 use mfa::core::PasswordHasher;
 use mfa::{ClientInfo, Clock as _, Keyring, ManualClock, Pepper, SealingKey, SystemClock};
@@ -46,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run(handle: &StoreHandle, args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let (mailer, delivery) = mailer_from_env(&args.outbox)?;
-    if let Delivery::Outbox(dir) = &delivery {
+    if let ChosenMailer::Outbox(dir) = &delivery {
         println!("mail: development outbox {}", dir.display());
     } else {
         println!("mail: SMTP");

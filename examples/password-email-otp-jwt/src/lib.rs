@@ -11,5 +11,5 @@ mod users;
 pub use crate::app::{AppParts, CodeStep, PasswordEmailApp, PasswordStep, PendingLogin};
 pub use crate::backend::{StoreHandle, StoreKind};
 pub use crate::error::{Error, Result};
-pub use crate::mail::{Delivery, code_in_message, mailer_from_env, newest_outbox_message};
+pub use crate::mail::{ChosenMailer, code_in_message, mailer_from_env, newest_outbox_message};
 pub use crate::session::{Claims, SESSION_LIFETIME, SessionKey, SessionToken};

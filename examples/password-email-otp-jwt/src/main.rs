@@ -13,7 +13,7 @@ use clap::Parser;
 use mfa::core::PasswordHasher;
 use mfa::{ClientInfo, Clock as _, Keyring, ManualClock, Pepper, SealingKey, SystemClock};
 use password_email_otp_jwt::{
-    AppParts, CodeStep, Delivery, PasswordEmailApp, PasswordStep, SessionKey, StoreHandle,
+    AppParts, ChosenMailer, CodeStep, PasswordEmailApp, PasswordStep, SessionKey, StoreHandle,
     StoreKind, code_in_message, mailer_from_env, newest_outbox_message,
 };
 
@@ -52,7 +52,7 @@ async fn run(
     outbox: &Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let (mailer, delivery) = mailer_from_env(outbox)?;
-    if let Delivery::Outbox(dir) = &delivery {
+    if let ChosenMailer::Outbox(dir) = &delivery {
         println!("mail: development outbox {}", dir.display());
     } else {
         println!("mail: SMTP");
@@ -122,7 +122,7 @@ async fn run(
 /// Never printed.
 fn read_code(delivery: &Delivery) -> Result<String, Box<dyn std::error::Error>> {
     let found = match delivery {
-        Delivery::Outbox(dir) => newest_outbox_message(dir)?
+        ChosenMailer::Outbox(dir) => newest_outbox_message(dir)?
             .as_deref()
             .and_then(code_in_message),
         _ => {

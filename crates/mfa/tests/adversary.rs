@@ -573,7 +573,7 @@ async fn a_recognised_context_has_a_bounded_budget_of_its_own(store: Arc<dyn Sto
     login_with_totp(&h, "rc", &secret, &client(), false).await;
 }
 
-scenarios!([memory, sqlite, postgres, mysql, redis]: {
+scenarios!([memory, sqlite, postgres, mysql, redis, redis_cluster]: {
     password_holder_gets_the_daily_budget_only,
     username_only_stranger_cannot_lock_the_user_out,
     email_only_stranger_cannot_cancel_or_starve_the_user,

@@ -173,4 +173,4 @@ async fn mailer_failures(store: Arc<dyn Store>) {
     assert!(mailer.outbox.last().unwrap().text().contains("Laptop"));
 }
 
-scenarios!([memory, sqlite, postgres, mysql, redis]: { store_failures_grant_nothing, mailer_failures });
+scenarios!([memory, sqlite, postgres, mysql, redis, redis_cluster]: { store_failures_grant_nothing, mailer_failures });

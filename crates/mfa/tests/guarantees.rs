@@ -425,4 +425,4 @@ async fn admin_unlock_frees_the_locked_network(store: Arc<dyn Store>) {
     assert!(ok.is_verified(), "{ok:?}");
 }
 
-scenarios!([memory, sqlite, postgres, mysql, redis]: { same_totp_code_succeeds_once, concurrent_guesses_are_bounded, recovery_code_redeemed_once_in_parallel, recovery_failures_lock_on_the_locking_attempt, password_success_keeps_second_factor_count, trusted_device_revoked_by_factor_change, trusted_device_exempt_from_the_strangers_locks, nist_cap_locks_until_admin_unlock, admin_unlock_frees_the_locked_network });
+scenarios!([memory, sqlite, postgres, mysql, redis, redis_cluster]: { same_totp_code_succeeds_once, concurrent_guesses_are_bounded, recovery_code_redeemed_once_in_parallel, recovery_failures_lock_on_the_locking_attempt, password_success_keeps_second_factor_count, trusted_device_revoked_by_factor_change, trusted_device_exempt_from_the_strangers_locks, nist_cap_locks_until_admin_unlock, admin_unlock_frees_the_locked_network });

@@ -79,4 +79,4 @@ async fn rotation_reseals_once_and_old_key_fails_closed(store: Arc<dyn Store>) {
     );
 }
 
-scenarios!([memory, sqlite, postgres, mysql, redis]: { rotation_reseals_once_and_old_key_fails_closed });
+scenarios!([memory, sqlite, postgres, mysql, redis, redis_cluster]: { rotation_reseals_once_and_old_key_fails_closed });

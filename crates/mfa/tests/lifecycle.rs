@@ -429,7 +429,7 @@ async fn typed_edges(store: Arc<dyn Store>) {
     assert_eq!(read.email.unwrap().normalized(), "ty@example.com");
 }
 
-scenarios!([memory, sqlite, postgres, mysql, redis]: {
+scenarios!([memory, sqlite, postgres, mysql, redis, redis_cluster]: {
     every_change_needs_a_step_up_once_a_factor_is_active,
     change_notices_reach_the_previous_and_the_new_address,
     a_replacement_enrolment_mints_no_recovery_codes,

@@ -909,4 +909,4 @@ async fn totp_backup_codes_sms(store: Arc<dyn Store>) {
     );
 }
 
-scenarios!([memory, sqlite, postgres, mysql, redis]: { email_magic_link_and_code, password_then_email_code, mandatory_totp, authenticator_setup, totp_backup_codes_sms });
+scenarios!([memory, sqlite, postgres, mysql, redis, redis_cluster]: { email_magic_link_and_code, password_then_email_code, mandatory_totp, authenticator_setup, totp_backup_codes_sms });

@@ -9,7 +9,7 @@
     unreachable_pub
 )]
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +24,6 @@ use mfa::{
     Authority, ChallengeId, ClientInfo, EmailAddress, Keyring, LoginStart, MailSettings,
     ManualClock, Method, Mfa, Pepper, PhoneNumber, Policy, SealingKey, StepUpGrant, Store,
 };
-use mfa_store_redis::{KeyPrefix, RedisConfig, RedisStore};
 // Names spliced into SQL below are generated here from hex digits, never from input.
 use mfa_store_sql::sqlx::AssertSqlSafe;
 use mfa_store_sql::{MySqlStore, PgStore, SqlStoreConfig, SqliteStore};
@@ -128,21 +127,25 @@ pub fn mysql() -> StoreFuture {
     })
 }
 
-/// Redis (`MFA_REDIS_URL`), under a key prefix of its own, deleted afterwards.
+/// Redis (`MFA_REDIS_URL`), under an initialised key prefix of its own, deleted afterwards.
 pub fn redis() -> StoreFuture {
     Box::pin(async {
-        let url = env_or("MFA_REDIS_URL", "redis://127.0.0.1:6379");
-        let prefix = KeyPrefix::new(&unique("mfa-facade")).unwrap();
-        let store = match RedisStore::connect(&url, RedisConfig::with_prefix(prefix)).await {
-            Ok(store) => store,
-            Err(e) => return missing("Redis", &url, &e),
-        };
-        let handle = store.clone();
+        let (store, cleanup) = mfa_store_redis::testkit::throwaway_store("mfa facade").await?;
         Some(TestStore {
             store: Arc::new(store),
-            cleanup: Box::pin(async move {
-                let _ = handle.delete_all_keys().await;
-            }),
+            cleanup: Box::pin(cleanup.into_future()),
+        })
+    })
+}
+
+/// A three-master Redis Cluster (`MFA_REDIS_CLUSTER_URLS`, started by `.ci/redis-cluster.sh`).
+pub fn redis_cluster() -> StoreFuture {
+    Box::pin(async {
+        let (store, cleanup) =
+            mfa_store_redis::testkit::throwaway_cluster_store("mfa facade").await?;
+        Some(TestStore {
+            store: Arc::new(store),
+            cleanup: Box::pin(cleanup.into_future()),
         })
     })
 }

@@ -34,6 +34,9 @@ mod returning;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
 pub use crate::config::{MAX_PREFIX_LEN, SqlStoreConfig};
 pub use crate::error::{Error, Result};
 #[cfg(feature = "mysql")]

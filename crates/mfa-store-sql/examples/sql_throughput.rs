@@ -60,7 +60,12 @@ async fn main() {
                 })
                 .await
                 .unwrap();
-            assert!(store.confirm_totp(&user, "f", 1).await.unwrap());
+            assert!(
+                store
+                    .confirm_totp(&user, "f", 1, SystemTime::now())
+                    .await
+                    .unwrap()
+            );
             let keys = [
                 CounterKey::new("totp", CounterScope::Account(user.clone())),
                 CounterKey::new("totp", CounterScope::Client("203.0.113.7".into())),

@@ -42,11 +42,6 @@ pub(crate) fn count(value: i64, column: &str) -> Result<u32, StoreError> {
     Ok(u32::try_from(value).unwrap_or(u32::MAX))
 }
 
-/// A stored non-negative integer as `u64`.
-pub(crate) fn unsigned(value: i64, column: &str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| corrupt(column))
-}
-
 /// A digest column (exactly 32 bytes).
 pub(crate) fn digest(bytes: &[u8], column: &str) -> Result<CodeDigest, StoreError> {
     <[u8; 32]>::try_from(bytes)
@@ -65,11 +60,6 @@ pub(crate) fn opt_digest(
 /// `Corrupt` naming the column, never its value.
 pub(crate) fn corrupt(column: &str) -> StoreError {
     StoreError::corrupt(format!("column {column}"))
-}
-
-/// A `usize` (a row count, a limit) as the `i64` SQL takes, saturating.
-pub(crate) fn to_i64(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Maps a driver error: decode problems are [`StoreError::Corrupt`] naming the column, every

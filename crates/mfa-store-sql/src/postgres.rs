@@ -1,173 +1,289 @@
-//! [`PgStore`]: the `mfa-store` traits on PostgreSQL.
+//! PostgreSQL (feature `postgres`): [`PgStore`].
+//!
+//! READ COMMITTED. Every guessing-bounding operation is one statement whose condition is
+//! re-checked on the locked row (EvalPlanQual), so a racer that waited sees the winner's value.
+//! A batch of counter takes is one statement too: a chain of data-modifying CTEs, each take
+//! running only if the one before it returned a row.
 
-use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::collections::HashSet;
 
-use mfa_store::Result as SResult;
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use mfa_core::CodeDigest;
+use mfa_store::{
+    Challenge, CounterState, CounterTake, Result as SResult, StoreError, TrustedDevice,
+};
+use sqlx::Postgres;
+use sqlx::postgres::PgPool;
 
-use crate::common::{DEFAULT_PURGE_BATCH, Purge, Queries};
-use crate::convert::{conflict_or, is_retryable, is_unique_violation, millis, store_err};
-use crate::dialect::{Dialect, Engine, migration_statements, q};
-use crate::impls::common_impls;
-use crate::returning::{ReturningQueries, returning_impls};
-use crate::{Error, Result, SqlStoreConfig};
-
-/// The embedded migrations, oldest first: `(version, SQL)`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+use crate::challenge;
+use crate::convert::{is_retryable, is_unique_violation};
+use crate::counter::{KeyTake, in_order, take_row};
+use crate::db::{Arg, Db, On, Sql};
+use crate::dialect::{Dialect, Syntax};
+use crate::engine::Engine;
+use crate::migrate;
+use crate::returning::{self, ReturningSql, challenge_upsert, take_upsert};
+use crate::store::{Retry, SqlStore};
 
 /// An `mfa-store` [`Store`](mfa_store::Store) on PostgreSQL (feature `postgres`).
 ///
-/// Cheap to clone: clones share the pool. Every guessing-bounding operation is one statement
-/// (see docs/store-sql.md for the table of why each one is atomic).
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pool: PgPool,
-    config: SqlStoreConfig,
-    dialect: Arc<Dialect>,
-    q: Arc<Queries>,
-    eng: Arc<ReturningQueries>,
+/// Tables may live in a schema of their own ([`SqlStoreConfig::with_schema`](crate::SqlStoreConfig::with_schema);
+/// [`migrate`](SqlStore::migrate) creates it).
+pub type PgStore = SqlStore<Postgres>;
+
+/// How PostgreSQL spells what engines spell differently.
+pub(crate) const SYNTAX: Syntax = Syntax {
+    name: "postgres",
+    numbered_placeholders: true,
+    schemas: true,
+    binary_identifiers: false,
+    greatest: "GREATEST",
+    for_update: " FOR UPDATE",
+    duplicate_key_update: false,
+    delete_limit: false,
+    types: &[
+        ("{id}", "TEXT"),
+        ("{key}", "TEXT"),
+        ("{blob}", "BYTEA"),
+        ("{digest}", "BYTEA"),
+        ("{serial}", "BIGSERIAL PRIMARY KEY"),
+        ("{table}", ""),
+    ],
+    varchar: false,
+};
+
+/// The engine-only statements of PostgreSQL.
+#[derive(Debug)]
+pub struct PgSql {
+    shared: ReturningSql,
+    /// One statement: delete this user's row with this id, then insert, replacing the user's
+    /// challenge of this purpose (the insert reads the delete's output, so the delete runs
+    /// first; a row deleted by the same statement does not count against the unique keys).
+    /// Another user's id is a primary-key violation and the statement changes nothing.
+    create_challenge: Sql,
 }
 
-impl PgStore {
-    /// Connects a pool to `url` (`postgres://user@host:5432/db`).
-    ///
-    /// # Errors
-    /// [`Error::Database`] if no connection could be made.
-    pub async fn connect(url: &str, config: SqlStoreConfig) -> Result<Self> {
-        let pool = PgPoolOptions::new().connect(url).await?;
-        Ok(Self::from_pool(pool, config))
+impl AsRef<ReturningSql> for PgSql {
+    fn as_ref(&self) -> &ReturningSql {
+        &self.shared
     }
+}
 
-    /// A store on an existing pool (no I/O).
-    #[must_use]
-    pub fn from_pool(pool: PgPool, config: SqlStoreConfig) -> Self {
-        let dialect = Dialect::new(Engine::Postgres, &config);
+impl PgSql {
+    fn new(d: &Dialect) -> Self {
+        let insert = challenge_upsert(
+            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM (SELECT COUNT(*) FROM gone) g",
+        );
         Self {
-            pool,
-            q: Arc::new(Queries::new(&dialect)),
-            eng: Arc::new(ReturningQueries::new(&dialect, "GREATEST")),
-            dialect: Arc::new(dialect),
-            config,
+            shared: ReturningSql::new(d),
+            create_challenge: d.sql(&format!(
+                "WITH gone AS (DELETE FROM {{p}}challenges WHERE id = ? AND user_id = ? \
+                 RETURNING id) {insert}"
+            )),
         }
     }
+}
 
-    /// The pool, to share with the rest of the application.
-    #[must_use]
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+/// How many times a batch whose refusal the statement could not show (the refused record was
+/// committed after the statement's snapshot) is run again from that take.
+const UNSEEN_REFUSAL_RUNS: usize = 3;
+
+/// The state columns a take returns.
+const STATE: &str = "window_start, window_end, count, consecutive, locked_until";
+
+impl Engine for Postgres {
+    const SYNTAX: &'static Syntax = &SYNTAX;
+    type Sql = PgSql;
+
+    fn sql(dialect: &Dialect) -> PgSql {
+        PgSql::new(dialect)
     }
 
-    /// The configuration the store was built with.
-    #[must_use]
-    pub fn config(&self) -> &SqlStoreConfig {
-        &self.config
+    async fn connect(url: &str) -> sqlx::Result<PgPool> {
+        crate::store::pool_options().connect(url).await
     }
 
-    /// Creates the schema (if configured) and the tables, applying every embedded migration
-    /// not yet applied, in one transaction under an advisory lock (safe to call from several
-    /// instances at once, and on every start).
-    ///
-    /// # Errors
-    /// [`Error::Database`] if a statement failed (nothing is applied then);
-    /// [`Error::SchemaTooNew`] if the database was migrated by a newer version of this crate.
-    pub async fn migrate(&self) -> Result<()> {
-        let prefix = self.config.qualified_prefix(true);
-        let mut tx = self.pool.begin().await?;
+    /// One transaction under a transaction-scoped advisory lock on the prefix: concurrent
+    /// callers wait, and a failed statement applies nothing.
+    async fn migrate(store: &SqlStore<Self>) -> crate::Result<()> {
+        let dialect = &store.sql().dialect;
+        let mut tx = store.pool().begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!("mfa-store-sql migrate {prefix}"))
+            .bind(format!("mfa-store-sql migrate {}", dialect.tables()))
             .execute(&mut *tx)
             .await?;
-        if let Some(schema) = self.config.schema() {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema}"
-            )))
-            .execute(&mut *tx)
-            .await?;
+        if let Some(schema) = store.config().schema() {
+            // The name was validated ([a-z0-9_]) by SqlStoreConfig.
+            let create = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
+            Self::execute_raw(&mut tx, create).await?;
         }
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "CREATE TABLE IF NOT EXISTS {prefix}schema_migrations (version BIGINT PRIMARY KEY)"
-        )))
-        .execute(&mut *tx)
-        .await?;
-        let current: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT MAX(version) FROM {prefix}schema_migrations"
-        )))
-        .fetch_one(&mut *tx)
-        .await?;
-        let current = current.unwrap_or(0);
-        check_known(current)?;
-        for (version, file) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-            for statement in migration_statements(&self.dialect, file) {
-                sqlx::query(sqlx::AssertSqlSafe(statement))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO {prefix}schema_migrations (version) VALUES ($1)"
-            )))
-            .bind(version)
-            .execute(&mut *tx)
-            .await?;
-        }
+        migrate::apply::<Self>(&mut tx, dialect, |_| false).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Deletes expired challenges, counters and trusted devices, at most `batch_size` rows per
-    /// statement (short locks on a busy table); returns how many rows went. The trait's purge
-    /// methods call it with a batch of 1000.
-    ///
-    /// # Errors
-    /// The first backend failure; batches deleted before it stay deleted.
-    pub async fn purge_expired_batched(
-        &self,
-        now: SystemTime,
-        batch_size: NonZeroU32,
-    ) -> SResult<u64> {
-        let now = millis(now);
-        let mut total = 0_u64;
-        for table in [Purge::Challenges, Purge::Counters, Purge::Devices] {
-            total = total.saturating_add(self.purge_table(table, now, batch_size.get()).await?);
-        }
-        Ok(total)
+    async fn begin_write(pool: &PgPool) -> sqlx::Result<sqlx::Transaction<'static, Self>> {
+        pool.begin().await
     }
 
-    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
-        self.pool.begin().await
-    }
-
-    /// Serialises read-modify-write transactions on one user's rows of one kind (a
-    /// transaction-scoped advisory lock), where no row exists yet to lock.
     async fn serialize_user(
-        &self,
-        tx: &mut Transaction<'static, Postgres>,
-        kind: &str,
+        store: &SqlStore<Self>,
+        tx: &mut sqlx::PgConnection,
+        scope: &str,
         user: &str,
     ) -> sqlx::Result<()> {
+        let key = format!("{}{scope}:{user}", store.sql().dialect.tables());
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!(
-                "{}{kind}:{user}",
-                self.config.qualified_prefix(true)
-            ))
-            .execute(&mut **tx)
-            .await
-            .map(|_| ())
+            .bind(key)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_challenge(store: &SqlStore<Self>, challenge: &Challenge) -> SResult<()> {
+        let mut args = vec![Arg::Text(&challenge.id), Arg::Text(&challenge.user)];
+        args.extend(challenge::insert_args(challenge));
+        let sql = &store.sql().engine.create_challenge;
+        let mut retry = Retry::default();
+        loop {
+            match Self::execute(On::Pool(store.pool()), sql, &args).await {
+                Ok(_) => return Ok(()),
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::conflict("challenge id taken"));
+                }
+                Err(e) => retry.again(e.into(), is_retryable).await?,
+            }
+        }
+    }
+
+    async fn spend(store: &SqlStore<Self>, id: &str, now: i64) -> SResult<Option<Challenge>> {
+        returning::spend(store, id, now).await
+    }
+
+    async fn touch_device(
+        store: &SqlStore<Self>,
+        user: &str,
+        token: &CodeDigest,
+        now: i64,
+    ) -> SResult<Option<TrustedDevice>> {
+        returning::touch_device(store, user, token, now).await
+    }
+
+    async fn take(
+        store: &SqlStore<Self>,
+        takes: &[KeyTake],
+        now: i64,
+    ) -> SResult<Vec<CounterTake>> {
+        let mut done = Vec::with_capacity(takes.len());
+        let mut rest = takes;
+        let mut unseen = 0_usize;
+        while !rest.is_empty() {
+            // A key twice in one statement would be two updates of one row, which PostgreSQL
+            // refuses: then the takes go one statement each (never the case in a login).
+            let n = if distinct(rest) { rest.len() } else { 1 };
+            let (batch, after) = rest.split_at(n);
+            let results = chain(store, batch, now).await?;
+            let made = results.len();
+            let refused = results.last().is_some_and(|t| !t.is_taken());
+            done.extend(results);
+            if refused {
+                break;
+            }
+            if made < batch.len() {
+                // Take `made` was refused on a record committed after the statement's
+                // snapshot, so the statement could not show it: run the rest again.
+                unseen = unseen.saturating_add(1);
+                if unseen > UNSEEN_REFUSAL_RUNS {
+                    return Err(StoreError::unavailable(std::io::Error::other(
+                        "a counter kept changing under its take",
+                    )));
+                }
+                rest = batch.get(made..).unwrap_or_default();
+                continue;
+            }
+            rest = after;
+        }
+        Ok(done)
+    }
+
+    async fn lock_counter(
+        store: &SqlStore<Self>,
+        key: &str,
+        until: i64,
+        now: i64,
+    ) -> SResult<CounterState> {
+        returning::lock_counter(store, key, until, now).await
     }
 }
 
-pub(crate) fn check_known(current: i64) -> Result<()> {
-    let known = MIGRATIONS.last().map_or(0, |(v, _)| *v);
-    if current > known {
-        return Err(Error::SchemaTooNew {
-            found: current,
-            known,
-        });
-    }
-    Ok(())
+/// Whether no key is taken twice.
+fn distinct(takes: &[KeyTake]) -> bool {
+    let mut seen = HashSet::with_capacity(takes.len());
+    takes.iter().all(|t| seen.insert(t.key.as_str()))
 }
 
-returning_impls!(PgStore);
-common_impls!(PgStore);
+/// Runs `takes` as one statement (retrying a deadlock victim); returns the takes it made, in
+/// order, the last one a refusal if there was one it could show.
+async fn chain(
+    store: &SqlStore<Postgres>,
+    takes: &[KeyTake],
+    now: i64,
+) -> SResult<Vec<CounterTake>> {
+    let sql = chain_sql(&store.sql().dialect, takes.len());
+    let mut args = Vec::with_capacity(takes.len().saturating_mul(5));
+    for t in takes {
+        args.extend([
+            Arg::Text(&t.key),
+            Arg::Int(now),
+            Arg::Int(t.end),
+            Arg::Int(i64::from(t.limit)),
+            Arg::Text(&t.key),
+        ]);
+    }
+    let mut retry = Retry::default();
+    let rows = loop {
+        match Postgres::fetch_all(On::Pool(store.pool()), &sql, &args).await {
+            Ok(rows) => break rows,
+            Err(e) => retry.again(e.into(), is_retryable).await?,
+        }
+    };
+    let results = rows
+        .iter()
+        .map(take_row::<Postgres>)
+        .collect::<SResult<Vec<_>>>()?;
+    in_order(results)
+}
+
+/// The statement of `n` takes: `t<i>` is take `i`, run only if `t<i-1>` returned its row
+/// (stop at the first refusal); `r<i>` reads, and locks, the record take `i` refused.
+/// Parameters per take, in order: key, now, window end, limit, key.
+fn chain_sql(d: &Dialect, n: usize) -> Sql {
+    let mut ctes = Vec::with_capacity(n.saturating_mul(2));
+    let mut rows = Vec::with_capacity(n.saturating_mul(2));
+    for i in 0..n {
+        let after = match i.checked_sub(1) {
+            Some(previous) => format!(" WHERE EXISTS (SELECT 1 FROM t{previous})"),
+            None => String::new(),
+        };
+        let attempted = after.replace(" WHERE", " AND");
+        let upsert = take_upsert(
+            &format!("SELECT ?, ?, ?, 1, 1{after}"),
+            &format!("RETURNING {STATE}"),
+        );
+        ctes.push(format!("t{i} AS ({upsert})"));
+        ctes.push(format!(
+            "r{i} AS (SELECT {STATE} FROM {{p}}counters WHERE counter_key = ? \
+             AND NOT EXISTS (SELECT 1 FROM t{i}){attempted} FOR UPDATE)"
+        ));
+        rows.push(format!(
+            "SELECT CAST({i} AS BIGINT) AS i, CAST(1 AS BIGINT) AS taken, {STATE} FROM t{i}"
+        ));
+        rows.push(format!(
+            "SELECT CAST({i} AS BIGINT), CAST(0 AS BIGINT), {STATE} FROM r{i}"
+        ));
+    }
+    d.sql(&format!(
+        "WITH {} {}",
+        ctes.join(", "),
+        rows.join(" UNION ALL ")
+    ))
+}

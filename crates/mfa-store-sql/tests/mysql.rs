@@ -1,8 +1,13 @@
-//! MySQL/MariaDB: the whole conformance kit, prefixes, and fail-closed behaviour when the
+//! MySQL/MariaDB: the whole conformance kit, prefixes, migrations (concurrent, and forward from
+//! the released version 1), round trips per operation, and fail-closed behaviour when the
 //! connection is refused or killed (`KILL CONNECTION`) mid-operation.
 
-#![cfg(feature = "mysql")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 mod common;
 mod fail_closed;
@@ -11,103 +16,157 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use mfa_store_sql::sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use mfa_store_sql::sqlx::{AssertSqlSafe, MySql, Transaction};
+use mfa_store_sql::sqlx::{self, AssertSqlSafe, MySql, Transaction};
+use mfa_store_sql::testkit::mysql_url;
 use mfa_store_sql::{MySqlStore, SqlStoreConfig};
 
-use common::{CONNECT_TIMEOUT, is_stale, missing, mysql_url, unique_name, with_cleanup};
+use common::migration::{OLD, Seed, fixture_statements, normalized};
+use common::round_trips::{Proxy, per_operation, report};
 
-/// A pool on the server's default database, or `None` (skip) / a failure (CI).
-async fn admin_pool() -> Option<MySqlPool> {
-    let url = mysql_url();
-    match MySqlPoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(CONNECT_TIMEOUT)
-        .connect(&url)
-        .await
-    {
-        Ok(pool) => Some(pool),
-        Err(e) => missing("MariaDB/MySQL", &url, &e),
-    }
-}
-
-/// A fresh database for this run and a pool on it.
-async fn fresh_database(admin: &MySqlPool, max: u32) -> (String, MySqlPool) {
-    let stale: Vec<String> = mfa_store_sql::sqlx::query_scalar(
-        "SELECT CONVERT(schema_name USING utf8mb4) FROM information_schema.schemata \
-         WHERE schema_name LIKE 'mfa\\_test\\_%'",
-    )
-    .fetch_all(admin)
-    .await
-    .unwrap_or_default();
-    for name in stale.into_iter().filter(|n| is_stale(n, "mfa_test")) {
-        drop_database(admin, &name).await;
-    }
-    let name = unique_name("mfa_test");
-    mfa_store_sql::sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin)
-        .await
-        .unwrap();
-    let options = MySqlConnectOptions::from_str(&mysql_url())
-        .unwrap()
-        .database(&name);
-    let pool = MySqlPoolOptions::new()
-        .max_connections(max)
-        .acquire_timeout(Duration::from_secs(30))
-        .connect_with(options)
-        .await
-        .unwrap();
-    (name, pool)
-}
-
-async fn drop_database(admin: &MySqlPool, name: &str) {
-    let _ = mfa_store_sql::sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-        .execute(admin)
-        .await;
-}
-
-/// Every check of the kit, one fresh store handle per check, on this run's database.
+/// Every check of the kit, one store handle per check, in one throwaway database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn conformance() {
-    let Some(admin) = admin_pool().await else {
+    let Some(store) = MySqlStore::throwaway().await else {
         return;
     };
-    let (name, pool) = fresh_database(&admin, 20).await;
-    MySqlStore::from_pool(pool.clone(), SqlStoreConfig::default())
-        .migrate()
-        .await
-        .unwrap();
-    with_cleanup(
-        async move {
-            mfa_store::testkit::run_all("mysql", || {
-                let pool = pool.clone();
-                async move { MySqlStore::from_pool(pool, SqlStoreConfig::default()) }
-            })
-            .await;
-        },
-        drop_database(&admin, &name),
-    )
+    mfa_store::testkit::run_all("mysql", || {
+        let store = store.clone_store();
+        async move { store }
+    })
     .await;
+}
+
+fn prefixed(prefix: &str) -> SqlStoreConfig {
+    SqlStoreConfig::new(prefix).unwrap()
 }
 
 /// Two prefixes in one database are two stores; migrating again is harmless.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefixes_are_independent_and_migrate_is_idempotent() {
-    let Some(admin) = admin_pool().await else {
+    let Some(t) = MySqlStore::throwaway().await else {
         return;
     };
-    let (name, pool) = fresh_database(&admin, 5).await;
-    with_cleanup(
-        async move {
-            let a = MySqlStore::from_pool(pool.clone(), SqlStoreConfig::new("a_").unwrap());
-            let b = MySqlStore::from_pool(pool, SqlStoreConfig::new("b_").unwrap());
-            for store in [&a, &b, &a] {
-                store.migrate().await.unwrap();
-            }
-            fail_closed::prefixes_are_independent(a, b).await;
-        },
-        drop_database(&admin, &name),
+    let a = MySqlStore::from_pool(t.pool().clone(), prefixed("a_"));
+    let b = MySqlStore::from_pool(t.pool().clone(), prefixed("b_"));
+    for store in [&a, &b, &a] {
+        store.migrate().await.unwrap();
+    }
+    fail_closed::prefixes_are_independent(a, b).await;
+}
+
+/// Twenty instances migrating one new prefix at once all succeed, and apply it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_apply_once() {
+    let Some(t) = MySqlStore::throwaway().await else {
+        return;
+    };
+    let runs: Vec<_> = (0..20)
+        .map(|_| {
+            let store = MySqlStore::from_pool(t.pool().clone(), prefixed("c_"));
+            tokio::spawn(async move { store.migrate().await })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap().unwrap();
+    }
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM c_schema_migrations ORDER BY version")
+            .fetch_all(t.pool())
+            .await
+            .unwrap();
+    assert_eq!(versions, [1, 2]);
+}
+
+/// A migration interrupted after some of its statements (MySQL commits DDL as it goes) is
+/// completed by the next `migrate()`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_migration_is_completed() {
+    let Some(t) = MySqlStore::throwaway().await else {
+        return;
+    };
+    // Version 2 half applied: one column added, the version not recorded.
+    sqlx::query("DELETE FROM mfa_schema_migrations WHERE version = 2")
+        .execute(t.pool())
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE mfa_audit_events DROP COLUMN actor")
+        .execute(t.pool())
+        .await
+        .unwrap();
+    t.migrate().await.unwrap();
+    let other = MySqlStore::from_pool(t.pool().clone(), prefixed("d_"));
+    other.migrate().await.unwrap();
+    fail_closed::prefixes_are_independent(t.clone_store(), other).await;
+    let actor: Option<String> = sqlx::query_scalar("SELECT MAX(actor) FROM mfa_audit_events")
+        .fetch_one(t.pool())
+        .await
+        .unwrap();
+    assert_eq!(actor, None, "the dropped column is back");
+}
+
+/// The definitions of `prefix`'s tables, comparable across prefixes.
+async fn describe(pool: &MySqlPool, prefix: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for table in [
+        "totp_factors",
+        "challenges",
+        "recovery_codes",
+        "counters",
+        "trusted_devices",
+        "audit_events",
+        "settings",
+    ] {
+        let (_, create): (String, String) =
+            sqlx::query_as(AssertSqlSafe(format!("SHOW CREATE TABLE {prefix}{table}")))
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        lines.extend(create.lines().map(str::to_owned));
+    }
+    let routines: Vec<String> = sqlx::query_scalar(
+        "SELECT CONVERT(routine_name USING utf8mb4) FROM information_schema.routines \
+         WHERE routine_schema = DATABASE() AND routine_name LIKE ?",
     )
-    .await;
+    .bind(format!("{prefix}%"))
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    lines.extend(routines);
+    normalized(lines, prefix)
+}
+
+/// A database made by the released version 1 migrates forward with its rows readable, and
+/// ends exactly as a new database does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_1_migrates_forward() {
+    let Some(t) = MySqlStore::throwaway().await else {
+        return;
+    };
+    let mut setup = fixture_statements(include_str!("fixtures/v1/mysql.sql"), OLD, OLD);
+    setup.insert(
+        0,
+        format!(
+            "CREATE TABLE {OLD}schema_migrations (version BIGINT NOT NULL PRIMARY KEY) \
+             ENGINE = InnoDB"
+        ),
+    );
+    let seed = Seed::new();
+    setup.extend(seed.statements(OLD, |hex| format!("X'{hex}'")));
+    for statement in setup {
+        sqlx::query(AssertSqlSafe(statement))
+            .execute(t.pool())
+            .await
+            .unwrap();
+    }
+    let old = MySqlStore::from_pool(t.pool().clone(), prefixed(OLD));
+    old.migrate().await.unwrap();
+    old.migrate().await.unwrap();
+    seed.check(&old).await;
+    assert_eq!(
+        describe(t.pool(), OLD).await,
+        describe(t.pool(), "mfa_").await,
+        "a migrated version-1 database equals a new one"
+    );
 }
 
 /// A store pointed at a closed port fails every operation kind with a transient error.
@@ -124,6 +183,43 @@ async fn unreachable_server_fails_closed() {
     .await;
 }
 
+/// The round trips of each operation, through a counting proxy, on the pool settings
+/// `connect()` uses. A batch of counter takes (every attempt's pre-charge) is one routine call;
+/// what must return the row it changed, without `RETURNING`, is a transaction.
+#[tokio::test(flavor = "current_thread")]
+async fn round_trips_per_operation() {
+    let Some(t) = MySqlStore::throwaway().await else {
+        return;
+    };
+    let options = MySqlConnectOptions::from_str(&mysql_url()).unwrap();
+    let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(upstream).await;
+    let pool = MySqlStore::pool_options()
+        .max_connections(1)
+        .connect_with(options.port(proxy.port()).database(t.name()))
+        .await
+        .unwrap();
+    let store = MySqlStore::from_pool(pool.clone(), t.config().clone());
+    let rows = per_operation(&store, &pool, &proxy).await;
+    report("MySQL/MariaDB", &rows);
+    let transactions = [
+        "lock_counter",
+        "create_challenge",
+        "spend_attempt (a try spent)",
+        "check_and_touch_device",
+    ];
+    for (op, n) in &rows {
+        // BEGIN, the write, the read of the row it locked, COMMIT.
+        let expected = if transactions.contains(op) { 4 } else { 1 };
+        assert_eq!(*n, expected, "{op}");
+    }
+    pool.close().await;
+}
+
 /// Holds row locks from one connection and kills the store's connection waiting behind them.
 struct MySqlKiller {
     admin: MySqlPool,
@@ -134,11 +230,7 @@ struct MySqlKiller {
 impl fail_closed::Killer for MySqlKiller {
     async fn hold(&mut self, sql: String) {
         let mut tx = self.admin.begin().await.unwrap();
-        mfa_store_sql::sqlx::query(AssertSqlSafe(format!("USE {}", self.database)))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        mfa_store_sql::sqlx::query(AssertSqlSafe(sql))
+        sqlx::query(AssertSqlSafe(sql))
             .execute(&mut *tx)
             .await
             .unwrap();
@@ -147,7 +239,7 @@ impl fail_closed::Killer for MySqlKiller {
 
     async fn kill_waiting(&self, marker: &str) {
         for _ in 0..400 {
-            let id: Option<i64> = mfa_store_sql::sqlx::query_scalar(
+            let id: Option<i64> = sqlx::query_scalar(
                 "SELECT id FROM information_schema.processlist WHERE db = ? \
                  AND id <> CONNECTION_ID() AND info LIKE CONCAT('%', ?, '%') \
                  AND info NOT LIKE '%FOR UPDATE%' LIMIT 1",
@@ -158,7 +250,7 @@ impl fail_closed::Killer for MySqlKiller {
             .await
             .unwrap();
             if let Some(id) = id {
-                mfa_store_sql::sqlx::query(AssertSqlSafe(format!("KILL CONNECTION {id}")))
+                sqlx::query(AssertSqlSafe(format!("KILL CONNECTION {id}")))
                     .execute(&self.admin)
                     .await
                     .unwrap();
@@ -181,20 +273,13 @@ impl fail_closed::Killer for MySqlKiller {
 /// waits for a row lock returns a transient error, grants nothing and loses nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_connection_fails_closed() {
-    let Some(admin) = admin_pool().await else {
+    let Some(t) = MySqlStore::throwaway().await else {
         return;
     };
-    let (name, pool) = fresh_database(&admin, 10).await;
-    let store = MySqlStore::from_pool(pool, SqlStoreConfig::default());
-    store.migrate().await.unwrap();
     let killer = MySqlKiller {
-        admin: admin.clone(),
-        database: name.clone(),
+        admin: t.pool().clone(),
+        database: t.name().to_owned(),
         holder: None,
     };
-    with_cleanup(
-        async move { fail_closed::killed_mid_operation(store, killer, "mfa_").await },
-        drop_database(&admin, &name),
-    )
-    .await;
+    fail_closed::killed_mid_operation(t.clone_store(), killer, "mfa_", "mfa_counters").await;
 }

@@ -1,112 +1,200 @@
-//! PostgreSQL: the whole conformance kit, prefixes and schemas, and fail-closed behaviour when
-//! the connection is refused or killed mid-operation.
+//! PostgreSQL: the whole conformance kit, prefixes and schemas, migrations (concurrent, and
+//! forward from the released version 1), round trips per operation, and fail-closed behaviour
+//! when the connection is refused or killed mid-operation.
 
-#![cfg(feature = "postgres")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 mod common;
 mod fail_closed;
 
-use std::time::Duration;
+use std::str::FromStr;
+use std::time::{Duration, UNIX_EPOCH};
 
-use mfa_store_sql::sqlx::postgres::{PgPool, PgPoolOptions};
-use mfa_store_sql::sqlx::{Postgres, Transaction};
+use mfa_store::{CounterKey, CounterScope, CounterStore, Take};
+
+use mfa_store_sql::sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use mfa_store_sql::sqlx::{self, AssertSqlSafe, Postgres, Transaction};
+use mfa_store_sql::testkit::postgres_url;
 use mfa_store_sql::{PgStore, SqlStoreConfig};
 
-use common::{CONNECT_TIMEOUT, is_stale, missing, postgres_url, unique_name, with_cleanup};
+use common::migration::{OLD, Seed, fixture_statements, normalized};
+use common::round_trips::{Proxy, per_operation, report};
 
-/// A pool on the test server, or `None` (skip) / a failure (CI) if it is unreachable.
-async fn pool(max: u32) -> Option<PgPool> {
-    let url = postgres_url();
-    match PgPoolOptions::new()
-        .max_connections(max)
-        .acquire_timeout(CONNECT_TIMEOUT)
-        .connect(&url)
-        .await
-    {
-        Ok(pool) => Some(pool),
-        Err(e) => missing("PostgreSQL", &url, &e),
-    }
-}
-
-/// A fresh schema for this test run, migrated, and the config naming it.
-async fn fresh_schema(pool: &PgPool, prefix: &str) -> SqlStoreConfig {
-    drop_stale_schemas(pool).await;
-    let config = SqlStoreConfig::new(prefix)
-        .unwrap()
-        .with_schema(unique_name("mfa_test"))
-        .unwrap();
-    PgStore::from_pool(pool.clone(), config.clone())
-        .migrate()
-        .await
-        .unwrap();
-    config
-}
-
-async fn drop_schema(pool: &PgPool, config: &SqlStoreConfig) {
-    let schema = config.schema().unwrap();
-    let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-    let _ = mfa_store_sql::sqlx::query(mfa_store_sql::sqlx::AssertSqlSafe(sql))
-        .execute(pool)
-        .await;
-}
-
-/// Best effort: schemas of runs killed more than an hour ago.
-async fn drop_stale_schemas(pool: &PgPool) {
-    let names: Vec<String> = mfa_store_sql::sqlx::query_scalar(
-        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'mfa\\_test\\_%'",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap_or_default();
-    for name in names.into_iter().filter(|n| is_stale(n, "mfa_test")) {
-        let sql = format!("DROP SCHEMA IF EXISTS {name} CASCADE");
-        let _ = mfa_store_sql::sqlx::query(mfa_store_sql::sqlx::AssertSqlSafe(sql))
-            .execute(pool)
-            .await;
-    }
-}
-
-/// Every check of the kit, one fresh store handle per check, on one schema of this run.
+/// Every check of the kit, one store handle per check, in one throwaway schema.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn conformance() {
-    let Some(pool) = pool(20).await else { return };
-    let config = fresh_schema(&pool, "mfa_").await;
-    let (p, c) = (pool.clone(), config.clone());
-    with_cleanup(
-        async move {
-            mfa_store::testkit::run_all("postgres", || {
-                let (p, c) = (p.clone(), c.clone());
-                async move { PgStore::from_pool(p, c) }
-            })
-            .await;
-        },
-        drop_schema(&pool, &config),
-    )
+    let Some(store) = PgStore::throwaway().await else {
+        return;
+    };
+    mfa_store::testkit::run_all("postgres", || {
+        let store = store.clone_store();
+        async move { store }
+    })
     .await;
 }
 
-/// Two prefixes in one schema are two independent stores; migrating twice is harmless.
+/// `prefix` in the throwaway's schema.
+fn in_schema(schema: &str, prefix: &str) -> SqlStoreConfig {
+    SqlStoreConfig::new(prefix)
+        .unwrap()
+        .with_schema(schema)
+        .unwrap()
+}
+
+/// Two prefixes in one schema are two independent stores; migrating again is harmless.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefixes_are_independent_and_migrate_is_idempotent() {
-    let Some(pool) = pool(5).await else { return };
-    let config = fresh_schema(&pool, "a_").await;
-    let other = SqlStoreConfig::new("b_")
-        .unwrap()
-        .with_schema(config.schema().unwrap())
-        .unwrap();
-    let (p, c) = (pool.clone(), config.clone());
-    with_cleanup(
-        async move {
-            let a = PgStore::from_pool(p.clone(), c);
-            let b = PgStore::from_pool(p, other);
-            b.migrate().await.unwrap();
-            a.migrate().await.unwrap();
-            fail_closed::prefixes_are_independent(a, b).await;
-        },
-        drop_schema(&pool, &config),
+    let Some(t) = PgStore::throwaway().await else {
+        return;
+    };
+    let a = PgStore::from_pool(t.pool().clone(), in_schema(t.name(), "a_"));
+    let b = PgStore::from_pool(t.pool().clone(), in_schema(t.name(), "b_"));
+    for store in [&b, &a, &a] {
+        store.migrate().await.unwrap();
+    }
+    fail_closed::prefixes_are_independent(a, b).await;
+}
+
+/// Twenty instances migrating one new prefix at once all succeed, and apply it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_apply_once() {
+    let Some(t) = PgStore::throwaway().await else {
+        return;
+    };
+    let config = in_schema(t.name(), "c_");
+    let runs: Vec<_> = (0..20)
+        .map(|_| {
+            let store = PgStore::from_pool(t.pool().clone(), config.clone());
+            tokio::spawn(async move { store.migrate().await })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap().unwrap();
+    }
+    let versions: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT version FROM {}.c_schema_migrations ORDER BY version",
+        t.name()
+    )))
+    .fetch_all(t.pool())
+    .await
+    .unwrap();
+    assert_eq!(versions, [1, 2]);
+}
+
+/// The columns and indexes of `prefix`'s tables, comparable across prefixes.
+async fn describe(pool: &PgPool, schema: &str, prefix: &str) -> Vec<String> {
+    let like = format!("{prefix}%");
+    let mut lines: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable \
+         || ' ' || COALESCE(column_default, '') || ' ' || COALESCE(generation_expression, '') \
+         FROM information_schema.columns WHERE table_schema = $1 AND table_name LIKE $2 \
+         AND table_name NOT LIKE '%schema_migrations'",
     )
-    .await;
+    .bind(schema)
+    .bind(&like)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename LIKE $2 \
+         AND tablename NOT LIKE '%schema_migrations'",
+    )
+    .bind(schema)
+    .bind(&like)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    lines.extend(indexes);
+    let lines = lines.into_iter().map(|l| l.replace(schema, "S")).collect();
+    normalized(lines, prefix)
+}
+
+/// A schema made by the released version 1 migrates forward with its rows readable, and ends
+/// exactly as a new schema does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_1_migrates_forward() {
+    let Some(t) = PgStore::throwaway().await else {
+        return;
+    };
+    let tables = format!("{}.{OLD}", t.name());
+    let mut setup = fixture_statements(include_str!("fixtures/v1/postgres.sql"), &tables, OLD);
+    setup.insert(
+        0,
+        format!("CREATE TABLE {tables}schema_migrations (version BIGINT PRIMARY KEY)"),
+    );
+    let seed = Seed::new();
+    setup.extend(seed.statements(&tables, |hex| format!("decode('{hex}', 'hex')")));
+    for statement in setup {
+        sqlx::query(AssertSqlSafe(statement))
+            .execute(t.pool())
+            .await
+            .unwrap();
+    }
+    let old = PgStore::from_pool(t.pool().clone(), in_schema(t.name(), OLD));
+    old.migrate().await.unwrap();
+    old.migrate().await.unwrap();
+    seed.check(&old).await;
+    assert_eq!(
+        describe(t.pool(), t.name(), OLD).await,
+        describe(t.pool(), t.name(), "mfa_").await,
+        "a migrated version-1 schema equals a new one"
+    );
+}
+
+/// A take refused on a record committed after its statement began (the statement waited for
+/// the row lock of another instance's insert, so its snapshot does not show the row) still
+/// answers the refusal with the record's state: that take runs again in a new statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusal_on_a_record_committed_meanwhile_is_reported() {
+    let Some(t) = PgStore::throwaway().await else {
+        return;
+    };
+    let key = CounterKey::new("totp", CounterScope::Account(fail_closed::id("late")));
+    let now = fail_closed::now();
+    let ms = i64::try_from(now.duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap();
+    // Another instance has inserted the record, at its limit, and not committed yet.
+    let mut other = t.pool().begin().await.unwrap();
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO {}.mfa_counters (counter_key, window_start, window_end, count, consecutive) \
+         VALUES ($1, $2, $3, 3, 3)",
+        t.name()
+    )))
+    .bind(key.storage_key())
+    .bind(ms)
+    .bind(ms + 900_000)
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    let store = t.clone_store();
+    let take = [Take::new(key, Duration::from_secs(900), 3)];
+    let taking = tokio::spawn(async move { store.take_counters(&take, now).await });
+    let mut waited = false;
+    for _ in 0..400 {
+        let waiting: Option<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+             AND position('mfa_counters' in query) > 0 LIMIT 1",
+        )
+        .fetch_optional(t.pool())
+        .await
+        .unwrap();
+        if waiting.is_some() {
+            waited = true;
+            break;
+        }
+        // Polling for the server to show the waiting statement, not moving test time.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(waited, "the take waited for the other instance's row lock");
+    other.commit().await.unwrap();
+    let result = taking.await.unwrap().unwrap();
+    assert_eq!(result.len(), 1);
+    assert!(!result[0].is_taken(), "the record was full");
+    assert_eq!(result[0].state().count, 3, "the refusal shows the record");
 }
 
 /// A store pointed at a closed port fails every operation kind with a transient error.
@@ -120,6 +208,34 @@ async fn unreachable_server_fails_closed() {
         .await;
 }
 
+/// The round trips of each operation, through a counting proxy, on the pool settings
+/// `connect()` uses: a batch of counter takes is one, whatever it does.
+#[tokio::test(flavor = "current_thread")]
+async fn round_trips_per_operation() {
+    let Some(t) = PgStore::throwaway().await else {
+        return;
+    };
+    let options = PgConnectOptions::from_str(&postgres_url()).unwrap();
+    let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(upstream).await;
+    let pool = PgStore::pool_options()
+        .max_connections(1)
+        .connect_with(options.port(proxy.port()))
+        .await
+        .unwrap();
+    let store = PgStore::from_pool(pool.clone(), t.config().clone());
+    let rows = per_operation(&store, &pool, &proxy).await;
+    report("PostgreSQL", &rows);
+    for (op, n) in &rows {
+        assert_eq!(*n, 1, "{op}: one statement, one round trip");
+    }
+    pool.close().await;
+}
+
 /// Holds row locks from one connection and kills the store's connection waiting behind them.
 struct PgKiller {
     admin: PgPool,
@@ -129,7 +245,7 @@ struct PgKiller {
 impl fail_closed::Killer for PgKiller {
     async fn hold(&mut self, sql: String) {
         let mut tx = self.admin.begin().await.unwrap();
-        mfa_store_sql::sqlx::query(mfa_store_sql::sqlx::AssertSqlSafe(sql))
+        sqlx::query(AssertSqlSafe(sql))
             .execute(&mut *tx)
             .await
             .unwrap();
@@ -138,7 +254,7 @@ impl fail_closed::Killer for PgKiller {
 
     async fn kill_waiting(&self, marker: &str) {
         for _ in 0..400 {
-            let pid: Option<i32> = mfa_store_sql::sqlx::query_scalar(
+            let pid: Option<i32> = sqlx::query_scalar(
                 "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
                  AND position($1 in query) > 0 AND pid <> pg_backend_pid() LIMIT 1",
             )
@@ -147,12 +263,11 @@ impl fail_closed::Killer for PgKiller {
             .await
             .unwrap();
             if let Some(pid) = pid {
-                let killed: bool =
-                    mfa_store_sql::sqlx::query_scalar("SELECT pg_terminate_backend($1)")
-                        .bind(pid)
-                        .fetch_one(&self.admin)
-                        .await
-                        .unwrap();
+                let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+                    .bind(pid)
+                    .fetch_one(&self.admin)
+                    .await
+                    .unwrap();
                 assert!(killed, "pg_terminate_backend({pid})");
                 return;
             }
@@ -173,19 +288,14 @@ impl fail_closed::Killer for PgKiller {
 /// while it waits for a row lock returns a transient error, grants nothing and loses nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_connection_fails_closed() {
-    let Some(pool) = pool(10).await else { return };
-    let config = fresh_schema(&pool, "mfa_").await;
-    let (p, c) = (pool.clone(), config.clone());
-    with_cleanup(
-        async move {
-            let tables = format!("{}.{}", c.schema().unwrap(), c.table_prefix());
-            let killer = PgKiller {
-                admin: p.clone(),
-                holder: None,
-            };
-            fail_closed::killed_mid_operation(PgStore::from_pool(p, c), killer, &tables).await;
-        },
-        drop_schema(&pool, &config),
-    )
-    .await;
+    let Some(t) = PgStore::throwaway().await else {
+        return;
+    };
+    let tables = format!("{}.mfa_", t.name());
+    let killer = PgKiller {
+        admin: t.pool().clone(),
+        holder: None,
+    };
+    let counters = format!("{tables}counters");
+    fail_closed::killed_mid_operation(t.clone_store(), killer, &tables, &counters).await;
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mfa_core::{CodeDigest, Keyring, RecoveryVerifier, SealingKey, Secret};
 use mfa_store::{
     AttemptOutcome, Challenge, ChallengeKind, CounterKey, CounterScope, NewTotpFactor,
-    RecoveryCodeRecord, Store, StoreError,
+    RecoveryCodeRecord, Store, StoreError, Take,
 };
 
 pub(crate) fn now() -> SystemTime {
@@ -76,7 +76,7 @@ pub(crate) async fn confirmed_factor<S: Store>(store: &S, user: &str, factor: &s
         })
         .await
         .unwrap();
-    assert!(store.confirm_totp(user, factor, 100).await.unwrap());
+    assert!(store.confirm_totp(user, factor, 100, now()).await.unwrap());
 }
 
 fn assert_transient<T: std::fmt::Debug>(what: &str, result: Result<T, StoreError>) {
@@ -98,16 +98,23 @@ pub(crate) async fn every_operation_is_transient<S: Store>(store: S) {
         "advance_totp_step",
         store.advance_totp_step("u", "f", 5).await,
     );
-    assert_transient("confirm_totp", store.confirm_totp("u", "f", 5).await);
+    assert_transient("confirm_totp", store.confirm_totp("u", "f", 5, t).await);
     assert_transient(
-        "hit_counter",
-        store.hit_counter(&key, Duration::from_secs(60), t).await,
+        "take_counter",
+        store
+            .take_counter(&key, Duration::from_secs(60), 5, t)
+            .await,
     );
     assert_transient(
-        "hit_counters",
+        "take_counters",
         store
-            .hit_counters(&[(key.clone(), Duration::from_secs(60))], t)
+            .take_counters(&[Take::new(key.clone(), Duration::from_secs(60), 5)], t)
             .await,
+    );
+    assert_transient("refund_counter", store.refund_counter(&key, t).await);
+    assert_transient(
+        "revoke_user_challenges",
+        store.revoke_user_challenges("u").await,
     );
     assert_transient(
         "counters",
@@ -188,12 +195,14 @@ where
 }
 
 /// Kills the connection of each guessing-bounding operation mid-statement and checks the claim
-/// of this module. `tables` is the qualified table prefix (`schema.mfa_`, `mfa_`); `marker`
-/// names text unique to this run's statements (the qualified prefix works on PostgreSQL).
+/// of this module. `tables` is the qualified table prefix (`schema.mfa_`, `mfa_`), whose table
+/// names mark the statements to kill; `counters_marker` marks the counter take's statement
+/// (MySQL runs it inside a routine, whose statement text the server shows as it is written).
 pub(crate) async fn killed_mid_operation<S: Store + 'static, K: Killer>(
     store: S,
     mut killer: K,
     tables: &str,
+    counters_marker: &str,
 ) {
     let store = Arc::new(store);
     let user = id("kill");
@@ -271,36 +280,33 @@ pub(crate) async fn killed_mid_operation<S: Store + 'static, K: Killer>(
         "the step is accepted at most once overall"
     );
 
-    // hit_counter: the count is the old one or one more, never lost below.
+    // take_counters (the pre-charge of every attempt): nothing counted is reported, the count is
+    // the old one or one more, and the next take adds exactly one.
     let key = CounterKey::new("totp", CounterScope::Account(user.clone()));
-    let window = Duration::from_secs(900);
-    assert_eq!(
-        store.hit_counter(&key, window, now()).await.unwrap().count,
-        1
-    );
+    let take = [Take::new(key.clone(), Duration::from_secs(900), 10)];
+    let first = store.take_counters(&take, now()).await.unwrap();
+    assert_eq!(first.first().map(|t| t.state().count), Some(1));
     let lock = format!(
         "SELECT 1 FROM {tables}counters WHERE counter_key = '{}' FOR UPDATE",
         key.storage_key()
     );
-    let k = key.clone();
+    let batch = take.clone();
     let result = killed(
         &store,
         &mut killer,
         lock,
-        &format!("{tables}counters"),
-        move |s| async move { s.hit_counter(&k, window, now()).await },
+        counters_marker,
+        move |s| async move { s.take_counters(&batch, now()).await },
     )
     .await;
-    assert_transient("killed hit_counter", result);
+    assert_transient("killed take_counters", result);
     let count = store.counter(&key, now()).await.unwrap().unwrap().count;
     assert!(
         count == 1 || count == 2,
-        "count after a killed hit: {count}"
+        "count after a killed take: {count}"
     );
-    assert_eq!(
-        store.hit_counter(&key, window, now()).await.unwrap().count,
-        count + 1
-    );
+    let next = store.take_counters(&take, now()).await.unwrap();
+    assert_eq!(next.first().map(|t| t.state().count), Some(count + 1));
 
     // consume_recovery_code: no `true` on error; a retry consumes exactly when it is still there.
     let locator = CodeDigest::from_bytes([9; 32]);

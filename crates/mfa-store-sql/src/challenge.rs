@@ -1,0 +1,204 @@
+//! [`ChallengeStore`] on every engine: one row per challenge, a unique key on `(user_id,
+//! purpose)`, the try spent by one conditional `UPDATE` before anything is compared.
+//!
+//! Creating a challenge and spending a try return or check the row they wrote, which each
+//! engine does its own way ([`Engine::create_challenge`], [`Engine::spend`]); the rest is here.
+
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use mfa_core::{ChallengeKind, CodeDigest};
+use mfa_store::{AttemptOutcome, Challenge, ChallengeStore, Result as SResult};
+
+use crate::convert::{corrupt, count, millis, opt_digest, time};
+use crate::db::{Arg, Cols, Sql};
+use crate::dialect::Dialect;
+use crate::engine::Engine;
+use crate::store::{DEFAULT_PURGE_BATCH, SqlStore};
+
+/// The select list of a challenge, in [`challenge`]'s order.
+pub(crate) const COLUMNS: &str = "@id, @user_id, @purpose, kind, code_digest, link_digest, \
+     binding_digest, created_at, expires_at, attempts_left, consumed";
+
+/// The columns of an insert, in [`insert_args`]' order.
+pub(crate) const INSERT_COLUMNS: &str = "id, user_id, purpose, kind, code_digest, link_digest, \
+     binding_digest, created_at, expires_at, attempts_left, consumed";
+
+/// How many times a spend that found the challenge changed under it (a resend, a re-create
+/// between the `UPDATE` and the read that names the refusal) is tried again.
+const SPEND_TRIES: usize = 16;
+
+/// The statements of challenges every engine runs.
+#[derive(Debug)]
+pub(crate) struct ChallengeSql {
+    get: Sql,
+    refusal: Sql,
+    consume: Sql,
+    replace_code: Sql,
+    delete: Sql,
+    revoke_user: Sql,
+    pub(crate) purge: Sql,
+}
+
+impl ChallengeSql {
+    pub(crate) fn new(d: &Dialect) -> Self {
+        Self {
+            get: d.sql(&format!(
+                "SELECT {COLUMNS} FROM {{p}}challenges WHERE id = ? AND expires_at > ?"
+            )),
+            refusal: d
+                .sql("SELECT expires_at, consumed, attempts_left FROM {p}challenges WHERE id = ?"),
+            consume: d.sql(
+                "UPDATE {p}challenges SET consumed = TRUE \
+                 WHERE id = ? AND NOT consumed AND expires_at > ?",
+            ),
+            replace_code: d.sql(
+                "UPDATE {p}challenges SET kind = ?, code_digest = ?, expires_at = ? \
+                 WHERE id = ? AND NOT consumed AND expires_at > ?",
+            ),
+            delete: d.sql("DELETE FROM {p}challenges WHERE id = ?"),
+            revoke_user: d.sql("DELETE FROM {p}challenges WHERE user_id = ?"),
+            purge: d.purge("challenges", "id"),
+        }
+    }
+}
+
+/// A challenge from a row of [`COLUMNS`].
+pub(crate) fn challenge<E: Engine>(row: &E::Row) -> SResult<Challenge> {
+    let mut c = Cols::<E>::new(row);
+    Ok(Challenge {
+        id: c.text("id")?,
+        user: c.text("user_id")?,
+        purpose: c.text("purpose")?,
+        kind: ChallengeKind::from_str(&c.text("kind")?).map_err(|_| corrupt("kind"))?,
+        code_digest: opt_digest(c.opt_bytes("code_digest")?.as_deref(), "code_digest")?,
+        link_digest: opt_digest(c.opt_bytes("link_digest")?.as_deref(), "link_digest")?,
+        binding_digest: opt_digest(c.opt_bytes("binding_digest")?.as_deref(), "binding_digest")?,
+        created_at: time(c.int("created_at")?, "created_at")?,
+        expires_at: time(c.int("expires_at")?, "expires_at")?,
+        attempts_left: count(c.int("attempts_left")?, "attempts_left")?,
+        consumed: c.boolean("consumed")?,
+    })
+}
+
+/// The values of an insert of `c`, in [`INSERT_COLUMNS`] order.
+pub(crate) fn insert_args(c: &Challenge) -> [Arg<'_>; 11] {
+    fn digest(d: Option<&CodeDigest>) -> Arg<'_> {
+        Arg::OptBytes(d.map(|d| &d.as_bytes()[..]))
+    }
+    [
+        Arg::Text(&c.id),
+        Arg::Text(&c.user),
+        Arg::Text(&c.purpose),
+        Arg::Text(c.kind.as_str()),
+        digest(c.code_digest.as_ref()),
+        digest(c.link_digest.as_ref()),
+        digest(c.binding_digest.as_ref()),
+        Arg::Int(millis(c.created_at)),
+        Arg::Int(millis(c.expires_at)),
+        Arg::Int(i64::from(c.attempts_left)),
+        Arg::Bool(c.consumed),
+    ]
+}
+
+/// Why nothing was spent, from the row as it is now; `None` if the row would now allow a try
+/// (it changed between the two statements), so the spend is tried again.
+fn refusal<E: Engine>(row: &E::Row, now: i64) -> SResult<Option<AttemptOutcome>> {
+    let mut c = Cols::<E>::new(row);
+    let (expires, consumed, left) = (
+        c.int("expires_at")?,
+        c.boolean("consumed")?,
+        c.int("attempts_left")?,
+    );
+    Ok(if now >= expires {
+        Some(AttemptOutcome::Expired)
+    } else if consumed {
+        Some(AttemptOutcome::Consumed)
+    } else if left <= 0 {
+        Some(AttemptOutcome::Exhausted)
+    } else {
+        None
+    })
+}
+
+#[async_trait]
+impl<E: Engine> ChallengeStore for SqlStore<E> {
+    async fn create_challenge(&self, challenge: Challenge) -> SResult<()> {
+        E::create_challenge(self, &challenge).await
+    }
+
+    async fn challenge(&self, id: &str, now: SystemTime) -> SResult<Option<Challenge>> {
+        let args = [Arg::Text(id), Arg::Int(millis(now))];
+        self.fetch_optional(&self.sql().challenge.get, &args, challenge::<E>)
+            .await
+    }
+
+    async fn spend_attempt(&self, id: &str, now: SystemTime) -> SResult<AttemptOutcome> {
+        let now = millis(now);
+        for _ in 0..SPEND_TRIES {
+            if let Some(challenge) = E::spend(self, id, now).await? {
+                return Ok(AttemptOutcome::Spent {
+                    attempts_left_after: challenge.attempts_left,
+                    challenge: Box::new(challenge),
+                });
+            }
+            // Nothing was spent; this read only names the refusal.
+            let refused = self
+                .fetch_optional(&self.sql().challenge.refusal, &[Arg::Text(id)], |row| {
+                    refusal::<E>(row, now)
+                })
+                .await?;
+            match refused {
+                None => return Ok(AttemptOutcome::NotFound),
+                Some(Some(outcome)) => return Ok(outcome),
+                Some(None) => {}
+            }
+        }
+        // Still changing under us after every try: refuse (fail closed), spending nothing.
+        Ok(AttemptOutcome::Exhausted)
+    }
+
+    async fn consume_challenge(&self, id: &str, now: SystemTime) -> SResult<bool> {
+        let args = [Arg::Text(id), Arg::Int(millis(now))];
+        Ok(self.execute(&self.sql().challenge.consume, &args).await? == 1)
+    }
+
+    async fn replace_challenge_code(
+        &self,
+        id: &str,
+        kind: ChallengeKind,
+        code_digest: CodeDigest,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> SResult<bool> {
+        let args = [
+            Arg::Text(kind.as_str()),
+            Arg::Bytes(code_digest.as_bytes()),
+            Arg::Int(millis(expires_at)),
+            Arg::Text(id),
+            Arg::Int(millis(now)),
+        ];
+        Ok(self
+            .execute(&self.sql().challenge.replace_code, &args)
+            .await?
+            == 1)
+    }
+
+    async fn revoke_user_challenges(&self, user: &str) -> SResult<u64> {
+        self.execute(&self.sql().challenge.revoke_user, &[Arg::Text(user)])
+            .await
+    }
+
+    async fn delete_challenge(&self, id: &str) -> SResult<bool> {
+        Ok(self
+            .execute(&self.sql().challenge.delete, &[Arg::Text(id)])
+            .await?
+            > 0)
+    }
+
+    async fn purge_expired_challenges(&self, now: SystemTime) -> SResult<u64> {
+        self.purge(&self.sql().challenge.purge, now, DEFAULT_PURGE_BATCH)
+            .await
+    }
+}

@@ -24,9 +24,7 @@ use mfa::{
     Authority, ChallengeId, ClientInfo, EmailAddress, Keyring, LoginStart, MailSettings,
     ManualClock, Method, Mfa, Pepper, PhoneNumber, Policy, SealingKey, StepUpGrant, Store,
 };
-// Names spliced into SQL below are generated here from hex digits, never from input.
-use mfa_store_sql::sqlx::AssertSqlSafe;
-use mfa_store_sql::{MySqlStore, PgStore, SqlStoreConfig, SqliteStore};
+use mfa_store_sql::{MySqlStore, PgStore, SqliteStore};
 
 /// A store for one test, and what removes its data afterwards.
 pub struct TestStore {
@@ -54,14 +52,10 @@ pub fn memory() -> StoreFuture {
 /// SQLite in a file of its own (WAL mode), removed afterwards.
 pub fn sqlite() -> StoreFuture {
     Box::pin(async {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("mfa.db"), SqlStoreConfig::default())
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+        let (store, cleanup) = SqliteStore::throwaway().await.into_parts();
         Some(TestStore {
             store: Arc::new(store),
-            cleanup: Box::pin(async move { drop(dir) }),
+            cleanup: Box::pin(cleanup),
         })
     })
 }
@@ -69,27 +63,10 @@ pub fn sqlite() -> StoreFuture {
 /// PostgreSQL (`MFA_POSTGRES_URL`), in a schema of its own, dropped afterwards.
 pub fn postgres() -> StoreFuture {
     Box::pin(async {
-        let url = env_or(
-            "MFA_POSTGRES_URL",
-            "postgres://postgres@127.0.0.1:5432/test",
-        );
-        let schema = unique("mfa_facade");
-        let config = SqlStoreConfig::default().with_schema(&schema).unwrap();
-        let store = match PgStore::connect(&url, config).await {
-            Ok(store) => store,
-            Err(e) => return missing("PostgreSQL", &url, &e),
-        };
-        store.migrate().await.unwrap();
-        let pool = store.pool().clone();
+        let (store, cleanup) = PgStore::throwaway().await?.into_parts();
         Some(TestStore {
             store: Arc::new(store),
-            cleanup: Box::pin(async move {
-                let drop_schema = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-                let _ = mfa_store_sql::sqlx::query(AssertSqlSafe(drop_schema))
-                    .execute(&pool)
-                    .await;
-                pool.close().await;
-            }),
+            cleanup: Box::pin(cleanup),
         })
     })
 }
@@ -97,32 +74,10 @@ pub fn postgres() -> StoreFuture {
 /// MariaDB/MySQL (`MFA_MYSQL_URL`), in a database of its own, dropped afterwards.
 pub fn mysql() -> StoreFuture {
     Box::pin(async {
-        use mfa_store_sql::sqlx::{Connection as _, MySqlConnection};
-        let url = env_or("MFA_MYSQL_URL", "mysql://root@127.0.0.1:3306/test");
-        let database = unique("mfa_facade");
-        let mut admin = match MySqlConnection::connect(&url).await {
-            Ok(conn) => conn,
-            Err(e) => return missing("MariaDB", &url, &e),
-        };
-        mfa_store_sql::sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {database}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
-        let store = MySqlStore::connect(&format!("{base}/{database}"), SqlStoreConfig::default())
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
-        let pool = store.pool().clone();
+        let (store, cleanup) = MySqlStore::throwaway().await?.into_parts();
         Some(TestStore {
             store: Arc::new(store),
-            cleanup: Box::pin(async move {
-                pool.close().await;
-                let drop_db = format!("DROP DATABASE IF EXISTS {database}");
-                let _ = mfa_store_sql::sqlx::query(AssertSqlSafe(drop_db))
-                    .execute(&mut admin)
-                    .await;
-            }),
+            cleanup: Box::pin(cleanup),
         })
     })
 }
@@ -148,24 +103,6 @@ pub fn redis_cluster() -> StoreFuture {
             cleanup: Box::pin(cleanup.into_future()),
         })
     })
-}
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-fn unique(tag: &str) -> String {
-    format!("{tag}_{:016x}", getrandom::u64().unwrap())
-}
-
-/// Under `MFA_REQUIRE_SERVICES=1` a missing server fails the test; otherwise it skips.
-fn missing<T>(service: &str, url: &str, why: &dyn std::fmt::Display) -> Option<T> {
-    assert!(
-        std::env::var("MFA_REQUIRE_SERVICES").as_deref() != Ok("1"),
-        "{service} at {url} is required (MFA_REQUIRE_SERVICES=1) but unreachable: {why}"
-    );
-    eprintln!("SKIPPED: {service} at {url} is unreachable ({why})");
-    None
 }
 
 /// Declares one `#[tokio::test]` per scenario and store: `scenarios!([memory, redis]: { a, b })`

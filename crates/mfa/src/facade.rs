@@ -68,4 +68,29 @@ impl Mfa {
     pub async fn purge_expired(&self) -> crate::Result<u64> {
         Ok(self.inner.store.purge_expired(self.now()).await?)
     }
+
+    /// A task that calls [`purge_expired`](Self::purge_expired) every `every` (at least one
+    /// second), for as long as it runs: spawn it once per application instance at start-up,
+    /// `tokio::spawn(mfa.purge_task(Duration::from_secs(600)))`. A failed purge is logged and
+    /// retried at the next tick; expired records never grant anything, the purge only keeps
+    /// the tables small. Redis expires records by itself, so there the purge finds little.
+    #[cfg(feature = "tokio")]
+    pub fn purge_task(
+        &self,
+        every: std::time::Duration,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mfa = self.clone();
+        let every = every.max(std::time::Duration::from_secs(1));
+        async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match mfa.purge_expired().await {
+                    Ok(purged) => tracing::debug!(purged, "mfa purge"),
+                    Err(e) => tracing::warn!(error = %e, "mfa purge failed; retried next tick"),
+                }
+            }
+        }
+    }
 }

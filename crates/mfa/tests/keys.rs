@@ -80,3 +80,46 @@ async fn rotation_reseals_once_and_old_key_fails_closed(store: Arc<dyn Store>) {
 }
 
 scenarios!([memory, sqlite, postgres, mysql, redis, redis_cluster]: { rotation_reseals_once_and_old_key_fails_closed });
+
+/// The background purge deletes expired challenges on its interval, without being asked.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn purge_task_deletes_expired_records_on_its_interval() {
+    use mfa::store::MemoryStore;
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let h = harness(store.clone(), Policy::authenticator_setup());
+    let (_secret, _) = h.enrol_totp("pt", TotpOptions::new()).await;
+    let id = h.login("pt").await;
+    let text = id.expose().to_string();
+    let pepper = mfa::Pepper::from_bytes(&PEPPER).unwrap();
+    let digest = pepper.digest_token(
+        "mfa/challenge-id",
+        "",
+        &mfa::core::Token::parse(&text).unwrap(),
+    );
+    let store_id: String = digest
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    // Expired by the facade's clock, still stored: only a purge removes it.
+    h.advance(3600);
+    let far_past = std::time::SystemTime::UNIX_EPOCH;
+    assert!(
+        store
+            .challenge(&store_id, far_past)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let task = tokio::spawn(h.mfa.purge_task(std::time::Duration::from_secs(60)));
+    tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+    assert!(
+        store
+            .challenge(&store_id, far_past)
+            .await
+            .unwrap()
+            .is_none(),
+        "purged by the task"
+    );
+    task.abort();
+}

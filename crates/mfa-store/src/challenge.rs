@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use mfa_core::{ChallengeKind, CodeDigest};
 
-use crate::Result;
+use crate::{AttemptPlan, Result};
 
 /// A stored challenge. Only digests are stored; the code and the link token never are.
 #[derive(Debug, Clone)]
@@ -34,6 +34,9 @@ pub struct Challenge {
     pub attempts_left: u32,
     /// Whether the challenge has been consumed (redeemed).
     pub consumed: bool,
+    /// How each attempt on the challenge is charged ([`FlowStore::attempt`](crate::FlowStore::attempt)
+    /// takes it in the same step as the try); stored and read back as given.
+    pub plan: Option<AttemptPlan>,
 }
 
 impl Challenge {

@@ -77,6 +77,46 @@ fn push_part(out: &mut String, part: &str) {
     let _ = write!(out, "{}:{part}", part.len());
 }
 
+impl CounterKey {
+    /// The key whose [`storage_key`](Self::storage_key) is `text` (its exact inverse), for a
+    /// backend that stored a key as text and needs its parts back.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`](crate::StoreError::Corrupt) for text that is not a storage key.
+    pub fn from_storage_key(text: &str) -> Result<Self> {
+        let corrupt = || crate::StoreError::corrupt("counter storage key");
+        let mut rest = text;
+        let namespace = take_part(&mut rest).ok_or_else(corrupt)?;
+        let (tag, tail) = rest.split_at_checked(1).ok_or_else(corrupt)?;
+        rest = tail;
+        let scope = match tag {
+            "a" => CounterScope::Account(take_part(&mut rest).ok_or_else(corrupt)?),
+            "c" => CounterScope::Client(take_part(&mut rest).ok_or_else(corrupt)?),
+            "b" => CounterScope::AccountClient {
+                account: take_part(&mut rest).ok_or_else(corrupt)?,
+                client: take_part(&mut rest).ok_or_else(corrupt)?,
+            },
+            _ => return Err(corrupt()),
+        };
+        if !rest.is_empty() {
+            return Err(corrupt());
+        }
+        Ok(Self { namespace, scope })
+    }
+}
+
+/// Reads one `<len>:<part>` from the front of `rest`.
+fn take_part(rest: &mut &str) -> Option<String> {
+    let (len, tail) = rest.split_once(':')?;
+    if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let len: usize = len.parse().ok()?;
+    let (part, tail) = tail.split_at_checked(len)?;
+    *rest = tail;
+    Some(part.to_owned())
+}
+
 impl fmt::Display for CounterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.storage_key())
@@ -362,6 +402,39 @@ mod tests {
             for y in keys.iter().skip(i + 1) {
                 assert_ne!(x, y);
             }
+        }
+    }
+
+    #[test]
+    fn storage_keys_parse_back_and_garbage_is_corrupt() {
+        let keys = [
+            CounterKey::new("mfa.account", CounterScope::Account("a:1b\n".into())),
+            CounterKey::new("x", CounterScope::Client("203.0.113.0/24".into())),
+            CounterKey::new(
+                "mfa.recognised",
+                CounterScope::AccountClient {
+                    account: "élodie".into(),
+                    client: "device:dev-1".into(),
+                },
+            ),
+            CounterKey::new("", CounterScope::Account(String::new())),
+        ];
+        for key in keys {
+            assert_eq!(
+                CounterKey::from_storage_key(&key.storage_key()).unwrap(),
+                key
+            );
+        }
+        for bad in [
+            "",
+            "3:abc",
+            "3:abcx1:a",
+            "3:abca9:a",
+            "3:abca1:ab",
+            "x:abca1:a",
+            "3:abcb1:a",
+        ] {
+            assert!(CounterKey::from_storage_key(bad).is_err(), "{bad:?}");
         }
     }
 

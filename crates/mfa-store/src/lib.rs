@@ -13,6 +13,9 @@ mod recovery;
 mod settings;
 mod totp;
 
+mod flow;
+mod plan;
+
 mod memory;
 mod store;
 
@@ -26,7 +29,9 @@ pub use crate::counter::{
 };
 pub use crate::device::{TrustedDevice, TrustedDeviceStore};
 pub use crate::error::{Result, StoreError};
+pub use crate::flow::{AttemptView, FlowStore, LoginView, Settlement};
 pub use crate::memory::MemoryStore;
+pub use crate::plan::AttemptPlan;
 pub use crate::recovery::{RecoveryCodeRecord, RecoveryCodeStore};
 pub use crate::settings::{MfaSettings, SettingsStore};
 pub use crate::store::Store;

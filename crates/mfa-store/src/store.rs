@@ -5,14 +5,15 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 use crate::{
-    AuditStore, ChallengeStore, CounterStore, RecoveryCodeStore, Result, SettingsStore,
+    AuditStore, ChallengeStore, CounterStore, FlowStore, RecoveryCodeStore, Result, SettingsStore,
     TotpFactorStore, TrustedDeviceStore,
 };
 
 /// Every entity store in one trait, so an application passes one `Arc<dyn Store>`.
 ///
-/// Implemented automatically for every type that implements all seven entity traits; implement
-/// those, not this.
+/// Implemented automatically for every type that implements all seven entity traits and
+/// [`FlowStore`] (whose methods are all provided: `impl FlowStore for MyStore {}` is enough);
+/// implement those, not this.
 #[async_trait]
 pub trait Store:
     TotpFactorStore
@@ -22,6 +23,7 @@ pub trait Store:
     + TrustedDeviceStore
     + AuditStore
     + SettingsStore
+    + FlowStore
 {
     /// Deletes every challenge, counter and trusted device expired at `now` (the one purge call
     /// a SQL deployment schedules); returns how many records went.
@@ -44,6 +46,7 @@ impl<T> Store for T where
         + TrustedDeviceStore
         + AuditStore
         + SettingsStore
+        + FlowStore
         + ?Sized
 {
 }

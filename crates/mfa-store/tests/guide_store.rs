@@ -485,4 +485,8 @@ impl SettingsStore for GuideStore {
 }
 
 // The whole kit: one test per check, named `guide_store::<entity>::<check>`.
+/// The coarse operations of a login, as the entity operations they stand for: one line, and
+/// the kit checks them like every override.
+impl mfa_store::FlowStore for GuideStore {}
+
 mfa_store::conformance_tests!(guide_store, async { GuideStore::default() });

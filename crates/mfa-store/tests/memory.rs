@@ -51,6 +51,7 @@ async fn records_print_no_digest_bytes() {
         expires_at: now + Duration::from_secs(60),
         attempts_left: 3,
         consumed: false,
+        plan: None,
     };
     assert_no_digest_bytes(&format!("{challenge:?}"));
 

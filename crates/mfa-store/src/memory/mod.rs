@@ -84,6 +84,10 @@ struct State {
     settings: HashMap<String, MfaSettings>,
 }
 
+/// The coarse operations as their provided compositions: every operation is one critical
+/// section already, and nothing here crosses a network.
+impl crate::FlowStore for MemoryStore {}
+
 /// Converts a count to the `u64` the purge methods return.
 fn count_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)

@@ -19,6 +19,7 @@ fn challenge(user: &str, purpose: &str, t: SystemTime, tries: u32) -> Challenge 
         expires_at: t + secs(600),
         attempts_left: tries,
         consumed: false,
+        plan: None,
     }
 }
 
@@ -40,6 +41,7 @@ pub async fn create_and_get(store: SharedStore) {
     c.kind = ChallengeKind::MagicLink;
     c.link_digest = Some(digest());
     c.binding_digest = Some(digest());
+    c.plan = Some(super::flow::plan(&user, "203.0.113.0/24", 2));
     store.create_challenge(c.clone()).await.unwrap();
 
     let got = store
@@ -52,6 +54,7 @@ pub async fn create_and_get(store: SharedStore) {
         (c.id.as_str(), user.as_str(), "login")
     );
     assert_eq!(got.kind, ChallengeKind::MagicLink);
+    assert_eq!(got.plan, c.plan, "the plan reads back as given");
     assert_eq!(
         bytes(got.code_digest.as_ref()),
         bytes(c.code_digest.as_ref())

@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use mfa_core::{ChallengeKind, CodeDigest, RecoveryVerifier, SealedSecret};
 
 use crate::{
-    AttemptOutcome, AuditEvent, AuditStore, Challenge, ChallengeStore, CounterKey, CounterState,
-    CounterStore, CounterTake, MfaSettings, NewTotpFactor, RecoveryCodeRecord, RecoveryCodeStore,
-    Result, SettingsStore, Store, StoreError, Take, TotpFactor, TotpFactorStore, TrustedDevice,
-    TrustedDeviceStore,
+    AttemptOutcome, AttemptView, AuditEvent, AuditStore, Challenge, ChallengeStore, CounterKey,
+    CounterState, CounterStore, CounterTake, FlowStore, LoginView, MfaSettings, NewTotpFactor,
+    RecoveryCodeRecord, RecoveryCodeStore, Result, SettingsStore, Settlement, Store, StoreError,
+    Take, TotpFactor, TotpFactorStore, TrustedDevice, TrustedDeviceStore,
 };
 
 /// A store wrapper that counts every operation it passes to the wrapped store and can fail a
@@ -94,6 +94,10 @@ impl Instrumented {
         "audit_events",
         "settings",
         "put_settings",
+        "login_view",
+        "open_ticket",
+        "attempt",
+        "settle",
     ];
 
     /// Wraps `inner`, with no call counted and no failure armed.
@@ -387,6 +391,41 @@ impl SettingsStore for Instrumented {
     }
     async fn put_settings(&self, settings: MfaSettings) -> Result<()> {
         delegate!(self.put_settings(settings))
+    }
+}
+
+// The coarse operations are delegated too: one call here, the wrapped store's own (possibly
+// single-round-trip) implementation there.
+#[async_trait]
+impl FlowStore for Instrumented {
+    async fn login_view(
+        &self,
+        user: &str,
+        keys: &[CounterKey],
+        now: SystemTime,
+    ) -> Result<LoginView> {
+        delegate!(self.login_view(user, keys, now))
+    }
+    async fn open_ticket(
+        &self,
+        ticket: Challenge,
+        budget: &Take,
+        audit: AuditEvent,
+        now: SystemTime,
+    ) -> Result<CounterTake> {
+        delegate!(self.open_ticket(ticket, budget, audit, now))
+    }
+    async fn attempt(
+        &self,
+        id: &str,
+        tag: Option<&str>,
+        factors: bool,
+        now: SystemTime,
+    ) -> Result<AttemptView> {
+        delegate!(self.attempt(id, tag, factors, now))
+    }
+    async fn settle(&self, settlement: Settlement, now: SystemTime) -> Result<bool> {
+        delegate!(self.settle(settlement, now))
     }
 }
 

@@ -33,6 +33,7 @@ pub mod audit;
 pub mod challenge;
 pub mod counter;
 pub mod device;
+pub mod flow;
 mod instrumented;
 pub mod recovery;
 pub mod settings;
@@ -131,6 +132,13 @@ macro_rules! __mfa_store_checks {
             ],
             settings: [
                 put_get_replace,
+            ],
+            flow: [
+                login_view_reads_settings_codes_and_counters,
+                open_ticket_only_within_its_budget,
+                attempt_spends_takes_and_reads,
+                attempt_race_bounded,
+                settle_applies_only_when_its_conditions_hold,
             ],
         }
     };

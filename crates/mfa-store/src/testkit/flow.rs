@@ -1,0 +1,325 @@
+//! Checks of [`FlowStore`](crate::FlowStore): the coarse operations do what the fine-grained
+//! ones they stand for do, and keep their atomic claims.
+
+use std::time::SystemTime;
+
+use mfa_core::ChallengeKind;
+
+use super::{CONCURRENCY, SharedStore, base, digest, race, sealed, secs, unique};
+use crate::{
+    AttemptOutcome, AttemptPlan, AuditEvent, AuditKind, AuditOutcome, Challenge, ClientInfo,
+    CounterKey, CounterScope, FactorStatus, MfaSettings, NewTotpFactor, RecoveryCodeRecord,
+    Settlement, Take,
+};
+
+/// A plan whose recognised list (for `tag`) is one budget of `limit`, and whose unrecognised
+/// list is a per-network budget then an account budget of `limit` each.
+pub(crate) fn plan(user: &str, tag: &str, limit: u32) -> AttemptPlan {
+    let account = |ns: &str| CounterKey::new(ns, CounterScope::Account(user.to_owned()));
+    AttemptPlan {
+        tag: Some(tag.to_owned()),
+        recognised: vec![Take::new(
+            CounterKey::new(
+                "kit.recognised",
+                CounterScope::AccountClient {
+                    account: user.to_owned(),
+                    client: format!("net:{tag}"),
+                },
+            ),
+            secs(900),
+            limit,
+        )],
+        unrecognised: vec![
+            Take::new(
+                CounterKey::new("kit.client", CounterScope::Client(unique("net"))),
+                secs(900),
+                limit,
+            ),
+            Take::new(account("kit.account"), secs(900), limit),
+        ],
+    }
+}
+
+fn ticket(user: &str, t: SystemTime, tries: u32, plan: Option<AttemptPlan>) -> Challenge {
+    Challenge {
+        id: unique("flow-ch"),
+        user: user.to_owned(),
+        purpose: unique("login"),
+        kind: ChallengeKind::LoginTicket,
+        code_digest: None,
+        link_digest: None,
+        binding_digest: None,
+        created_at: t,
+        expires_at: t + secs(600),
+        attempts_left: tries,
+        consumed: false,
+        plan,
+    }
+}
+
+fn event(user: &str, kind: &'static str, t: SystemTime) -> AuditEvent {
+    AuditEvent {
+        at: t,
+        user: user.to_owned(),
+        kind: AuditKind::from_static(kind),
+        outcome: AuditOutcome::Success,
+        client: ClientInfo::default(),
+        actor: None,
+    }
+}
+
+/// `login_view` reads what `settings`, `remaining_recovery_codes` and `counters` read.
+pub async fn login_view_reads_settings_codes_and_counters(store: SharedStore) {
+    let user = unique("flow-view");
+    let t = base();
+    let mut settings = MfaSettings::new(user.clone());
+    settings.enabled.insert(crate::FactorKind::Totp);
+    store.put_settings(settings.clone()).await.unwrap();
+    let codes = (0..3u8)
+        .map(|_| RecoveryCodeRecord {
+            locator: digest(),
+            verifier: mfa_core::RecoveryVerifier::Peppered(digest()),
+        })
+        .collect();
+    store.replace_recovery_codes(&user, codes, t).await.unwrap();
+    let hit = CounterKey::new("kit.view", CounterScope::Account(user.clone()));
+    let absent = CounterKey::new("kit.view-absent", CounterScope::Account(user.clone()));
+    store.hit_counter(&hit, secs(900), t).await.unwrap();
+    let view = store
+        .login_view(&user, &[hit, absent], t + secs(1))
+        .await
+        .unwrap();
+    assert_eq!(view.settings, Some(settings));
+    assert_eq!(view.recovery_codes_left, 3);
+    assert_eq!(view.counters.len(), 2);
+    assert_eq!(view.counters[0].map(|s| s.count), Some(1));
+    assert_eq!(view.counters[1], None);
+    let nobody = store
+        .login_view(&unique("flow-view-none"), &[], t)
+        .await
+        .unwrap();
+    assert!(nobody.settings.is_none() && nobody.recovery_codes_left == 0);
+}
+
+/// `open_ticket` stores the ticket and its audit record only when the budget counted it.
+pub async fn open_ticket_only_within_its_budget(store: SharedStore) {
+    let user = unique("flow-open");
+    let t = base();
+    let budget = Take::new(
+        CounterKey::new("kit.tickets", CounterScope::Account(user.clone())),
+        secs(3600),
+        2,
+    );
+    let mut made = Vec::new();
+    for i in 0..3 {
+        let c = ticket(&user, t, 3, None);
+        let take = store
+            .open_ticket(
+                c.clone(),
+                &budget,
+                event(&user, "kit.opened", t + secs(i)),
+                t,
+            )
+            .await
+            .unwrap();
+        made.push((take.is_taken(), c.id));
+    }
+    assert_eq!(
+        made.iter().map(|(taken, _)| *taken).collect::<Vec<_>>(),
+        [true, true, false]
+    );
+    for (taken, id) in &made {
+        let stored = store.challenge(id, t).await.unwrap().is_some();
+        assert_eq!(
+            stored, *taken,
+            "a ticket exists only when its budget counted it"
+        );
+    }
+    let audited = store.audit_events(&user, 10).await.unwrap();
+    assert_eq!(audited.len(), 2, "one audit record per opened ticket");
+}
+
+/// `attempt` spends a try, takes the plan's list for the tag (stopping at a refusal), and reads
+/// the factors only when every take counted and they were asked for.
+pub async fn attempt_spends_takes_and_reads(store: SharedStore) {
+    let user = unique("flow-attempt");
+    let t = base();
+    store
+        .insert_pending_totp(NewTotpFactor {
+            user: user.clone(),
+            id: "f1".into(),
+            sealed_secret: sealed(&user, "f1"),
+            algorithm: mfa_core::Algorithm::Sha1,
+            digits: mfa_core::Digits::SIX,
+            period: mfa_core::Period::THIRTY_SECONDS,
+            label: "Phone".into(),
+            created_at: t,
+        })
+        .await
+        .unwrap();
+    let p = plan(&user, "198.51.100.0/24", 2);
+    let c = ticket(&user, t, 5, Some(p.clone()));
+    store.create_challenge(c.clone()).await.unwrap();
+
+    // From the plan's tag: the recognised list.
+    let v = store
+        .attempt(&c.id, Some("198.51.100.0/24"), true, t)
+        .await
+        .unwrap();
+    assert!(v.admitted() && v.recognised);
+    assert_eq!(v.takes.len(), 1);
+    assert_eq!(v.factors.len(), 1, "factors read when asked and admitted");
+    assert_eq!(v.factors[0].status, FactorStatus::Pending);
+    let AttemptOutcome::Spent {
+        challenge,
+        attempts_left_after,
+    } = &v.outcome
+    else {
+        panic!("{:?}", v.outcome)
+    };
+    assert_eq!(
+        (*attempts_left_after, &challenge.plan),
+        (4, &Some(p.clone()))
+    );
+
+    // From elsewhere: the unrecognised list; its limit of 2 refuses the third.
+    for expected_admitted in [true, true, false] {
+        let v = store
+            .attempt(&c.id, Some("203.0.113.0/24"), true, t)
+            .await
+            .unwrap();
+        assert!(!v.recognised);
+        assert_eq!(v.admitted(), expected_admitted);
+        if !expected_admitted {
+            assert!(v.factors.is_empty(), "no factors for a refused attempt");
+            assert_eq!(v.takes.len(), 1, "stopped at the first refusal");
+        }
+    }
+    // Without factors asked: none read.
+    let v = store.attempt(&c.id, None, false, t).await.unwrap();
+    assert!(v.factors.is_empty());
+    // Out of tries: nothing taken.
+    let v = store.attempt(&c.id, None, true, t).await.unwrap();
+    assert!(
+        matches!(v.outcome, AttemptOutcome::Exhausted),
+        "{:?}",
+        v.outcome
+    );
+    assert!(v.takes.is_empty() && !v.admitted());
+    // A challenge without a plan: a try, no takes.
+    let bare = ticket(&user, t, 1, None);
+    store.create_challenge(bare.clone()).await.unwrap();
+    let v = store.attempt(&bare.id, None, false, t).await.unwrap();
+    assert!(v.admitted() && v.takes.is_empty());
+    assert!(matches!(
+        store
+            .attempt(&unique("none"), None, true, t)
+            .await
+            .unwrap()
+            .outcome,
+        AttemptOutcome::NotFound
+    ));
+}
+
+/// 50 attempts at once on a 5-try ticket whose plan allows 3: at most 5 tries spent, at most 3
+/// admitted.
+pub async fn attempt_race_bounded(store: SharedStore) {
+    let user = unique("flow-race");
+    let t = base();
+    let c = ticket(&user, t, 5, Some(plan(&user, "198.51.100.0/24", 3)));
+    store.create_challenge(c.clone()).await.unwrap();
+    let views = race(CONCURRENCY, |_| {
+        let (store, id) = (store.clone(), c.id.clone());
+        async move {
+            store
+                .attempt(&id, Some("203.0.113.9/32"), false, t)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    let spent = views
+        .iter()
+        .filter(|v| matches!(v.outcome, AttemptOutcome::Spent { .. }))
+        .count();
+    let admitted = views.iter().filter(|v| v.admitted()).count();
+    assert_eq!(spent, 5, "the ticket's tries");
+    assert_eq!(admitted, 3, "the plan's budget");
+}
+
+/// `settle` applies counters and audit only when its step and consumes held; a refused one
+/// changes nothing; of concurrent settlements of one step exactly one holds.
+pub async fn settle_applies_only_when_its_conditions_hold(store: SharedStore) {
+    let user = unique("flow-settle");
+    let t = base();
+    store
+        .insert_pending_totp(NewTotpFactor {
+            user: user.clone(),
+            id: "f1".into(),
+            sealed_secret: sealed(&user, "f1"),
+            algorithm: mfa_core::Algorithm::Sha1,
+            digits: mfa_core::Digits::SIX,
+            period: mfa_core::Period::THIRTY_SECONDS,
+            label: "Phone".into(),
+            created_at: t,
+        })
+        .await
+        .unwrap();
+    assert!(store.confirm_totp(&user, "f1", 10, t).await.unwrap());
+    let reset = CounterKey::new("kit.reset", CounterScope::Account(user.clone()));
+    let refund = CounterKey::new("kit.refund", CounterScope::Account(user.clone()));
+    let lock = CounterKey::new("kit.lock", CounterScope::Account(user.clone()));
+    store.hit_counter(&reset, secs(900), t).await.unwrap();
+    store.hit_counter(&refund, secs(900), t).await.unwrap();
+    store.hit_counter(&refund, secs(900), t).await.unwrap();
+    let c = ticket(&user, t, 3, None);
+    store.create_challenge(c.clone()).await.unwrap();
+    let settlement = |step: u64| Settlement {
+        user: user.clone(),
+        advance: Some(("f1".into(), step)),
+        consume: vec![c.id.clone()],
+        resets: vec![reset.clone()],
+        refunds: vec![refund.clone()],
+        locks: vec![(lock.clone(), t + secs(600))],
+        audit: vec![event(&user, "kit.settled", t)],
+    };
+    // A step not greater than the last used one: refused, nothing applied.
+    assert!(!store.settle(settlement(10), t).await.unwrap());
+    assert!(store.counter(&reset, t).await.unwrap().is_some());
+    assert!(store.counter(&lock, t).await.unwrap().is_none());
+    assert!(store.audit_events(&user, 10).await.unwrap().is_empty());
+    let live = store.challenge(&c.id, t).await.unwrap().unwrap();
+    assert!(!live.consumed, "a refused settlement consumes nothing");
+
+    // 50 at once with the same step: one holds, and applies everything once.
+    let results = race(CONCURRENCY, |_| {
+        let (store, s) = (store.clone(), settlement(11));
+        async move { store.settle(s, t).await.unwrap() }
+    })
+    .await;
+    assert_eq!(results.iter().filter(|ok| **ok).count(), 1);
+    assert!(store.counter(&reset, t).await.unwrap().is_none());
+    assert_eq!(
+        store.counter(&refund, t).await.unwrap().map(|s| s.count),
+        Some(1)
+    );
+    assert!(
+        store
+            .counter(&lock, t)
+            .await
+            .unwrap()
+            .is_some_and(|s| s.is_locked(t))
+    );
+    assert_eq!(store.audit_events(&user, 10).await.unwrap().len(), 1);
+    assert!(store.challenge(&c.id, t).await.unwrap().unwrap().consumed);
+
+    // Without conditions (a failure's settlement): applied.
+    let failure = Settlement {
+        user: user.clone(),
+        locks: vec![(lock.clone(), t + secs(1200))],
+        audit: vec![event(&user, "kit.failed", t)],
+        ..Settlement::default()
+    };
+    assert!(store.settle(failure, t).await.unwrap());
+    assert_eq!(store.audit_events(&user, 10).await.unwrap().len(), 2);
+}

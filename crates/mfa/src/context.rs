@@ -77,7 +77,7 @@ impl Attempt {
 
 /// The record that a user completed a login from a network: a counter whose lock end is the
 /// end of the recognition (only ever extended, gone by itself afterwards).
-fn known_key(user: &str, network: &str) -> CounterKey {
+pub(crate) fn known_key(user: &str, network: &str) -> CounterKey {
     CounterKey::new(
         "known-network",
         CounterScope::AccountClient {
@@ -116,6 +116,21 @@ impl Mfa {
         } else {
             Attempt::unrecognised(Some(network))
         })
+    }
+
+    /// The lock that remembers `user` completed a login from `client`'s network now (the
+    /// recognition period starts again), to settle with the login's success.
+    pub(crate) fn remembered(
+        &self,
+        user: &str,
+        client: &ClientInfo,
+        now: SystemTime,
+    ) -> Option<(CounterKey, SystemTime)> {
+        let network = self.network(client)?;
+        let until = now
+            .checked_add(self.inner.policy.recognition())
+            .unwrap_or(now);
+        Some((known_key(user, &network), until))
     }
 
     /// Remembers that `user` completed a login from `client`'s network (the recognition

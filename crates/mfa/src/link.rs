@@ -3,13 +3,12 @@
 
 use std::time::SystemTime;
 
-use mfa_core::{ChallengeKind, Channel, Code, Token};
+use mfa_core::{ChallengeKind, Channel, Code, CodeDigest, Token};
 use mfa_mail::Mailbox;
 use mfa_policy::Factor;
 use mfa_store::{AttemptOutcome, Challenge, ClientInfo};
 use zeroize::Zeroizing;
 
-use crate::context::Attempt;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::facade::Mfa;
@@ -19,7 +18,7 @@ use crate::method::Method;
 use crate::outcome::{LinkInspection, Outcome, SendOutcome, VerifyOptions};
 use crate::purpose::{Purpose, digest};
 use crate::send::{Destination, destination};
-use crate::verify::{Ticket, refused};
+use crate::verify::{Success, Ticket, refused};
 
 impl Mfa {
     /// Sends a magic link (with a code beside it) for `challenge` to the user's email address.
@@ -136,6 +135,8 @@ impl Mfa {
                 expires_at,
                 attempts_left: self.inner.policy.challenge_attempts().get(),
                 consumed: false,
+                // A link is charged as the ticket it redeems.
+                plan: ticket.challenge.plan.clone(),
             })
             .await?;
         let code_digest = pepper.digest_code(digest::EMAIL_CODE, user, code);
@@ -193,36 +194,42 @@ impl Mfa {
     }
 
     /// Redeems a link: directly (`via` none: the link's binding must match), or as the proof of
-    /// the ticket `via` (the browser holding the ticket needs no binding).
+    /// the ticket whose store id is the hex of `via` (the browser holding the ticket needs no
+    /// binding). One store step takes the link's try and budgets, one more settles.
     pub(crate) async fn redeem_link(
         &self,
         token: &MagicLinkToken,
         binding: Option<&str>,
-        via: Option<&Ticket>,
+        via: Option<&CodeDigest>,
         client: &ClientInfo,
         options: VerifyOptions,
         now: SystemTime,
     ) -> Result<Outcome> {
         let pepper = &self.inner.pepper;
         let (link_id, _) = handles::store_id(pepper, digest::LINK_ID, &token.0);
-        let Some(link) = self.inner.store.challenge(&link_id, now).await? else {
-            return Ok(Outcome::Expired);
-        };
-        let Some(Purpose::Link(context)) = Purpose::decode(&link.purpose) else {
-            return Ok(Outcome::Expired);
-        };
-        let user = link.user.clone();
-        let spent = self.inner.store.spend_attempt(&link_id, now).await?;
+        let tag = self.network(client);
+        let view = self
+            .inner
+            .store
+            .attempt(&link_id, tag.as_deref(), false, now)
+            .await?;
         let AttemptOutcome::Spent {
             challenge,
             attempts_left_after,
-        } = spent
+        } = view.outcome
         else {
-            return Ok(refused(&spent));
+            return Ok(refused(&view.outcome));
         };
-        let attempt = Attempt::on_ticket(&context, self.network(client));
+        let user = challenge.user.clone();
         let admitted = match self
-            .admit(Factor::SecondFactor, &user, attempt, now)
+            .judge_plan(
+                Factor::SecondFactor,
+                &user,
+                challenge.plan.as_ref(),
+                view.recognised,
+                view.takes,
+                now,
+            )
             .await?
         {
             Admission::Refused(until) => {
@@ -232,10 +239,12 @@ impl Mfa {
             }
             Admission::Admitted(admitted) => admitted,
         };
-        let link_ok = challenge
-            .link_digest
-            .as_ref()
-            .is_some_and(|d| d.ct_eq(&pepper.digest_token(digest::LINK, &user, &token.0)));
+        let is_link = matches!(Purpose::decode(&challenge.purpose), Some(Purpose::Link(_)));
+        let link_ok = is_link
+            && challenge
+                .link_digest
+                .as_ref()
+                .is_some_and(|d| d.ct_eq(&pepper.digest_token(digest::LINK, &user, &token.0)));
         let binding_ok = match (&challenge.binding_digest, binding) {
             (None, _) => true,
             (Some(stored), Some(given)) => {
@@ -245,11 +254,11 @@ impl Mfa {
         };
         let ticket_ref = challenge.code_digest.clone();
         let ticket_ok = match (via, &ticket_ref) {
-            (Some(t), Some(stored)) => stored.ct_eq(&t.digest),
+            (Some(expected), Some(stored)) => stored.ct_eq(expected),
             (None, Some(_)) => true,
             (_, None) => false,
         };
-        if !(link_ok && binding_ok && ticket_ok) {
+        let (true, Some(ticket_ref)) = (link_ok && binding_ok && ticket_ok, ticket_ref) else {
             return self
                 .fail(
                     &user,
@@ -260,22 +269,15 @@ impl Mfa {
                     now,
                 )
                 .await;
-        }
-        if !self.inner.store.consume_challenge(&link_id, now).await? {
-            return Ok(Outcome::Expired);
-        }
-        let Some(ticket_ref) = ticket_ref else {
-            return Ok(Outcome::Expired);
         };
-        if !self
-            .inner
-            .store
-            .consume_challenge(&handles::hex(&ticket_ref), now)
-            .await?
-        {
-            return Ok(Outcome::Expired);
-        }
-        self.succeed(&user, &admitted, Method::Email, None, client, options, now)
+        let success = Success {
+            user: &user,
+            method: Method::Email,
+            step: None,
+            consume: vec![link_id, handles::hex(&ticket_ref)],
+            recovery_left: None,
+        };
+        self.succeed(success, admitted, attempts_left_after, client, options, now)
             .await
     }
 }

@@ -1,12 +1,20 @@
 //! Starting a login (after the first factor, or passwordless by email) and step-up challenges.
+//!
+//! A login start is two store steps: [`login_view`](mfa_store::FlowStore::login_view) reads
+//! the user's settings, recovery codes and every counter the decision needs;
+//! [`open_ticket`](mfa_store::FlowStore::open_ticket) takes one of the context's login starts
+//! and stores the ticket with its audit record.
 
 use std::time::{Duration, SystemTime};
 
 use mfa_core::{ChallengeKind, EmailAddress, FactorKind, Token};
-use mfa_policy::{Enrolment, Factor};
-use mfa_store::{Challenge, ClientInfo, CounterKey, CounterScope, MfaSettings, TrustedDevice};
+use mfa_policy::{Context, Enrolment, Factor};
+use mfa_store::{
+    AttemptPlan, Challenge, ClientInfo, CounterKey, CounterScope, CounterState, MfaSettings, Take,
+    TrustedDevice,
+};
 
-use crate::context::Attempt;
+use crate::context::{Attempt, known_key};
 use crate::error::Result;
 use crate::events::EventKind;
 use crate::facade::Mfa;
@@ -15,14 +23,20 @@ use crate::method::Method;
 use crate::outcome::LoginStart;
 use crate::purpose::{Purpose, digest};
 
-/// What the store says about a user when a login starts.
-pub(crate) struct Account {
+/// What a login start read about a user, in one store step.
+pub(crate) struct Start {
+    /// The user's settings.
+    pub(crate) settings: Option<MfaSettings>,
     /// The methods the user can answer with, preferred first, recovery codes last; empty when
     /// the user has no active factor.
     pub(crate) methods: Vec<Method>,
+    /// The attempt's context.
+    pub(crate) attempt: Attempt,
+    /// Until when the second factor refuses this context, if it does.
+    pub(crate) locked: Option<SystemTime>,
 }
 
-impl Account {
+impl Start {
     /// Whether the user has an active factor.
     pub(crate) fn has_factor(&self) -> bool {
         !self.methods.is_empty()
@@ -48,21 +62,35 @@ pub(crate) fn active_factors(settings: Option<&MfaSettings>) -> Vec<FactorKind> 
     kinds
 }
 
-impl Mfa {
-    /// The user's settings and the methods a challenge can offer.
-    pub(crate) async fn account(&self, user: &str) -> Result<Account> {
-        let store = &self.inner.store;
-        let settings = store.settings(user).await?;
-        let mut methods: Vec<Method> = active_factors(settings.as_ref())
-            .into_iter()
-            .map(Method::from)
-            .collect();
-        if !methods.is_empty() && store.remaining_recovery_codes(user).await? > 0 {
-            methods.push(Method::RecoveryCode);
-        }
-        Ok(Account { methods })
+/// The methods a challenge offers: the active factors, then recovery codes if any are left.
+fn methods(settings: Option<&MfaSettings>, recovery_codes_left: usize) -> Vec<Method> {
+    let mut methods: Vec<Method> = active_factors(settings)
+        .into_iter()
+        .map(Method::from)
+        .collect();
+    if !methods.is_empty() && recovery_codes_left > 0 {
+        methods.push(Method::RecoveryCode);
     }
+    methods
+}
 
+/// One of the logins a context may start per hour.
+fn ticket_budget(user: &str, attempt: &Attempt, per_hour: u32) -> Take {
+    let scope = match &attempt.tag {
+        Some(tag) if attempt.class == Context::Recognised => CounterScope::AccountClient {
+            account: user.to_owned(),
+            client: tag.clone(),
+        },
+        _ => CounterScope::Account(user.to_owned()),
+    };
+    Take::new(
+        CounterKey::new("tickets", scope),
+        Duration::from_secs(3600),
+        per_hour,
+    )
+}
+
+impl Mfa {
     /// The answer for a user without an active factor: a session, or enrolment first.
     pub(crate) fn without_factor(&self) -> LoginStart {
         match self.inner.policy.enrolment() {
@@ -71,64 +99,130 @@ impl Mfa {
         }
     }
 
-    /// Takes one of the logins `user` may start per hour from this context; `Some(until)`
-    /// when none is left.
-    async fn take_ticket(
-        &self,
-        user: &str,
-        attempt: &Attempt,
-        now: SystemTime,
-    ) -> Result<Option<SystemTime>> {
-        let scope = match &attempt.tag {
-            Some(tag) if attempt.class == mfa_policy::Context::Recognised => {
-                CounterScope::AccountClient {
-                    account: user.to_owned(),
-                    client: tag.clone(),
-                }
-            }
-            _ => CounterScope::Account(user.to_owned()),
-        };
-        let key = CounterKey::new("tickets", scope);
-        const HOUR: Duration = Duration::from_secs(3600);
-        let budget = self.inner.policy.ticket_budget().get();
-        let take = self
-            .inner
-            .store
-            .take_counter(&key, HOUR, budget, now)
-            .await?;
-        Ok((!take.is_taken()).then(|| take.state().window_end))
+    /// The methods `user` can answer with (two reads: for the calls off the login path).
+    pub(crate) async fn user_methods(&self, user: &str) -> Result<Vec<Method>> {
+        let settings = self.inner.store.settings(user).await?;
+        let left = self.inner.store.remaining_recovery_codes(user).await?;
+        Ok(methods(settings.as_ref(), left))
     }
 
-    /// Creates a ticket of `purpose` for `user`; returns its handle and expiry.
-    pub(crate) async fn create_ticket(
+    /// Reads, in one store step, what starting a login for `user` from `client` needs: the
+    /// settings, the recovery codes left, whether the network is recognised (unless `device`
+    /// already makes the attempt recognised), and the second factor's counters of the context.
+    pub(crate) async fn start_view(
+        &self,
+        user: &str,
+        client: &ClientInfo,
+        device: Option<&TrustedDevice>,
+        now: SystemTime,
+    ) -> Result<Start> {
+        let network = self.network(client);
+        let candidates: Vec<Attempt> = match (device, &network) {
+            (Some(d), _) => vec![Attempt::trusted_device(network.clone(), &d.id)],
+            (None, Some(net)) => vec![
+                Attempt::known_network(net.clone()),
+                Attempt::unrecognised(network.clone()),
+            ],
+            (None, None) => vec![Attempt::unrecognised(None)],
+        };
+        let known = match (device, &network) {
+            (None, Some(net)) => Some(known_key(user, net)),
+            _ => None,
+        };
+        let mut keys: Vec<CounterKey> = known.iter().cloned().collect();
+        for candidate in &candidates {
+            for key in self.limit_keys(Factor::SecondFactor, user, candidate) {
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+        let view = self.inner.store.login_view(user, &keys, now).await?;
+        let read = |k: &CounterKey| -> Option<CounterState> {
+            keys.iter()
+                .position(|x| x == k)
+                .and_then(|i| view.counters.get(i).copied().flatten())
+        };
+        let recognised_network = known
+            .as_ref()
+            .and_then(|k| read(k))
+            .is_some_and(|s| s.is_locked(now));
+        let attempt = match candidates.as_slice() {
+            [first, ..] if device.is_some() || recognised_network => first.clone(),
+            [.., last] => last.clone(),
+            [] => Attempt::unrecognised(network),
+        };
+        let locked = self.limit_verdict(Factor::SecondFactor, user, &attempt, &read, now);
+        Ok(Start {
+            methods: methods(view.settings.as_ref(), view.recovery_codes_left),
+            settings: view.settings,
+            attempt,
+            locked,
+        })
+    }
+
+    /// A new ticket of `purpose` for `user`, charged by `plan`, and its handle.
+    pub(crate) fn new_ticket(
         &self,
         user: &str,
         purpose: &Purpose,
+        plan: AttemptPlan,
         now: SystemTime,
-    ) -> Result<(ChallengeId, SystemTime)> {
+    ) -> Result<(Challenge, ChallengeId)> {
         let token = Token::generate()?;
         let (id, _) = handles::store_id(&self.inner.pepper, digest::CHALLENGE_ID, &token);
         let expires_at = self
             .inner
             .policy
             .expires_at(ChallengeKind::LoginTicket, now);
-        self.inner
+        let challenge = Challenge {
+            id,
+            user: user.to_owned(),
+            purpose: purpose.encode(),
+            kind: ChallengeKind::LoginTicket,
+            code_digest: None,
+            link_digest: None,
+            binding_digest: None,
+            created_at: now,
+            expires_at,
+            attempts_left: self.inner.policy.challenge_attempts().get(),
+            consumed: false,
+            plan: Some(plan),
+        };
+        Ok((challenge, ChallengeId(token)))
+    }
+
+    /// Opens a login (or step-up) ticket for `user` from `attempt`, within the context's
+    /// budget of login starts, with its audit record, in one store step. `None` when the
+    /// budget is spent (until the returned instant).
+    async fn open(
+        &self,
+        user: &str,
+        purpose: Purpose,
+        attempt: &Attempt,
+        client: &ClientInfo,
+        now: SystemTime,
+    ) -> Result<std::result::Result<(ChallengeId, SystemTime), SystemTime>> {
+        let plan = self.plan(Factor::SecondFactor, user, attempt);
+        let (ticket, handle) = self.new_ticket(user, &purpose, plan, now)?;
+        let expires_at = ticket.expires_at;
+        let budget = ticket_budget(user, attempt, self.inner.policy.ticket_budget().get());
+        let event = self.event(
+            user,
+            Some(client),
+            EventKind::ChallengeIssued { method: None },
+            now,
+        );
+        let take = self
+            .inner
             .store
-            .create_challenge(Challenge {
-                id,
-                user: user.to_owned(),
-                purpose: purpose.encode(),
-                kind: ChallengeKind::LoginTicket,
-                code_digest: None,
-                link_digest: None,
-                binding_digest: None,
-                created_at: now,
-                expires_at,
-                attempts_left: self.inner.policy.challenge_attempts().get(),
-                consumed: false,
-            })
+            .open_ticket(ticket, &budget, Self::record_of(&event), now)
             .await?;
-        Ok((ChallengeId(token), expires_at))
+        if !take.is_taken() {
+            return Ok(Err(take.state().window_end));
+        }
+        self.announce(&[event]);
+        Ok(Ok((handle, expires_at)))
     }
 
     /// The live trusted device of `user` whose token is `token`, if it is one.
@@ -149,23 +243,6 @@ impl Mfa {
             .await?)
     }
 
-    /// The context of a login attempt: the trusted device it carries, or its network.
-    pub(crate) async fn login_context(
-        &self,
-        user: &str,
-        device: Option<&DeviceToken>,
-        client: &ClientInfo,
-        now: SystemTime,
-    ) -> Result<(Attempt, Option<TrustedDevice>)> {
-        if let Some(token) = device
-            && let Some(found) = self.trusted_device(user, token, now).await?
-        {
-            let attempt = Attempt::trusted_device(self.network(client), &found.id);
-            return Ok((attempt, Some(found)));
-        }
-        Ok((self.classify_network(user, client, now).await?, None))
-    }
-
     /// Decides what follows the first factor for `user`: nothing, a trusted device, a
     /// second-factor challenge, enrolment, or a lockout.
     ///
@@ -183,32 +260,31 @@ impl Mfa {
         client: &ClientInfo,
     ) -> Result<LoginStart> {
         let now = self.now();
-        let account = self.account(user).await?;
-        if !account.has_factor() {
-            if matches!(self.without_factor(), LoginStart::NotRequired) {
-                self.remember_network(user, client, now).await?;
-            }
-            return Ok(self.without_factor());
-        }
-        let (attempt, device) = self.login_context(user, device, client, now).await?;
-        self.second_step(user, account, attempt, device, client, now)
-            .await
+        let device = match device {
+            Some(token) => self.trusted_device(user, token, now).await?,
+            None => None,
+        };
+        let start = self.start_view(user, client, device.as_ref(), now).await?;
+        self.second_step(user, start, device, client, now).await
     }
 
-    /// After the first factor: the lock check, a trusted device, or a ticket.
+    /// After the first factor: no factor, the lock check, a trusted device, or a ticket.
     pub(crate) async fn second_step(
         &self,
         user: &str,
-        account: Account,
-        attempt: Attempt,
+        start: Start,
         device: Option<TrustedDevice>,
         client: &ClientInfo,
         now: SystemTime,
     ) -> Result<LoginStart> {
-        if let Some(until) = self
-            .limit_check(Factor::SecondFactor, user, &attempt, now)
-            .await?
-        {
+        if !start.has_factor() {
+            let answer = self.without_factor();
+            if matches!(answer, LoginStart::NotRequired) {
+                self.remember_network(user, client, now).await?;
+            }
+            return Ok(answer);
+        }
+        if let Some(until) = start.locked {
             self.emit(user, Some(client), EventKind::VerificationDenied)
                 .await;
             return Ok(LoginStart::LockedOut { until });
@@ -237,24 +313,22 @@ impl Mfa {
                 });
             }
         }
-        if let Some(until) = self.take_ticket(user, &attempt, now).await? {
-            self.emit(user, Some(client), EventKind::VerificationDenied)
-                .await;
-            return Ok(LoginStart::LockedOut { until });
+        let purpose = Purpose::Login(start.attempt.ticket_context());
+        match self
+            .open(user, purpose, &start.attempt, client, now)
+            .await?
+        {
+            Ok((challenge_id, expires_at)) => Ok(LoginStart::ChallengeRequired {
+                challenge_id,
+                methods: start.methods,
+                expires_at,
+            }),
+            Err(until) => {
+                self.emit(user, Some(client), EventKind::VerificationDenied)
+                    .await;
+                Ok(LoginStart::LockedOut { until })
+            }
         }
-        let purpose = Purpose::Login(attempt.ticket_context());
-        let (challenge_id, expires_at) = self.create_ticket(user, &purpose, now).await?;
-        self.emit(
-            user,
-            Some(client),
-            EventKind::ChallengeIssued { method: None },
-        )
-        .await;
-        Ok(LoginStart::ChallengeRequired {
-            challenge_id,
-            methods: account.methods,
-            expires_at,
-        })
     }
 
     /// Starts a passwordless login from an email address (the magic-link + code flow).
@@ -275,10 +349,6 @@ impl Mfa {
     ) -> Result<LoginStart> {
         let now = self.now();
         let user = email.normalized();
-        let settings = self.inner.store.settings(&user).await?;
-        let known = settings
-            .as_ref()
-            .is_some_and(|s| email_factor_matches(s, &user));
         let decoy = || -> Result<LoginStart> {
             Ok(LoginStart::ChallengeRequired {
                 challenge_id: handles::decoy(&self.inner.pepper)?,
@@ -289,35 +359,35 @@ impl Mfa {
                     .expires_at(ChallengeKind::LoginTicket, now),
             })
         };
+        let start = self.start_view(&user, client, None, now).await?;
+        let known = start
+            .settings
+            .as_ref()
+            .is_some_and(|s| email_factor_matches(s, &user));
         if !known {
             return decoy();
         }
-        let attempt = self.classify_network(&user, client, now).await?;
-        let refused = match self
-            .limit_check(Factor::SecondFactor, &user, &attempt, now)
-            .await?
-        {
-            Some(until) => Some(until),
-            None => self.take_ticket(&user, &attempt, now).await?,
-        };
-        if refused.is_some() {
+        if start.locked.is_some() {
             self.emit(&user, Some(client), EventKind::VerificationDenied)
                 .await;
             return decoy();
         }
-        let purpose = Purpose::Login(attempt.ticket_context());
-        let (challenge_id, expires_at) = self.create_ticket(&user, &purpose, now).await?;
-        self.emit(
-            &user,
-            Some(client),
-            EventKind::ChallengeIssued { method: None },
-        )
-        .await;
-        Ok(LoginStart::ChallengeRequired {
-            challenge_id,
-            methods: vec![Method::Email],
-            expires_at,
-        })
+        let purpose = Purpose::Login(start.attempt.ticket_context());
+        match self
+            .open(&user, purpose, &start.attempt, client, now)
+            .await?
+        {
+            Ok((challenge_id, expires_at)) => Ok(LoginStart::ChallengeRequired {
+                challenge_id,
+                methods: vec![Method::Email],
+                expires_at,
+            }),
+            Err(_) => {
+                self.emit(&user, Some(client), EventKind::VerificationDenied)
+                    .await;
+                decoy()
+            }
+        }
     }
 
     /// Starts a re-verification of a signed-in `user` before a management call. Verify it with
@@ -328,30 +398,27 @@ impl Mfa {
     /// Store failures.
     pub async fn begin_step_up(&self, user: &str, client: &ClientInfo) -> Result<LoginStart> {
         let now = self.now();
-        let account = self.account(user).await?;
-        if !account.has_factor() {
+        let start = self.start_view(user, client, None, now).await?;
+        if !start.has_factor() {
             return Ok(LoginStart::NotRequired);
         }
-        let attempt = self.classify_network(user, client, now).await?;
-        if let Some(until) = self
-            .limit_check(Factor::SecondFactor, user, &attempt, now)
-            .await?
-        {
+        if let Some(until) = start.locked {
             return Ok(LoginStart::LockedOut { until });
         }
-        let purpose = Purpose::StepUp(attempt.ticket_context());
-        let (challenge_id, expires_at) = self.create_ticket(user, &purpose, now).await?;
-        self.emit(
-            user,
-            Some(client),
-            EventKind::ChallengeIssued { method: None },
+        let purpose = Purpose::StepUp(start.attempt.ticket_context());
+        Ok(
+            match self
+                .open(user, purpose, &start.attempt, client, now)
+                .await?
+            {
+                Ok((challenge_id, expires_at)) => LoginStart::ChallengeRequired {
+                    challenge_id,
+                    methods: start.methods,
+                    expires_at,
+                },
+                Err(until) => LoginStart::LockedOut { until },
+            },
         )
-        .await;
-        Ok(LoginStart::ChallengeRequired {
-            challenge_id,
-            methods: account.methods,
-            expires_at,
-        })
     }
 }
 

@@ -36,6 +36,7 @@ impl Mfa {
                     .unwrap_or(now),
                 attempts_left: 0,
                 consumed: false,
+                plan: None,
             })
             .await?;
         Ok(StepUpGrant(token))

@@ -2,10 +2,13 @@
 //! SMS for factor changes). Neither undoes the action it reports when it fails.
 
 use std::collections::BTreeSet;
+use std::time::SystemTime;
 
 use mfa_core::{EmailAddress, PhoneNumber};
 use mfa_mail::{Mailbox, Notice};
-use mfa_store::ClientInfo;
+use mfa_store::{ClientInfo, Settlement};
+
+use crate::error::Result;
 
 use crate::events::{AuditEvent, EventKind};
 use crate::facade::Mfa;
@@ -28,32 +31,72 @@ impl Recipients {
 }
 
 impl Mfa {
-    /// Records `kind` for `user`: appended to the store's audit trail, passed to the hook, and
-    /// logged (user and kind only). A failing audit write is logged and does not undo the
-    /// action it records.
-    pub(crate) async fn emit(&self, user: &str, client: Option<&ClientInfo>, kind: EventKind) {
-        let event = AuditEvent {
-            at: self.now(),
+    /// An audit event of `kind` for `user` at `now`.
+    pub(crate) fn event(
+        &self,
+        user: &str,
+        client: Option<&ClientInfo>,
+        kind: EventKind,
+        now: SystemTime,
+    ) -> AuditEvent {
+        AuditEvent {
+            at: now,
             user: user.to_owned(),
             client: client.cloned().unwrap_or_default(),
             kind,
-        };
-        let (store_kind, outcome) = event.kind.store_kind();
-        tracing::info!(user = %event.user, event = %store_kind, outcome = %outcome, "mfa audit");
-        let record = mfa_store::AuditEvent {
+        }
+    }
+
+    /// The store's record of `event`.
+    pub(crate) fn record_of(event: &AuditEvent) -> mfa_store::AuditEvent {
+        let (kind, outcome) = event.kind.store_kind();
+        mfa_store::AuditEvent {
             at: event.at,
             user: event.user.clone(),
-            kind: store_kind,
+            kind,
             outcome,
             client: event.client.clone(),
             actor: event.kind.actor().map(str::to_owned),
-        };
-        if let Err(e) = self.inner.store.append_audit(record).await {
+        }
+    }
+
+    /// Logs `events` (user and kind only) and passes them to the hook: done once they are
+    /// written.
+    pub(crate) fn announce(&self, events: &[AuditEvent]) {
+        for event in events {
+            let (kind, outcome) = event.kind.store_kind();
+            tracing::info!(user = %event.user, event = %kind, outcome = %outcome, "mfa audit");
+            if let Some(hook) = &self.inner.hook {
+                hook(event);
+            }
+        }
+    }
+
+    /// Applies `settlement` with `events` as its audit records, in one store step; the events
+    /// are announced once written (a refused settlement writes and announces nothing).
+    pub(crate) async fn settle_told(
+        &self,
+        mut settlement: Settlement,
+        events: Vec<AuditEvent>,
+        now: SystemTime,
+    ) -> Result<bool> {
+        settlement.audit = events.iter().map(Self::record_of).collect();
+        let done = self.inner.store.settle(settlement, now).await?;
+        if done {
+            self.announce(&events);
+        }
+        Ok(done)
+    }
+
+    /// Records `kind` for `user` on its own: appended to the store's audit trail, passed to the
+    /// hook, and logged (user and kind only). A failing audit write is logged and does not undo
+    /// the action it records.
+    pub(crate) async fn emit(&self, user: &str, client: Option<&ClientInfo>, kind: EventKind) {
+        let event = self.event(user, client, kind, self.now());
+        if let Err(e) = self.inner.store.append_audit(Self::record_of(&event)).await {
             tracing::error!(user = %event.user, error = %e, "mfa audit write failed");
         }
-        if let Some(hook) = &self.inner.hook {
-            hook(&event);
-        }
+        self.announce(&[event]);
     }
 
     /// Sends a security notice to `user`'s current email address (and, for a factor change, to

@@ -69,9 +69,13 @@ impl Mfa {
         Fut: Future<Output = PasswordVerdict> + Send,
     {
         let now = self.now();
-        let (attempt, device) = self.login_context(user, device, client, now).await?;
+        let device = match device {
+            Some(token) => self.trusted_device(user, token, now).await?,
+            None => None,
+        };
+        let start = self.start_view(user, client, device.as_ref(), now).await?;
         let admitted = match self
-            .admit(Factor::Password, user, attempt.clone(), now)
+            .admit(Factor::Password, user, &start.attempt, now)
             .await?
         {
             Admission::Refused(until) => {
@@ -83,26 +87,21 @@ impl Mfa {
         };
         match check().await {
             PasswordVerdict::Wrong => {
-                self.emit(user, Some(client), EventKind::PasswordFailed)
-                    .await;
+                let failed = self.event(user, Some(client), EventKind::PasswordFailed, now);
                 Ok(
-                    match self.attempt_failed(admitted, user, client, now).await? {
+                    match self
+                        .attempt_failed(admitted, user, client, vec![failed], now)
+                        .await?
+                    {
                         AfterFailure::Continue => LoginStart::PasswordRejected,
                         AfterFailure::Blocked(until) => LoginStart::LockedOut { until },
                     },
                 )
             }
             PasswordVerdict::Correct => {
-                self.attempt_succeeded(&admitted, now).await?;
-                let account = self.account(user).await?;
-                if !account.has_factor() {
-                    if matches!(self.without_factor(), LoginStart::NotRequired) {
-                        self.remember_network(user, client, now).await?;
-                    }
-                    return Ok(self.without_factor());
-                }
-                self.second_step(user, account, attempt, device, client, now)
-                    .await
+                self.attempt_succeeded(&admitted, user, Vec::new(), now)
+                    .await?;
+                self.second_step(user, start, device, client, now).await
             }
         }
     }

@@ -8,21 +8,25 @@ use std::time::{Duration, SystemTime};
 use mfa_core::{ChallengeKind, Token};
 use mfa_mail::{LockEnd, Notice, UnlockLink};
 use mfa_policy::Factor;
-use mfa_store::{AttemptOutcome, Challenge, ClientInfo};
+use mfa_store::{AttemptOutcome, Challenge, ClientInfo, Settlement};
 
+use crate::context::Attempt;
 use crate::error::Result;
 use crate::events::EventKind;
 use crate::facade::Mfa;
 use crate::handles::{self, ChallengeId, UnlockToken};
-use crate::limits::{Admission, AfterFailure};
+use crate::limits::{Admission, Admitted, AfterFailure};
 use crate::notify::Recipients;
 use crate::outcome::{LinkInspection, Outcome, PasswordVerdict, UnlockStart};
 use crate::purpose::{Purpose, digest};
-use crate::verify::{Ticket, refused};
+use crate::verify::refused;
 
 /// Tickets one unlock link can open: each is answered with a few tries, so a mailbox thief
 /// who lacks the password and the second factor gets a handful of guesses per lock.
 const LINK_USES: u32 = 3;
+
+/// The recognised-context tag of unlock attempts: a budget of their own.
+const UNLOCK_TAG: &str = "unlock";
 
 impl Mfa {
     /// Tells `user` that the account locked (once per lock): with a new unlock link, which
@@ -55,6 +59,7 @@ impl Mfa {
                             .unwrap_or(now),
                         attempts_left: LINK_USES,
                         consumed: false,
+                        plan: None,
                     })
                     .await?;
                 let link = format!("{url}?token={}", token.expose().as_str());
@@ -132,7 +137,7 @@ impl Mfa {
         ) {
             return Ok(UnlockStart::Invalid);
         }
-        let account = self.account(&user).await?;
+        let methods = self.user_methods(&user).await?;
         let ticket = Token::generate()?;
         let (ticket_id, _) = handles::store_id(&self.inner.pepper, digest::CHALLENGE_ID, &ticket);
         let expires_at = self
@@ -154,6 +159,9 @@ impl Mfa {
                 expires_at,
                 attempts_left: self.inner.policy.challenge_attempts().get(),
                 consumed: false,
+                // Its own budget and the consecutive count only: the unlock must work while
+                // the account is locked for unrecognised contexts.
+                plan: Some(self.own_budget_plan(Factor::SecondFactor, &user, UNLOCK_TAG)),
             })
             .await?;
         self.emit(
@@ -164,7 +172,7 @@ impl Mfa {
         .await;
         Ok(UnlockStart::ProofRequired {
             challenge_id: ChallengeId(ticket),
-            methods: account.methods,
+            methods,
             expires_at,
         })
     }
@@ -201,8 +209,12 @@ impl Mfa {
         else {
             return Ok(refused(&spent));
         };
-        let attempt = self.ticket_attempt(&ticket, client);
-        let admitted = match self.admit(Factor::Password, &user, attempt, now).await? {
+        let attempt = Attempt {
+            class: mfa_policy::Context::Recognised,
+            network: self.network(client),
+            tag: Some(UNLOCK_TAG.to_owned()),
+        };
+        let admitted = match self.admit(Factor::Password, &user, &attempt, now).await? {
             Admission::Refused(until) => {
                 self.emit(&user, Some(client), EventKind::PasswordDenied)
                     .await;
@@ -212,10 +224,12 @@ impl Mfa {
         };
         match check().await {
             PasswordVerdict::Wrong => {
-                self.emit(&user, Some(client), EventKind::PasswordFailed)
-                    .await;
+                let failed = self.event(&user, Some(client), EventKind::PasswordFailed, now);
                 Ok(
-                    match self.attempt_failed(admitted, &user, client, now).await? {
+                    match self
+                        .attempt_failed(admitted, &user, client, vec![failed], now)
+                        .await?
+                    {
                         AfterFailure::Continue => Outcome::Rejected {
                             attempts_left: attempts_left_after,
                         },
@@ -224,37 +238,47 @@ impl Mfa {
                 )
             }
             PasswordVerdict::Correct => {
-                if !self.inner.store.consume_challenge(&ticket.id, now).await? {
-                    return Ok(Outcome::Expired);
-                }
-                self.attempt_succeeded(&admitted, now).await?;
-                self.unlocked(&ticket, client, now).await
+                self.unlocked(
+                    &user,
+                    &ticket.id,
+                    ticket.challenge.link_digest.as_ref(),
+                    &admitted,
+                    client,
+                    now,
+                )
+                .await
             }
         }
     }
 
-    /// A proof answered an unlock ticket: the link is used up (once: a second use, or the link
-    /// of an earlier lock, finds nothing), the account unlocked, the unlock audited.
+    /// A proof answered an unlock ticket: in one step the ticket and the link it was opened
+    /// from are consumed (once: a second use, or the link of an earlier lock, finds nothing)
+    /// and the proof's budgets settled; then the account is unlocked and the unlock audited.
     pub(crate) async fn unlocked(
         &self,
-        ticket: &Ticket,
+        user: &str,
+        ticket_id: &str,
+        link: Option<&mfa_core::CodeDigest>,
+        admitted: &Admitted,
         client: &ClientInfo,
         now: SystemTime,
     ) -> Result<Outcome> {
-        let user = ticket.challenge.user.clone();
-        let Some(link) = &ticket.challenge.link_digest else {
+        let Some(link) = link else {
             return Ok(Outcome::Expired);
         };
-        if !self
-            .inner
-            .store
-            .consume_challenge(&handles::hex(link), now)
-            .await?
-        {
+        let mut settlement = Settlement {
+            user: user.to_owned(),
+            consume: vec![ticket_id.to_owned(), handles::hex(link)],
+            ..Settlement::default()
+        };
+        Self::success(admitted, &mut settlement);
+        let unlocked = self.event(user, Some(client), EventKind::Unlocked, now);
+        if !self.settle_told(settlement, vec![unlocked], now).await? {
             return Ok(Outcome::Expired);
         }
-        self.limit_unlock(&user, now).await?;
-        self.emit(&user, Some(client), EventKind::Unlocked).await;
-        Ok(Outcome::Unlocked { user })
+        self.limit_unlock(user, now).await?;
+        Ok(Outcome::Unlocked {
+            user: user.to_owned(),
+        })
     }
 }

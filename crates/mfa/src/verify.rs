@@ -1,11 +1,13 @@
-//! Verification: one proof against one ticket, with the ticket's try and a unit of every budget
-//! of the attempt's context taken before anything is compared.
+//! Verification: one proof against one ticket. A try of the ticket and a unit of every budget
+//! of its plan are taken before anything is compared, in one store step
+//! ([`FlowStore::attempt`](mfa_store::FlowStore::attempt)); the outcome is settled in one more
+//! ([`FlowStore::settle`](mfa_store::FlowStore::settle)).
 
 use std::time::SystemTime;
 
 use mfa_core::{Channel, Code, CodeDigest, RecoveryCode, Totp, TotpParams};
-use mfa_policy::{Context, Factor};
-use mfa_store::{AttemptOutcome, Challenge, ClientInfo, FactorStatus};
+use mfa_policy::Factor;
+use mfa_store::{AttemptOutcome, Challenge, ClientInfo, FactorStatus, Settlement, TotpFactor};
 
 use crate::context::Attempt;
 use crate::error::Result;
@@ -28,11 +30,16 @@ pub(crate) struct Ticket {
 
 /// What comparing a proof found.
 pub(crate) enum Eval {
-    Match { recovery_left: Option<usize> },
+    Match {
+        /// The factor and step a TOTP code matched, to advance in the settling step.
+        step: Option<(String, u64)>,
+        /// Recovery codes left, when a recovery code matched.
+        recovery_left: Option<usize>,
+    },
     NoMatch,
 }
 
-/// Maps a refused `spend_attempt` to its outcome.
+/// Maps a refused try to its outcome.
 pub(crate) fn refused(outcome: &AttemptOutcome) -> Outcome {
     match outcome {
         AttemptOutcome::Exhausted => Outcome::ChallengeExhausted,
@@ -40,20 +47,14 @@ pub(crate) fn refused(outcome: &AttemptOutcome) -> Outcome {
     }
 }
 
-/// The attempt on an unlock ticket: a budget of its own (the recognised rule, keyed `unlock`)
-/// and the consecutive count up to the whole cap, so that the unlock works while unrecognised
-/// contexts are locked, and a mailbox thief still gets only a few guesses.
-fn unlock_attempt(network: Option<String>) -> Attempt {
-    Attempt {
-        class: Context::Recognised,
-        network,
-        tag: Some("unlock".to_owned()),
-    }
+fn unix(now: SystemTime) -> u64 {
+    now.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Mfa {
     /// The live, unconsumed ticket behind `handle`, if any (decoys and foreign challenges:
-    /// none).
+    /// none). One read: for the calls that act on a ticket without answering it (sends).
     pub(crate) async fn ticket(
         &self,
         handle: &ChallengeId,
@@ -76,12 +77,16 @@ impl Mfa {
         })
     }
 
-    /// The context a proof against `ticket` is counted in.
+    /// The context a send for `ticket` from `client` is counted in.
     pub(crate) fn ticket_attempt(&self, ticket: &Ticket, client: &ClientInfo) -> Attempt {
         let network = self.network(client);
         match ticket.purpose.context() {
             Some(context) => Attempt::on_ticket(context, network),
-            None => unlock_attempt(network),
+            None => Attempt {
+                class: mfa_policy::Context::Recognised,
+                network,
+                tag: Some("unlock".to_owned()),
+            },
         }
     }
 
@@ -93,8 +98,8 @@ impl Mfa {
     /// Checks only the factor the proof names. A try of the ticket and a unit of every budget
     /// of the attempt's context are taken, atomically, before anything is compared;
     /// comparisons are constant-time; a TOTP step is accepted once; codes and the ticket are
-    /// consumed once. A code guessed on a channel no code was sent through is refused without
-    /// counting anywhere (it needs no secret). The attempt that reaches a lock returns
+    /// consumed once. A code guessed on a channel no code was sent through is refused and
+    /// counts nowhere (it needs no secret). The attempt that reaches a lock returns
     /// [`Outcome::LockedOut`]. Show users [`Outcome::public_response`].
     ///
     /// # Errors
@@ -113,39 +118,37 @@ impl Mfa {
                 attempts_left: attempts.saturating_sub(1),
             });
         }
-        let Some(ticket) = self.ticket(challenge, now).await? else {
-            return Ok(Outcome::Expired);
-        };
+        let (id, id_digest) =
+            handles::store_id(&self.inner.pepper, digest::CHALLENGE_ID, &challenge.0);
         if let Proof::MagicLink(link) = proof {
             return self
-                .redeem_link(link, None, Some(&ticket), client, options, now)
+                .redeem_link(link, None, Some(&id_digest), client, options, now)
                 .await;
         }
-        let channel = match proof {
-            Proof::EmailCode(_) => Some(Channel::Email),
-            Proof::SmsCode(_) => Some(Channel::Sms),
-            _ => None,
-        };
-        if let Some(channel) = channel
-            && (ticket.challenge.kind.channel() != Some(channel)
-                || ticket.challenge.code_digest.is_none())
-        {
-            return Ok(Outcome::Rejected {
-                attempts_left: ticket.challenge.attempts_left,
-            });
-        }
-        let user = ticket.challenge.user.clone();
-        let spent = self.inner.store.spend_attempt(&ticket.id, now).await?;
+        let tag = self.network(client);
+        let totp = matches!(proof, Proof::Totp(_));
+        let view = self
+            .inner
+            .store
+            .attempt(&id, tag.as_deref(), totp, now)
+            .await?;
         let AttemptOutcome::Spent {
             challenge: stored,
             attempts_left_after,
-        } = spent
+        } = view.outcome
         else {
-            return Ok(refused(&spent));
+            return Ok(refused(&view.outcome));
         };
-        let attempt = self.ticket_attempt(&ticket, client);
+        let user = stored.user.clone();
         let admitted = match self
-            .admit(Factor::SecondFactor, &user, attempt, now)
+            .judge_plan(
+                Factor::SecondFactor,
+                &user,
+                stored.plan.as_ref(),
+                view.recognised,
+                view.takes,
+                now,
+            )
             .await?
         {
             Admission::Refused(until) => {
@@ -155,9 +158,27 @@ impl Mfa {
             }
             Admission::Admitted(admitted) => admitted,
         };
+        let Some(purpose) = Purpose::decode(&stored.purpose).filter(Purpose::is_ticket) else {
+            self.undo(&admitted, &user, now).await?;
+            return Ok(Outcome::Expired);
+        };
+        let channel = match proof {
+            Proof::EmailCode(_) => Some(Channel::Email),
+            Proof::SmsCode(_) => Some(Channel::Sms),
+            _ => None,
+        };
+        if let Some(channel) = channel
+            && (stored.kind.channel() != Some(channel) || stored.code_digest.is_none())
+        {
+            // No code went through this channel: the guess needs no secret and counts nowhere.
+            self.undo(&admitted, &user, now).await?;
+            return Ok(Outcome::Rejected {
+                attempts_left: attempts_left_after,
+            });
+        }
         let method = proof.method();
         let eval = match proof {
-            Proof::Totp(input) => self.check_totp(&user, input, now).await?,
+            Proof::Totp(input) => self.check_totp(&user, input, &view.factors, now)?,
             Proof::EmailCode(input) | Proof::SmsCode(input) => {
                 let code_purpose = match channel {
                     Some(Channel::Sms) => digest::SMS_CODE,
@@ -168,31 +189,48 @@ impl Mfa {
             Proof::RecoveryCode(input) => self.check_recovery(&user, input).await?,
             Proof::MagicLink(_) => Eval::NoMatch,
         };
-        match eval {
-            Eval::Match { recovery_left } => {
-                if !self.inner.store.consume_challenge(&ticket.id, now).await? {
-                    return Ok(Outcome::Expired);
-                }
-                if ticket.purpose == Purpose::Unlock {
-                    self.attempt_succeeded(&admitted, now).await?;
-                    return self.unlocked(&ticket, client, now).await;
-                }
-                self.succeed(
+        let Eval::Match {
+            step,
+            recovery_left,
+        } = eval
+        else {
+            return self
+                .fail(&user, admitted, method, attempts_left_after, client, now)
+                .await;
+        };
+        if purpose == Purpose::Unlock {
+            return self
+                .unlocked(
                     &user,
+                    &id,
+                    stored.link_digest.as_ref(),
                     &admitted,
-                    method,
-                    recovery_left,
                     client,
-                    options,
                     now,
                 )
-                .await
-            }
-            Eval::NoMatch => {
-                self.fail(&user, admitted, method, attempts_left_after, client, now)
-                    .await
-            }
+                .await;
         }
+        let success = Success {
+            user: &user,
+            method,
+            step,
+            consume: vec![id],
+            recovery_left,
+        };
+        self.succeed(success, admitted, attempts_left_after, client, options, now)
+            .await
+    }
+
+    /// Gives back every unit an admitted attempt took, in one step (an attempt that must count
+    /// nowhere).
+    async fn undo(&self, admitted: &Admitted, user: &str, now: SystemTime) -> Result<()> {
+        let mut settlement = Settlement {
+            user: user.to_owned(),
+            ..Settlement::default()
+        };
+        Self::undo_into(admitted, &mut settlement);
+        self.inner.store.settle(settlement, now).await?;
+        Ok(())
     }
 
     fn check_code(
@@ -208,6 +246,7 @@ impl Mfa {
         let typed = self.inner.pepper.digest_code(code_purpose, user, &code);
         if stored.is_some_and(|s| s.ct_eq(&typed)) {
             Eval::Match {
+                step: None,
                 recovery_left: None,
             }
         } else {
@@ -215,12 +254,18 @@ impl Mfa {
         }
     }
 
-    async fn check_totp(&self, user: &str, input: &str, now: SystemTime) -> Result<Eval> {
-        let unix = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+    /// Compares `input` with every confirmed authenticator of `user` (read in the attempt's
+    /// step); the step to advance comes back with the match and is advanced when the success
+    /// settles, atomically with consuming the ticket.
+    fn check_totp(
+        &self,
+        user: &str,
+        input: &str,
+        factors: &[TotpFactor],
+        now: SystemTime,
+    ) -> Result<Eval> {
         let skew = self.inner.policy.totp_skew();
-        for factor in self.inner.store.totp_factors(user).await? {
+        for factor in factors {
             if factor.status != FactorStatus::Confirmed {
                 continue;
             }
@@ -240,14 +285,9 @@ impl Mfa {
                     ..TotpParams::default()
                 },
             );
-            if let Some(step) = totp.verify_after(&code, unix, skew, factor.last_used_step)
-                && self
-                    .inner
-                    .store
-                    .advance_totp_step(user, &factor.id, step)
-                    .await?
-            {
+            if let Some(step) = totp.verify_after(&code, unix(now), skew, factor.last_used_step) {
                 return Ok(Eval::Match {
+                    step: Some((factor.id.clone(), step)),
                     recovery_left: None,
                 });
             }
@@ -271,6 +311,7 @@ impl Mfa {
             return Ok(Eval::NoMatch);
         }
         Ok(Eval::Match {
+            step: None,
             recovery_left: Some(store.remaining_recovery_codes(user).await?),
         })
     }
@@ -285,44 +326,72 @@ impl Mfa {
         client: &ClientInfo,
         now: SystemTime,
     ) -> Result<Outcome> {
-        self.emit(user, Some(client), EventKind::VerificationFailed { method })
-            .await;
+        let failed = self.event(
+            user,
+            Some(client),
+            EventKind::VerificationFailed { method },
+            now,
+        );
         Ok(
-            match self.attempt_failed(admitted, user, client, now).await? {
+            match self
+                .attempt_failed(admitted, user, client, vec![failed], now)
+                .await?
+            {
                 AfterFailure::Continue => Outcome::Rejected { attempts_left },
                 AfterFailure::Blocked(until) => Outcome::LockedOut { until },
             },
         )
     }
 
-    /// A right proof of a login or step-up: the budgets settled, the network remembered, the
-    /// success audited, and what the options asked for.
-    #[allow(clippy::too_many_arguments)]
+    /// A right proof of a login or step-up, settled in one step: the step advanced and the
+    /// challenges consumed (or nothing, when a concurrent attempt won: then it is a failure),
+    /// the budgets settled, the network remembered, the success audited. Then what the options
+    /// asked for.
     pub(crate) async fn succeed(
         &self,
-        user: &str,
-        admitted: &Admitted,
-        method: Method,
-        recovery_left: Option<usize>,
+        success: Success<'_>,
+        admitted: Box<Admitted>,
+        attempts_left: u32,
         client: &ClientInfo,
         options: VerifyOptions,
         now: SystemTime,
     ) -> Result<Outcome> {
-        self.attempt_succeeded(admitted, now).await?;
-        self.remember_network(user, client, now).await?;
-        self.emit(
+        let Success {
+            user,
+            method,
+            step,
+            consume,
+            recovery_left,
+        } = success;
+        let mut settlement = Settlement {
+            user: user.to_owned(),
+            advance: step,
+            consume,
+            ..Settlement::default()
+        };
+        Self::success(&admitted, &mut settlement);
+        settlement.locks.extend(self.remembered(user, client, now));
+        let mut events = vec![self.event(
             user,
             Some(client),
             EventKind::VerificationSucceeded { method },
-        )
-        .await;
+            now,
+        )];
         if let Some(remaining) = recovery_left {
-            self.emit(
+            events.push(self.event(
                 user,
                 Some(client),
                 EventKind::RecoveryCodeUsed { remaining },
-            )
-            .await;
+                now,
+            ));
+        }
+        if !self.settle_told(settlement, events, now).await? {
+            // The step was used or the ticket consumed by a concurrent attempt: a replay.
+            return self
+                .fail(user, admitted, method, attempts_left, client, now)
+                .await;
+        }
+        if let Some(remaining) = recovery_left {
             let notice = mfa_mail::Notice::RecoveryCodeUsed {
                 remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
             };
@@ -345,4 +414,13 @@ impl Mfa {
             step_up,
         })
     }
+}
+
+/// A matched proof, to settle.
+pub(crate) struct Success<'a> {
+    pub(crate) user: &'a str,
+    pub(crate) method: Method,
+    pub(crate) step: Option<(String, u64)>,
+    pub(crate) consume: Vec<String>,
+    pub(crate) recovery_left: Option<usize>,
 }

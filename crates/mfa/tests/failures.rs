@@ -41,20 +41,9 @@ async fn store_failures_grant_nothing(store: Arc<dyn Store>) {
 
     // Each verification step failing: an error, never a grant; the code is then unusable
     // (its step may have been recorded) or still needs a fresh, complete verification.
-    for (n, op) in [
-        "challenge",
-        "spend_attempt",
-        "take_counters",
-        "totp_factors",
-        "advance_totp_step",
-        "consume_challenge",
-        "reset_counter",
-        "refund_counter",
-        "lock_counter",
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    // A login is four store operations (FlowStore): the two of the verification failing each
+    // give an error, never a grant.
+    for (n, op) in ["attempt", "settle"].into_iter().enumerate() {
         // A failed attempt keeps the budget units it took (it counts like a failure): each
         // from its own network, so that the per-network budget does not end the loop.
         h.advance(30);
@@ -70,10 +59,10 @@ async fn store_failures_grant_nothing(store: Arc<dyn Store>) {
         assert!(r.is_err(), "{op}: {r:?}");
         assert!(r.unwrap_err().is_transient());
     }
-    // A failing counter hit on a wrong code: error, nothing granted.
+    // A failing settlement of a wrong code: error, nothing granted.
     h.advance(30);
     let id = h.login("s").await;
-    failing.fail_on(Some("take_counters"));
+    failing.fail_on(Some("settle"));
     assert!(
         h.mfa
             .verify(&id, Proof::Totp("000000"), &client(), VerifyOptions::new())
@@ -83,7 +72,7 @@ async fn store_failures_grant_nothing(store: Arc<dyn Store>) {
     failing.fail_on(None);
 
     // begin_login failing to create its ticket: an error and no challenge to use.
-    failing.fail_on(Some("create_challenge"));
+    failing.fail_on(Some("open_ticket"));
     assert!(h.mfa.begin_login("s", None, &client()).await.is_err());
     failing.fail_on(None);
 

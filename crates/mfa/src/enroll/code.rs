@@ -175,6 +175,7 @@ impl Mfa {
                 expires_at,
                 attempts_left: self.inner.policy.challenge_attempts().get(),
                 consumed: false,
+                plan: None,
             })
             .await?;
         self.emit(
@@ -212,7 +213,10 @@ impl Mfa {
             _ => return Ok(EnrollmentOutcome::Expired),
         };
         let attempt = self.classify_network(user, client, now).await?;
-        let admitted = match self.admit(Factor::SecondFactor, user, attempt, now).await? {
+        let admitted = match self
+            .admit(Factor::SecondFactor, user, &attempt, now)
+            .await?
+        {
             Admission::Refused(until) => return Ok(EnrollmentOutcome::LockedOut { until }),
             Admission::Admitted(admitted) => admitted,
         };
@@ -229,16 +233,19 @@ impl Mfa {
             (Some(stored), Some(typed)) if stored.ct_eq(typed)
         );
         if !matched {
-            self.emit(
+            let failed = self.event(
                 user,
                 Some(client),
                 EventKind::EnrollmentFailed {
                     method: Method::from(kind),
                 },
-            )
-            .await;
+                now,
+            );
             return Ok(
-                match self.attempt_failed(admitted, user, client, now).await? {
+                match self
+                    .attempt_failed(admitted, user, client, vec![failed], now)
+                    .await?
+                {
                     AfterFailure::Continue => EnrollmentOutcome::Rejected {
                         attempts_left: Some(attempts_left),
                     },
@@ -249,7 +256,8 @@ impl Mfa {
         if !self.inner.store.consume_challenge(&id, now).await? {
             return Ok(EnrollmentOutcome::Expired);
         }
-        self.attempt_succeeded(&admitted, now).await?;
+        self.attempt_succeeded(&admitted, user, Vec::new(), now)
+            .await?;
         self.activated(user, kind, Some(to), authorised, client)
             .await
     }

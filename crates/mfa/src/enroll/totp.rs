@@ -225,7 +225,10 @@ impl Mfa {
             return Ok(EnrollmentOutcome::Expired);
         }
         let attempt = self.classify_network(user, client, now).await?;
-        let admitted = match self.admit(Factor::SecondFactor, user, attempt, now).await? {
+        let admitted = match self
+            .admit(Factor::SecondFactor, user, &attempt, now)
+            .await?
+        {
             Admission::Refused(until) => return Ok(EnrollmentOutcome::LockedOut { until }),
             Admission::Admitted(admitted) => admitted,
         };
@@ -246,16 +249,19 @@ impl Mfa {
             .ok()
             .and_then(|c| totp.verify_at(&c, unix(now), self.inner.policy.totp_skew()));
         let Some(step) = step else {
-            self.emit(
+            let failed = self.event(
                 user,
                 Some(client),
                 EventKind::EnrollmentFailed {
                     method: Method::Totp,
                 },
-            )
-            .await;
+                now,
+            );
             return Ok(
-                match self.attempt_failed(admitted, user, client, now).await? {
+                match self
+                    .attempt_failed(admitted, user, client, vec![failed], now)
+                    .await?
+                {
                     AfterFailure::Continue => EnrollmentOutcome::Rejected {
                         attempts_left: None,
                     },
@@ -266,7 +272,8 @@ impl Mfa {
         if !store.confirm_totp(user, &pending.id, step, now).await? {
             return Ok(EnrollmentOutcome::AlreadyEnabled);
         }
-        self.attempt_succeeded(&admitted, now).await?;
+        self.attempt_succeeded(&admitted, user, Vec::new(), now)
+            .await?;
         self.activated(user, FactorKind::Totp, None, authorised, client)
             .await
     }

@@ -145,7 +145,7 @@ impl Mfa {
         };
         let recognised_network = known
             .as_ref()
-            .and_then(|k| read(k))
+            .and_then(&read)
             .is_some_and(|s| s.is_locked(now));
         let attempt = match candidates.as_slice() {
             [first, ..] if device.is_some() || recognised_network => first.clone(),

@@ -15,8 +15,16 @@ use mfa_core::{Algorithm, Digits, Period};
 /// KEY is base32 (case, spaces, dashes and padding ignored) unless --hex is given; `-` reads
 /// it from standard input, which keeps it out of the process list. Keys from 80 bits up are
 /// accepted, because an operator checks keys that providers have already issued.
+///
+/// Exit status, as oathtool's: 0 done, 1 an error, 2 `verify` found no match.
 #[derive(Debug, Parser)]
-#[command(name = "mfa", version, about, long_about = None)]
+#[command(
+    name = "mfa",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit status, as oathtool's: 0 done, 1 an error, 2 `mfa verify` found no match."
+)]
 pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -46,7 +54,7 @@ pub(crate) enum Command {
         hash: HashArgs,
     },
     /// Check a code: print the matched TOTP time step (or, with --hotp, the next counter)
-    /// and exit 0; exit 1 if the code does not match.
+    /// and exit 0; exit 2 if the code does not match.
     Verify(VerifyArgs),
     /// Print a fresh random secret in base32.
     Secret {

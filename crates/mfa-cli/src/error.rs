@@ -4,7 +4,7 @@ use core::fmt;
 use std::io;
 use std::path::PathBuf;
 
-/// An error that ends the command with exit status 2.
+/// An error that ends the command with exit status 1, as oathtool's errors do.
 ///
 /// `Display` gives one line that says what is wrong. No variant carries a key, a code or a
 /// URI: the messages of `mfa_core::Error` never contain them, and ours name only the rule or

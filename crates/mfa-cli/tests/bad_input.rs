@@ -1,5 +1,6 @@
-//! Bad input of every kind: exit status 2, exactly one line on standard error saying what is
-//! wrong, nothing on standard output, no panic, and never the key or the code in the message.
+//! Bad input of every kind: exit status 1 (oathtool's `EXIT_FAILURE`), exactly one line on
+//! standard error saying what is wrong, nothing on standard output, no panic, and never the key
+//! or the code in the message.
 
 mod common;
 
@@ -8,10 +9,10 @@ use common::mfa;
 const KEY: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const URI: &str = "otpauth://totp/ACME:alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=ACME";
 
-/// Asserts the one-line exit-2 contract and that the line contains `what`.
+/// Asserts the one-line exit-1 contract and that the line contains `what`.
 fn assert_bad_input(args: &[&str], what: &str) {
     let run = mfa(args);
-    assert_eq!(run.status, 2, "mfa {args:?}: {run:?}");
+    assert_eq!(run.status, 1, "mfa {args:?}: {run:?}");
     assert_eq!(run.stdout, "", "mfa {args:?} printed a result");
     assert!(!run.stderr.contains("panicked"), "mfa {args:?}: {run:?}");
     assert!(!run.stderr.contains("backtrace"), "mfa {args:?}: {run:?}");
@@ -180,7 +181,7 @@ fn qr_file_that_cannot_be_written() {
 }
 
 #[test]
-fn usage_errors_exit_2_without_panicking() {
+fn usage_errors_exit_1_without_panicking() {
     for args in [
         &[][..],
         &["frobnicate"],
@@ -204,9 +205,9 @@ fn usage_errors_exit_2_without_panicking() {
         ],
     ] {
         let run = mfa(args);
-        assert_eq!(run.status, 2, "mfa {args:?}: {run:?}");
+        assert_eq!(run.status, 1, "mfa {args:?}: {run:?}");
         assert_eq!(run.stdout, "", "mfa {args:?}");
-        // Without a subcommand clap shows the help (on stderr, status 2); otherwise an error.
+        // Without a subcommand clap shows the help (on stderr, status 1); otherwise an error.
         let expected = if args.is_empty() {
             "The `mfa` command"
         } else {

@@ -126,7 +126,7 @@ fn hotp_verify_finds_rfc4226_codes_and_prints_the_next_counter() {
         "--look-ahead",
         "5",
     ]);
-    assert_eq!(run.status, 1, "{run:?}");
+    assert_eq!(run.status, 2, "{run:?}");
     assert_eq!(run.stdout, "");
 }
 

@@ -10,7 +10,9 @@ mod error;
 mod input;
 mod otp;
 mod output;
+mod time;
 mod uri;
+mod verbose;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -58,8 +60,8 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<Outcome, CliError> {
     match command {
-        Command::Totp { key, hash, time } => otp::totp(&key, &hash, &time),
-        Command::Hotp { key, counter, hash } => otp::hotp(&key, counter, &hash),
+        Command::Totp(args) => otp::totp(&args),
+        Command::Hotp(args) => otp::hotp(&args),
         Command::Verify(args) => otp::verify(&args),
         Command::Secret { bits } => otp::secret(bits),
         Command::Uri(args) => uri::uri(&args),

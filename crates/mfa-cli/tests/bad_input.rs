@@ -88,6 +88,69 @@ fn numbers_that_do_not_parse() {
 }
 
 #[test]
+fn times_step_sizes_and_windows_that_are_refused() {
+    assert_bad_input(
+        &["totp", KEY, "--time", "1969-12-31T23:59:59Z"],
+        "before 1970-01-01T00:00:00Z",
+    );
+    assert_bad_input(
+        &["totp", KEY, "-N", "2009-02-13T23:31:30"],
+        "needs its UTC offset",
+    );
+    assert_bad_input(&["totp", KEY, "-N", "2009-02-30T00:00:00Z"], "RFC 3339");
+    assert_bad_input(&["totp", KEY, "--start-time", "yesterday"], "--t0");
+    assert_bad_input(&["totp", KEY, "-s", "1.5s"], "whole seconds");
+    assert_bad_input(&["totp", KEY, "--period=-30s"], "must be positive");
+    assert_bad_input(&["totp", KEY, "-s", "0s"], "at least one second");
+    assert_bad_input(&["totp", KEY, "-s", "1mo"], "no fixed length");
+    assert_bad_input(
+        &["uri", KEY, "--account", "a", "-s", "30 parsecs"],
+        "--period",
+    );
+    assert_bad_input(&["totp", KEY, "-w", "-1"], "--window");
+    assert_bad_input(&["hotp", KEY, "-c", "0", "-w", "4294967296"], "--window");
+    assert_bad_input(
+        &["hotp", KEY, "-c", "18446744073709551615", "-w", "1"],
+        "runs past the last counter",
+    );
+    assert_bad_input(
+        &[
+            "totp",
+            KEY,
+            "-s",
+            "1",
+            "-N",
+            "18446744073709551615",
+            "-w",
+            "1",
+        ],
+        "runs past the last counter or time step",
+    );
+    assert_bad_input(
+        &["verify", KEY, "123456", "-w", "256"],
+        "at most 255 steps each way, not 256",
+    );
+}
+
+#[test]
+fn key_files_that_cannot_be_read() {
+    assert_bad_input(
+        &["totp", "@/nonexistent-dir/key"],
+        "cannot read /nonexistent-dir/key",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long");
+    std::fs::write(&long, "A".repeat(70_000)).unwrap();
+    let arg = format!("@{}", long.display());
+    assert_bad_input(&["totp", &arg], "longer than 65536 bytes");
+    assert_bad_input(&["verify", KEY, &arg], "longer than 65536 bytes");
+    let binary = dir.path().join("binary");
+    std::fs::write(&binary, [0xff, 0xfe, b'\n']).unwrap();
+    let arg = format!("@{}", binary.display());
+    assert_bad_input(&["totp", &arg], "valid UTF-8");
+}
+
+#[test]
 fn time_before_t0() {
     assert_bad_input(
         &["totp", KEY, "--t0", "100", "--time", "99"],

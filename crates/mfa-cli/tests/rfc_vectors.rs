@@ -155,3 +155,20 @@ fn a_key_read_from_standard_input_gives_the_same_code() {
         "{run:?}"
     );
 }
+
+#[test]
+fn a_key_read_from_a_file_gives_the_same_code() {
+    let dir = tempfile::tempdir().unwrap();
+    // CRLF, as a key file saved on Windows has it; a second line is never read.
+    let path = dir.path().join("key");
+    std::fs::write(&path, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\r\nnot a key\n").unwrap();
+    let key = format!("@{}", path.display());
+    assert_eq!(
+        mfa_ok(&["totp", &key, "--time", "59", "--digits", "8"]),
+        "94287082"
+    );
+    assert_eq!(
+        mfa_ok(&["verify", &key, "94287082", "-d", "8", "-t", "59"]),
+        "1"
+    );
+}

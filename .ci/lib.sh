@@ -4,7 +4,8 @@ export CARGO_TERM_COLOR=never
 # machine simply builds from scratch.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mfa-rs/target}"
 
-log() { printf '\n== %s\n' "$*"; }
+# Each step's heading carries the seconds since the script started, so a slow step shows.
+log() { printf '\n== [%ss] %s\n' "$SECONDS" "$*"; }
 
 # Root on Debian or Ubuntu with apt-get: the one case where the suite installs and sets up what
 # it needs by itself.
@@ -211,4 +212,41 @@ ensure_services() {
   printf 'missing servers: %s %s; start them, or run the suite without them: MFA_REQUIRE_SERVICES=0 bash .ci/test (the memory and SQLite tests still run)\n' \
     "$missing" "$why" >&2
   [ "$MFA_REQUIRE_SERVICES" = 0 ]
+}
+
+# --- Supply chain ------------------------------------------------------------------------------
+
+ensure_cargo_deny() {
+  command -v cargo-deny >/dev/null && return 0
+  log "cargo install --locked cargo-deny"
+  cargo install --locked cargo-deny
+}
+
+# The workspace's crates that may be published: all but those with `publish = false` (the
+# examples, the demo and the benchmarks).
+publishable_crates() {
+  cargo metadata --no-deps --format-version 1 --offline |
+    python3 -c 'import json, sys
+print(*(p["name"] for p in json.load(sys.stdin)["packages"] if p.get("publish") != []))'
+}
+
+# Packages every publishable crate as `cargo publish` would, after checking that each package
+# carries its README and both licence files, then verifies the packages by building each from
+# its .crate (workspace dependencies come from the packages just made, not from crates.io).
+# Offline: only what the earlier steps downloaded is used. --allow-dirty so that a local run
+# on a modified tree checks the packaging, not the git state.
+package_crates() {
+  local crates crate listed file args=()
+  read -r -a crates <<<"$(publishable_crates)"
+  for crate in "${crates[@]}"; do
+    listed=$(cargo package --offline --allow-dirty --list -p "$crate")
+    for file in README.md LICENSE-MIT LICENSE-APACHE; do
+      if ! grep -qx "$file" <<<"$listed"; then
+        printf 'the package of %s lacks %s\n' "$crate" "$file" >&2
+        return 1
+      fi
+    done
+    args+=(-p "$crate")
+  done
+  cargo package --offline --locked --allow-dirty "${args[@]}"
 }

@@ -44,38 +44,65 @@ pub(crate) fn verify(args: &VerifyArgs) -> Result<Outcome, CliError> {
     let secret = input::secret(&args.key)?;
     let typed = input::argument(&args.code)?;
     let code = Code::parse(&typed, args.hash.digits)?;
-    let (matched, window, mode) = match args.counter.filter(|_| args.hotp) {
-        Some(counter) => {
-            let look_ahead = args.window.unwrap_or(args.look_ahead);
-            let hotp = Hotp::new(&secret, args.hash.algorithm, args.hash.digits);
-            let mode = Mode::Hotp {
-                algorithm: args.hash.algorithm,
-                counter,
-            };
-            (hotp.verify(&code, counter, look_ahead), look_ahead, mode)
-        }
-        None => {
-            let skew = match args.window {
-                Some(steps) => u8::try_from(steps).map_err(|_| CliError::WindowTooWide(steps))?,
-                None => args.skew,
-            };
-            let (totp, time) = totp_at(&secret, &args.hash, &args.time);
-            // A time before T0 is bad input, not a code that fails to match.
-            let step = totp.step_at(time)?;
-            let matched = totp.verify_at(&code, time, Skew::symmetric(skew));
-            (matched, u32::from(skew), totp_mode(&totp, time, step))
-        }
+    let checked = match args.counter.filter(|_| args.hotp) {
+        Some(counter) => verify_hotp(args, &secret, &code, counter),
+        None => verify_totp(args, &secret, &code)?,
     };
     if args.verbose {
-        output::text(&verbose(&secret, Some(&code), &args.hash, window, mode))?;
+        let report = verbose(
+            &secret,
+            Some(&code),
+            &args.hash,
+            checked.window,
+            checked.mode,
+        );
+        output::text(&report)?;
     }
-    match matched {
+    match checked.matched {
         Some(value) => {
             output::line(&value.to_string())?;
             Ok(Outcome::Success)
         }
         None => Ok(Outcome::NoMatch),
     }
+}
+
+/// What `mfa verify` found, and how it looked.
+struct Checked {
+    /// The matched time step, or the next HOTP counter.
+    matched: Option<u64>,
+    /// The window it looked in, as `-v` reports it.
+    window: u32,
+    /// The mode, as `-v` reports it.
+    mode: Mode,
+}
+
+fn verify_hotp(args: &VerifyArgs, secret: &Secret, code: &Code, counter: u64) -> Checked {
+    let look_ahead = args.window.unwrap_or(args.look_ahead);
+    let hotp = Hotp::new(secret, args.hash.algorithm, args.hash.digits);
+    Checked {
+        matched: hotp.verify(code, counter, look_ahead),
+        window: look_ahead,
+        mode: Mode::Hotp {
+            algorithm: args.hash.algorithm,
+            counter,
+        },
+    }
+}
+
+fn verify_totp(args: &VerifyArgs, secret: &Secret, code: &Code) -> Result<Checked, CliError> {
+    let skew = match args.window {
+        Some(steps) => u8::try_from(steps).map_err(|_| CliError::WindowTooWide(steps))?,
+        None => args.skew,
+    };
+    let (totp, time) = totp_at(secret, &args.hash, &args.time);
+    // A time before T0 is bad input, not a code that fails to match.
+    let step = totp.step_at(time)?;
+    Ok(Checked {
+        matched: totp.verify_at(code, time, Skew::symmetric(skew)),
+        window: u32::from(skew),
+        mode: totp_mode(&totp, time, step),
+    })
 }
 
 /// `mfa secret`: prints a fresh secret of `bits` bits from the OS RNG, in base32.

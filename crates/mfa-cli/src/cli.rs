@@ -2,7 +2,7 @@
 //!
 //! Values with a meaning in `mfa-core` (algorithm, digits, period) are validated by
 //! `mfa-core`'s own constructors while clap parses, so a bad value is reported with
-//! `mfa_core::Error`'s message. Keys and codes are *not* validated here: clap would echo them
+//! `mfa_core::Error`'s message; times and step sizes are read by [`crate::time`]. Keys and codes are *not* validated here: clap would echo them
 //! in its error message, and they are secrets.
 
 use std::path::PathBuf;
@@ -10,13 +10,24 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use mfa_core::{Algorithm, Digits, Period};
 
+use crate::time::{self, When};
+
 /// HOTP/TOTP codes, verification, secrets and otpauth:// Key URIs, in the spirit of oathtool.
 ///
 /// KEY is base32 (case, spaces, dashes and padding ignored) unless --hex is given; `-` reads
-/// it from standard input, which keeps it out of the process list. Keys from 80 bits up are
-/// accepted, because an operator checks keys that providers have already issued.
+/// it from standard input and `@FILE` from the first line of FILE, which keeps it out of the
+/// process list and the shell history. Keys from 80 bits up are accepted, because an operator
+/// checks keys that providers have already issued.
+///
+/// Exit status, as oathtool's: 0 done, 1 an error, 2 `verify` found no match.
 #[derive(Debug, Parser)]
-#[command(name = "mfa", version, about, long_about = None)]
+#[command(
+    name = "mfa",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit status, as oathtool's: 0 done, 1 an error, 2 `mfa verify` found no match."
+)]
 pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -26,27 +37,14 @@ pub(crate) struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Print the TOTP code (RFC 6238) for a key at a time, and nothing else.
-    Totp {
-        #[command(flatten)]
-        key: KeyArg,
-        #[command(flatten)]
-        hash: HashArgs,
-        #[command(flatten)]
-        time: TimeArgs,
-    },
-    /// Print the HOTP code (RFC 4226) for a key and counter, and nothing else.
-    Hotp {
-        #[command(flatten)]
-        key: KeyArg,
-        /// The counter value.
-        #[arg(long, short = 'c', value_name = "N", allow_negative_numbers = true)]
-        counter: u64,
-        #[command(flatten)]
-        hash: HashArgs,
-    },
+    /// Print the TOTP code (RFC 6238) for a key at a time, and with --window the codes of the
+    /// steps after it.
+    Totp(TotpArgs),
+    /// Print the HOTP code (RFC 4226) for a key and counter, and with --window the codes of the
+    /// counters after it.
+    Hotp(HotpArgs),
     /// Check a code: print the matched TOTP time step (or, with --hotp, the next counter)
-    /// and exit 0; exit 1 if the code does not match.
+    /// and exit 0; exit 2 if the code does not match.
     Verify(VerifyArgs),
     /// Print a fresh random secret in base32.
     Secret {
@@ -63,7 +61,7 @@ pub(crate) enum Command {
     Uri(UriArgs),
     /// Print the fields of an otpauth:// Key URI as JSON (the secret only with --reveal-secret).
     Parse {
-        /// The Key URI, or `-` to read it from standard input.
+        /// The Key URI; `-` reads it from standard input, `@FILE` from the first line of FILE.
         #[arg(value_name = "URI")]
         uri: String,
         /// Also print the secret (base32).
@@ -75,7 +73,8 @@ pub(crate) enum Command {
 /// The key argument shared by every subcommand that computes codes.
 #[derive(Debug, Args)]
 pub(crate) struct KeyArg {
-    /// The shared secret: base32, or hexadecimal with --hex; `-` reads it from standard input.
+    /// The shared secret: base32, or hexadecimal with --hex; `-` reads it from standard input,
+    /// `@FILE` from the first line of FILE.
     #[arg(value_name = "KEY")]
     pub(crate) key: String,
     /// KEY is hexadecimal instead of base32.
@@ -107,35 +106,89 @@ pub(crate) struct HashArgs {
     pub(crate) digits: Digits,
 }
 
-/// TOTP time parameters.
+/// TOTP time parameters, in oathtool's forms as well as Unix seconds.
 #[derive(Debug, Args)]
 pub(crate) struct TimeArgs {
-    /// Seconds per time step.
+    /// Time step size: seconds (30) or a duration with units (30s, 1m, 2m30s, 1h).
     #[arg(
         long,
         short = 's',
+        visible_alias = "time-step-size",
         default_value = "30",
-        value_name = "SECONDS",
+        value_name = "DURATION",
         allow_negative_numbers = true,
-        value_parser = parse_period
+        value_parser = time::parse_period
     )]
     pub(crate) period: Period,
-    /// Unix time at which step 0 starts (RFC 6238 T0).
+    /// When step 0 starts (RFC 6238 T0): Unix seconds (0, @0), an RFC 3339 date
+    /// (1970-01-01T00:00:00Z) or `now`.
     #[arg(
         long,
-        default_value_t = 0,
-        value_name = "UNIX",
-        allow_negative_numbers = true
+        short = 'S',
+        visible_alias = "start-time",
+        default_value = "0",
+        value_name = "TIME",
+        allow_negative_numbers = true,
+        value_parser = time::parse_when
     )]
-    pub(crate) t0: u64,
-    /// Unix time to compute the code for, in seconds; the system clock if absent.
+    pub(crate) t0: When,
+    /// The time to compute or check the code at: Unix seconds (1234567890, @1234567890), an
+    /// RFC 3339 date (2009-02-13T23:31:30Z, 2009-02-13 23:31:30+01:00) or `now`.
     #[arg(
         long,
         short = 't',
-        value_name = "UNIX_SECONDS",
+        visible_alias = "now",
+        visible_short_alias = 'N',
+        default_value = "now",
+        value_name = "TIME",
+        allow_negative_numbers = true,
+        value_parser = time::parse_when
+    )]
+    pub(crate) time: When,
+}
+
+/// What `mfa totp` and `mfa hotp` print besides the code.
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// Also print the next N codes (of the time steps or counters that follow), one a line.
+    #[arg(
+        long,
+        short = 'w',
+        default_value_t = 0,
+        value_name = "N",
         allow_negative_numbers = true
     )]
-    pub(crate) time: Option<u64>,
+    pub(crate) window: u32,
+    /// First print the parameters, the key included, as `oathtool -v` does.
+    #[arg(long, short = 'v')]
+    pub(crate) verbose: bool,
+}
+
+/// Arguments of `mfa totp`.
+#[derive(Debug, Args)]
+pub(crate) struct TotpArgs {
+    #[command(flatten)]
+    pub(crate) key: KeyArg,
+    #[command(flatten)]
+    pub(crate) hash: HashArgs,
+    #[command(flatten)]
+    pub(crate) time: TimeArgs,
+    #[command(flatten)]
+    pub(crate) show: ShowArgs,
+}
+
+/// Arguments of `mfa hotp`.
+#[derive(Debug, Args)]
+pub(crate) struct HotpArgs {
+    #[command(flatten)]
+    pub(crate) key: KeyArg,
+    /// The counter value.
+    #[arg(long, short = 'c', value_name = "N", allow_negative_numbers = true)]
+    pub(crate) counter: u64,
+    #[command(flatten)]
+    pub(crate) hash: HashArgs,
+    #[command(flatten)]
+    pub(crate) show: ShowArgs,
 }
 
 /// Arguments of `mfa verify`.
@@ -143,11 +196,14 @@ pub(crate) struct TimeArgs {
 pub(crate) struct VerifyArgs {
     #[command(flatten)]
     pub(crate) key: KeyArg,
-    /// The code to check (spaces and dashes between digit groups are ignored).
+    /// The code to check (spaces and dashes between digit groups are ignored); `-` reads it
+    /// from standard input, `@FILE` from the first line of FILE.
     #[arg(value_name = "CODE")]
     pub(crate) code: String,
     #[command(flatten)]
     pub(crate) hash: HashArgs,
+    #[command(flatten)]
+    pub(crate) time: TimeArgs,
     /// Steps accepted before and after the current one (TOTP).
     #[arg(
         long,
@@ -157,37 +213,8 @@ pub(crate) struct VerifyArgs {
         conflicts_with = "hotp"
     )]
     pub(crate) skew: u8,
-    /// Seconds per time step (TOTP).
-    #[arg(
-        long,
-        short = 's',
-        default_value = "30",
-        value_name = "SECONDS",
-        allow_negative_numbers = true,
-        value_parser = parse_period,
-        conflicts_with = "hotp"
-    )]
-    pub(crate) period: Period,
-    /// Unix time at which step 0 starts (TOTP, RFC 6238 T0).
-    #[arg(
-        long,
-        default_value_t = 0,
-        value_name = "UNIX",
-        allow_negative_numbers = true,
-        conflicts_with = "hotp"
-    )]
-    pub(crate) t0: u64,
-    /// Unix time to verify at, in seconds; the system clock if absent (TOTP).
-    #[arg(
-        long,
-        short = 't',
-        value_name = "UNIX_SECONDS",
-        allow_negative_numbers = true,
-        conflicts_with = "hotp"
-    )]
-    pub(crate) time: Option<u64>,
     /// Verify an HOTP code (RFC 4226) against --counter instead of a TOTP code.
-    #[arg(long, requires = "counter")]
+    #[arg(long, requires = "counter", conflicts_with = "TimeArgs")]
     pub(crate) hotp: bool,
     /// The first HOTP counter to try (with --hotp).
     #[arg(
@@ -207,6 +234,18 @@ pub(crate) struct VerifyArgs {
         requires = "hotp"
     )]
     pub(crate) look_ahead: u32,
+    /// oathtool's window: as --skew N for TOTP, as --look-ahead N with --hotp.
+    #[arg(
+        long,
+        short = 'w',
+        value_name = "N",
+        allow_negative_numbers = true,
+        conflicts_with_all = ["skew", "look_ahead"]
+    )]
+    pub(crate) window: Option<u32>,
+    /// First print the parameters, the key included, as `oathtool -v` does.
+    #[arg(long, short = 'v')]
+    pub(crate) verbose: bool,
 }
 
 /// Arguments of `mfa uri`.
@@ -222,14 +261,14 @@ pub(crate) struct UriArgs {
     pub(crate) account: String,
     #[command(flatten)]
     pub(crate) hash: HashArgs,
-    /// Seconds per time step (TOTP).
+    /// Time step size (TOTP): seconds (30) or a duration with units (30s, 1m).
     #[arg(
         long,
         short = 's',
         default_value = "30",
-        value_name = "SECONDS",
+        value_name = "DURATION",
         allow_negative_numbers = true,
-        value_parser = parse_period,
+        value_parser = time::parse_period,
         conflicts_with = "counter"
     )]
     pub(crate) period: Period,
@@ -257,11 +296,6 @@ fn parse_algorithm(s: &str) -> Result<Algorithm, mfa_core::Error> {
 fn parse_digits(s: &str) -> Result<Digits, String> {
     let n: u32 = s.trim().parse().map_err(|e| format!("not a number: {e}"))?;
     Digits::new(n).map_err(|e| e.to_string())
-}
-
-fn parse_period(s: &str) -> Result<Period, String> {
-    let n: u64 = s.trim().parse().map_err(|e| format!("not a number: {e}"))?;
-    Period::from_secs(n).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

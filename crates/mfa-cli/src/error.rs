@@ -4,7 +4,7 @@ use core::fmt;
 use std::io;
 use std::path::PathBuf;
 
-/// An error that ends the command with exit status 2.
+/// An error that ends the command with exit status 1, as oathtool's errors do.
 ///
 /// `Display` gives one line that says what is wrong. No variant carries a key, a code or a
 /// URI: the messages of `mfa_core::Error` never contain them, and ours name only the rule or
@@ -17,6 +17,17 @@ pub(crate) enum CliError {
     EmptyAccount,
     /// Standard input could not be read (for a `-` argument).
     ReadStdin(io::Error),
+    /// A file named by an `@FILE` argument could not be read.
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A `verify --window` too wide for a TOTP skew, which counts at most 255 steps each way.
+    WindowTooWide(u32),
+    /// A `--window` that runs past the last counter or time step, `u64::MAX`.
+    WindowPastEnd,
     /// Standard output could not be written (for example a closed pipe).
     WriteStdout(io::Error),
     /// A QR code file could not be written.
@@ -36,6 +47,19 @@ impl fmt::Display for CliError {
             Self::Core(e) => fmt::Display::fmt(e, f),
             Self::EmptyAccount => f.write_str("the account name must not be empty"),
             Self::ReadStdin(e) => write!(f, "cannot read standard input: {e}"),
+            Self::ReadFile { path, source } => {
+                write!(f, "cannot read {}: {source}", path.display())
+            }
+            Self::WindowTooWide(steps) => write!(
+                f,
+                "a TOTP window is at most {} steps each way, not {steps}",
+                u8::MAX
+            ),
+            Self::WindowPastEnd => write!(
+                f,
+                "the window runs past the last counter or time step ({})",
+                u64::MAX
+            ),
             Self::WriteStdout(e) => write!(f, "cannot write standard output: {e}"),
             Self::WriteFile { path, source } => {
                 write!(f, "cannot write {}: {source}", path.display())
@@ -67,6 +91,12 @@ mod tests {
             CliError::Core(mfa_core::Error::InvalidBase32),
             CliError::EmptyAccount,
             CliError::ReadStdin(io::Error::other("gone")),
+            CliError::ReadFile {
+                path: PathBuf::from("/nonexistent/key"),
+                source: io::Error::from(io::ErrorKind::NotFound),
+            },
+            CliError::WindowTooWide(256),
+            CliError::WindowPastEnd,
             CliError::WriteStdout(io::Error::from(io::ErrorKind::BrokenPipe)),
             CliError::WriteFile {
                 path: PathBuf::from("/nonexistent/qr.png"),

@@ -10,7 +10,9 @@ mod error;
 mod input;
 mod otp;
 mod output;
+mod time;
 mod uri;
+mod verbose;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -21,17 +23,20 @@ use clap::error::ErrorKind;
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
 
+// Exit statuses are oathtool's (`EXIT_FAILURE` and `EXIT_OTP_INVALID` in oathtool.c), so that
+// a script written for oathtool reads `mfa`'s the same way.
+
+/// Exit status of an error of any kind, ours or clap's: bad input, a usage error, I/O.
+const EXIT_FAILURE: u8 = 1;
 /// Exit status of a code that does not match (`mfa verify`).
-const EXIT_NO_MATCH: u8 = 1;
-/// Exit status of bad input of any kind, ours or clap's.
-const EXIT_BAD_INPUT: u8 = 2;
+const EXIT_NO_MATCH: u8 = 2;
 
 /// How a subcommand that did not fail ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     /// Done; exit status 0.
     Success,
-    /// The code checked by `mfa verify` does not match; exit status 1.
+    /// The code checked by `mfa verify` does not match; exit status 2.
     NoMatch,
 }
 
@@ -48,15 +53,15 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             stderr_line(&format!("error: {e}"));
-            ExitCode::from(EXIT_BAD_INPUT)
+            ExitCode::from(EXIT_FAILURE)
         }
     }
 }
 
 fn run(command: Command) -> Result<Outcome, CliError> {
     match command {
-        Command::Totp { key, hash, time } => otp::totp(&key, &hash, &time),
-        Command::Hotp { key, counter, hash } => otp::hotp(&key, counter, &hash),
+        Command::Totp(args) => otp::totp(&args),
+        Command::Hotp(args) => otp::hotp(&args),
         Command::Verify(args) => otp::verify(&args),
         Command::Secret { bits } => otp::secret(bits),
         Command::Uri(args) => uri::uri(&args),
@@ -64,23 +69,27 @@ fn run(command: Command) -> Result<Outcome, CliError> {
     }
 }
 
-/// Reports an error clap found in the command line.
+/// Reports an error clap found in the command line, or the help or version asked for.
 ///
 /// A value that does not parse (a bad number, digits out of range, an unknown algorithm) is
-/// bad input like any other: one line, exit status 2. Clap's other errors (a missing or
-/// unknown argument) keep clap's usage text, and its exit status, which is 2 as well; `--help`
-/// and `--version` exit 0.
+/// bad input like any other: one line, exit status 1. Clap's other errors (a missing or
+/// unknown argument) keep clap's usage text, with exit status 1 too, as oathtool's do;
+/// `--help` and `--version` print to standard output and exit 0.
 fn usage_error(e: &clap::Error) -> ExitCode {
     match e.kind() {
         ErrorKind::InvalidValue | ErrorKind::ValueValidation | ErrorKind::InvalidUtf8 => {
             let rendered = e.to_string();
             stderr_line(rendered.lines().next().unwrap_or("error: invalid value"));
-            ExitCode::from(EXIT_BAD_INPUT)
+            ExitCode::from(EXIT_FAILURE)
         }
         _ => {
             // If even the usage text cannot be written there is nothing left to report.
             let _ = e.print();
-            u8::try_from(e.exit_code()).map_or(ExitCode::from(EXIT_BAD_INPUT), ExitCode::from)
+            if e.use_stderr() {
+                ExitCode::from(EXIT_FAILURE)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
     }
 }

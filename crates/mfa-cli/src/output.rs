@@ -23,6 +23,28 @@ pub(crate) fn line(text: &str) -> Result<(), CliError> {
         .map_err(CliError::WriteStdout)
 }
 
+/// Writes `text` to standard output as it is, without adding a line feed.
+pub(crate) fn text(text: &str) -> Result<(), CliError> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(CliError::WriteStdout)
+}
+
+/// Writes each of `lines` and a line feed to standard output, through one buffer: a window
+/// of many codes is a few large writes, not one per code.
+pub(crate) fn lines<L: AsRef<str>>(lines: impl IntoIterator<Item = L>) -> Result<(), CliError> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    lines
+        .into_iter()
+        .try_for_each(|line| {
+            out.write_all(line.as_ref().as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+        })
+        .and_then(|()| out.flush())
+        .map_err(CliError::WriteStdout)
+}
+
 /// Writes `bytes` to `path`, replacing its content.
 ///
 /// A QR code holds the secret, so a file this creates is readable by its owner only (mode

@@ -1,5 +1,6 @@
-//! Bad input of every kind: exit status 2, exactly one line on standard error saying what is
-//! wrong, nothing on standard output, no panic, and never the key or the code in the message.
+//! Bad input of every kind: exit status 1 (oathtool's `EXIT_FAILURE`), exactly one line on
+//! standard error saying what is wrong, nothing on standard output, no panic, and never the key
+//! or the code in the message.
 
 mod common;
 
@@ -8,10 +9,10 @@ use common::mfa;
 const KEY: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const URI: &str = "otpauth://totp/ACME:alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=ACME";
 
-/// Asserts the one-line exit-2 contract and that the line contains `what`.
+/// Asserts the one-line exit-1 contract and that the line contains `what`.
 fn assert_bad_input(args: &[&str], what: &str) {
     let run = mfa(args);
-    assert_eq!(run.status, 2, "mfa {args:?}: {run:?}");
+    assert_eq!(run.status, 1, "mfa {args:?}: {run:?}");
     assert_eq!(run.stdout, "", "mfa {args:?} printed a result");
     assert!(!run.stderr.contains("panicked"), "mfa {args:?}: {run:?}");
     assert!(!run.stderr.contains("backtrace"), "mfa {args:?}: {run:?}");
@@ -84,6 +85,69 @@ fn numbers_that_do_not_parse() {
     assert_bad_input(&["hotp", KEY, "--counter", "x"], "--counter");
     assert_bad_input(&["verify", KEY, "123456", "--skew", "256"], "--skew");
     assert_bad_input(&["secret", "--bits", "lots"], "--bits");
+}
+
+#[test]
+fn times_step_sizes_and_windows_that_are_refused() {
+    assert_bad_input(
+        &["totp", KEY, "--time", "1969-12-31T23:59:59Z"],
+        "before 1970-01-01T00:00:00Z",
+    );
+    assert_bad_input(
+        &["totp", KEY, "-N", "2009-02-13T23:31:30"],
+        "needs its UTC offset",
+    );
+    assert_bad_input(&["totp", KEY, "-N", "2009-02-30T00:00:00Z"], "RFC 3339");
+    assert_bad_input(&["totp", KEY, "--start-time", "yesterday"], "--t0");
+    assert_bad_input(&["totp", KEY, "-s", "1.5s"], "whole seconds");
+    assert_bad_input(&["totp", KEY, "--period=-30s"], "must be positive");
+    assert_bad_input(&["totp", KEY, "-s", "0s"], "at least one second");
+    assert_bad_input(&["totp", KEY, "-s", "1mo"], "no fixed length");
+    assert_bad_input(
+        &["uri", KEY, "--account", "a", "-s", "30 parsecs"],
+        "--period",
+    );
+    assert_bad_input(&["totp", KEY, "-w", "-1"], "--window");
+    assert_bad_input(&["hotp", KEY, "-c", "0", "-w", "4294967296"], "--window");
+    assert_bad_input(
+        &["hotp", KEY, "-c", "18446744073709551615", "-w", "1"],
+        "runs past the last counter",
+    );
+    assert_bad_input(
+        &[
+            "totp",
+            KEY,
+            "-s",
+            "1",
+            "-N",
+            "18446744073709551615",
+            "-w",
+            "1",
+        ],
+        "runs past the last counter or time step",
+    );
+    assert_bad_input(
+        &["verify", KEY, "123456", "-w", "256"],
+        "at most 255 steps each way, not 256",
+    );
+}
+
+#[test]
+fn key_files_that_cannot_be_read() {
+    assert_bad_input(
+        &["totp", "@/nonexistent-dir/key"],
+        "cannot read /nonexistent-dir/key",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long");
+    std::fs::write(&long, "A".repeat(70_000)).unwrap();
+    let arg = format!("@{}", long.display());
+    assert_bad_input(&["totp", &arg], "longer than 65536 bytes");
+    assert_bad_input(&["verify", KEY, &arg], "longer than 65536 bytes");
+    let binary = dir.path().join("binary");
+    std::fs::write(&binary, [0xff, 0xfe, b'\n']).unwrap();
+    let arg = format!("@{}", binary.display());
+    assert_bad_input(&["totp", &arg], "valid UTF-8");
 }
 
 #[test]
@@ -180,7 +244,7 @@ fn qr_file_that_cannot_be_written() {
 }
 
 #[test]
-fn usage_errors_exit_2_without_panicking() {
+fn usage_errors_exit_1_without_panicking() {
     for args in [
         &[][..],
         &["frobnicate"],
@@ -204,9 +268,9 @@ fn usage_errors_exit_2_without_panicking() {
         ],
     ] {
         let run = mfa(args);
-        assert_eq!(run.status, 2, "mfa {args:?}: {run:?}");
+        assert_eq!(run.status, 1, "mfa {args:?}: {run:?}");
         assert_eq!(run.stdout, "", "mfa {args:?}");
-        // Without a subcommand clap shows the help (on stderr, status 2); otherwise an error.
+        // Without a subcommand clap shows the help (on stderr, status 1); otherwise an error.
         let expected = if args.is_empty() {
             "The `mfa` command"
         } else {

@@ -126,7 +126,7 @@ fn hotp_verify_finds_rfc4226_codes_and_prints_the_next_counter() {
         "--look-ahead",
         "5",
     ]);
-    assert_eq!(run.status, 1, "{run:?}");
+    assert_eq!(run.status, 2, "{run:?}");
     assert_eq!(run.stdout, "");
 }
 
@@ -153,5 +153,22 @@ fn a_key_read_from_standard_input_gives_the_same_code() {
         (run.status, run.stdout.as_str()),
         (0, "94287082\n"),
         "{run:?}"
+    );
+}
+
+#[test]
+fn a_key_read_from_a_file_gives_the_same_code() {
+    let dir = tempfile::tempdir().unwrap();
+    // CRLF, as a key file saved on Windows has it; a second line is never read.
+    let path = dir.path().join("key");
+    std::fs::write(&path, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\r\nnot a key\n").unwrap();
+    let key = format!("@{}", path.display());
+    assert_eq!(
+        mfa_ok(&["totp", &key, "--time", "59", "--digits", "8"]),
+        "94287082"
+    );
+    assert_eq!(
+        mfa_ok(&["verify", &key, "94287082", "-d", "8", "-t", "59"]),
+        "1"
     );
 }

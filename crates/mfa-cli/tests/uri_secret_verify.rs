@@ -170,11 +170,11 @@ fn secret_has_the_requested_length_in_base32() {
     assert_eq!(mfa_ok(&["totp", &long, "--time", "0"]).len(), 6);
 
     let run = mfa(&["secret", "--bits", "100"]);
-    assert_eq!(run.status, 2, "{run:?}");
+    assert_eq!(run.status, 1, "{run:?}");
 }
 
 #[test]
-fn verify_exits_0_1_2_and_prints_floor_t_over_30() {
+fn verify_exits_0_2_1_and_prints_floor_t_over_30() {
     for t in [
         0u64,
         29,
@@ -202,7 +202,7 @@ fn verify_exits_0_1_2_and_prints_floor_t_over_30() {
         &["verify", KEY, "287082", "--time", "90"],
     ] {
         let run = mfa(args);
-        assert_eq!(run.status, 1, "{args:?}: {run:?}");
+        assert_eq!(run.status, 2, "{args:?}: {run:?}");
         assert_eq!(run.stdout, "");
         assert_eq!(run.stderr, "no match\n");
     }
@@ -211,8 +211,9 @@ fn verify_exits_0_1_2_and_prints_floor_t_over_30() {
         mfa_ok(&["verify", KEY, "287082", "--time", "29", "--skew", "1"]),
         "1"
     );
+    // A code of the wrong length is bad input (1), not a code that fails to match (2).
     let run = mfa(&["verify", KEY, "28708", "--time", "59"]);
-    assert_eq!(run.status, 2, "{run:?}");
+    assert_eq!(run.status, 1, "{run:?}");
 }
 
 #[test]

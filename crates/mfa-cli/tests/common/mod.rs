@@ -59,6 +59,29 @@ pub fn mfa_with_stdin(args: &[&str], stdin: &str) -> Run {
     child.wait_with_output().expect("mfa finishes").into()
 }
 
+/// Runs `oathtool` with `args`, feeding `stdin` to its standard input.
+pub fn oathtool_with_stdin(args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new("oathtool")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("oathtool runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin.as_bytes())
+        .expect("stdin is writable");
+    child.wait_with_output().expect("oathtool finishes").into()
+}
+
+/// Runs `oathtool` with `args`.
+pub fn oathtool(args: &[&str]) -> Run {
+    oathtool_with_stdin(args, "")
+}
+
 /// Runs `mfa` with `args`, asserts success and returns standard output without the line end.
 pub fn mfa_ok(args: &[&str]) -> String {
     let run = mfa(args);

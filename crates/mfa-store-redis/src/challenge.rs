@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use mfa_core::{ChallengeKind, CodeDigest};
-use mfa_store::{AttemptOutcome, Challenge, ChallengeStore, Result, StoreError};
+use mfa_store::{AttemptOutcome, AttemptPlan, Challenge, ChallengeStore, Result, StoreError};
 
 use crate::RedisStore;
 use crate::codec::{Fields, to_ms};
@@ -43,6 +43,12 @@ fn decode(id: &str, f: &Fields) -> Result<Challenge> {
         expires_at: f.time("expires")?,
         attempts_left,
         consumed: f.bytes("consumed")? == b"1",
+        // A plan that does not decode is `Corrupt` (from `AttemptPlan::decode`), never "no plan":
+        // the plan is what bounds the attempts on the challenge.
+        plan: f
+            .opt_text("plan")?
+            .map(|text| AttemptPlan::decode(&text))
+            .transpose()?,
     })
 }
 
@@ -137,6 +143,9 @@ impl ChallengeStore for RedisStore {
             .arg(challenge.attempts_left)
             .arg("consumed")
             .arg(if challenge.consumed { "1" } else { "0" });
+        if let Some(plan) = &challenge.plan {
+            invocation.arg("plan").arg(plan.encode());
+        }
         for (field, digest) in [
             ("code", &challenge.code_digest),
             ("link", &challenge.link_digest),

@@ -76,6 +76,7 @@ async fn every_record(store: &RedisStore, user: &str) {
             expires_at: t + Duration::from_secs(600),
             attempts_left: 3,
             consumed: false,
+            plan: None,
         })
         .await
         .unwrap();

@@ -55,6 +55,7 @@ async fn each_changed_operation_is_one_round_trip() {
         expires_at: t + window,
         attempts_left: 3,
         consumed: false,
+        plan: None,
     };
     store.create_challenge(challenge.clone()).await.unwrap();
     monitor.since_last_mark().await;

@@ -128,12 +128,10 @@ scripts! {
     TOTP_DELETE => "totp_delete.lua",
     /// Every operation by challenge id: the id -> user mapping.
     MAPPING_GET => "mapping_get.lua",
-    /// `create_challenge`, claiming the id.
+    /// `create_challenge` and `open_ticket` when the id is held: claiming the id.
     CHALLENGE_CLAIM => "challenge_claim.lua" with ["challenge.lua"],
-    /// `create_challenge`, taking over a stale id mapping.
-    CHALLENGE_TAKEOVER => "challenge_takeover.lua",
-    /// `create_challenge`, storing it.
-    CHALLENGE_CREATE => "challenge_create.lua" with ["challenge.lua"],
+    /// `create_challenge` and `open_ticket`: taking over a stale id mapping.
+    CHALLENGE_TAKEOVER => "challenge_takeover.lua" with ["challenge.lua"],
     /// `challenge`.
     CHALLENGE_GET => "challenge_get.lua",
     /// `spend_attempt`.
@@ -148,6 +146,8 @@ scripts! {
     CHALLENGE_REVOKE_USER => "challenge_revoke_user.lua",
     /// `delete_challenge`, dropping the id mapping.
     MAPPING_DELETE => "mapping_delete.lua",
+    /// `replace_challenge_code`, extending the id mapping.
+    MAPPING_EXTEND => "mapping_extend.lua",
     /// `take_counter`, `take_counters` (and so `hit_counter`).
     COUNTER_TAKE => "counter_take.lua" with ["counter.lua"],
     /// `counter` and `counters`.
@@ -184,6 +184,16 @@ scripts! {
     SETTINGS_GET => "settings_get.lua" with ["settings.lua"],
     /// `put_settings`.
     SETTINGS_PUT => "settings_put.lua",
+    /// `login_view`.
+    FLOW_VIEW => "flow_view.lua" with ["settings.lua", "counter.lua"],
+    /// `open_ticket`, and `create_challenge` (an opening without budget and audit).
+    FLOW_OPEN => "flow_open.lua" with ["flow.lua", "counter.lua", "challenge.lua", "audit.lua"],
+    /// `attempt`: the try, the plan's takes (all, or those on the user's slot), the factors.
+    FLOW_ATTEMPT => "flow_attempt.lua" with ["flow.lua", "challenge.lua", "counter.lua", "totp.lua"],
+    /// `attempt` on a Cluster: a run of the plan's takes after the try, then the factors.
+    FLOW_TAKES => "flow_takes.lua" with ["counter.lua", "totp.lua"],
+    /// `settle`.
+    FLOW_SETTLE => "flow_settle.lua" with ["flow.lua", "challenge.lua", "totp.lua", "counter.lua", "audit.lua"],
 }
 
 #[cfg(test)]

@@ -76,3 +76,16 @@ local function challenge_store(key, pointer, index, base, id, purpose, expires, 
   redis.call('PEXPIREAT', pointer, expires)
   extend_expiry(index, expires)
 end
+
+-- Writes the route beside a mapping just claimed: `fields` (a flat field, value list: the
+-- names of the challenge's keys and of its slot's marker, built by the store), expiring with
+-- the mapping; no route when the mapping is gone (claimed already expired).
+local function route_write(route, mapping, fields)
+  redis.call('DEL', route)
+  local at = redis.call('PEXPIRETIME', mapping)
+  if at < 0 then
+    return
+  end
+  redis.call('HSET', route, unpack(fields))
+  redis.call('PEXPIREAT', route, at)
+end

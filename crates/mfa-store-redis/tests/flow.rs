@@ -151,13 +151,14 @@ async fn every_slots_marker_is_checked_before_the_first_write() {
         "login_view",
         store.login_view(&login.user, &login.limit_keys(), t).await,
     );
+    let client_budget = Take::new(login.client(), Duration::from_secs(3600), 20);
     let mut again = login.ticket.clone();
     again.id = unique("ticket");
     again.purpose = unique("login");
     assert_data_loss(
         "open_ticket with a client budget",
         store
-            .open_ticket(again.clone(), &login.budget(), login.event("x"), t)
+            .open_ticket(again.clone(), &client_budget, login.event("x"), t)
             .await,
     );
     assert!(store.challenge(&again.id, t).await.unwrap().is_none());

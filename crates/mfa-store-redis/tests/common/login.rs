@@ -136,13 +136,10 @@ impl Login {
         }
     }
 
-    /// The budget of logins a network may start (a client counter).
+    /// The budget of logins the account may start from unrecognised contexts (the facade's
+    /// ticket budget: an account counter).
     pub fn budget(&self) -> Take {
-        Take::new(
-            self.key("tickets", CounterScope::Client(self.network.clone())),
-            WINDOW,
-            20,
-        )
+        Take::new(self.account("tickets"), WINDOW, 20)
     }
 
     pub fn event(&self, kind: &'static str) -> AuditEvent {

@@ -106,6 +106,11 @@ async fn each_changed_operation_is_one_round_trip() {
             t
         )
     );
+    // The claim and the challenge in one script (two on a Cluster).
+    let mut second = challenge.clone();
+    second.id = unique("ch");
+    second.purpose = "step-up".into();
+    count!("create_challenge", 1, store.create_challenge(second));
     count!(
         "revoke_user_challenges",
         1,

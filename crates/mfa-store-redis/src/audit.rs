@@ -2,23 +2,16 @@
 //! member a zero-padded per-user sequence number followed by the encoded event, so equal
 //! times come back newest appended first. Audit events have no TTL.
 
-use std::fmt::Write as _;
-
 use async_trait::async_trait;
 use mfa_store::{AuditEvent, AuditKind, AuditStore, ClientInfo, Result, StoreError};
 
 use crate::RedisStore;
-use crate::codec::{from_ms, parse_u64, to_ms};
+use crate::codec::{from_ms, parse_u64, push_part, to_ms};
 use crate::scripts::{AUDIT_APPEND, AUDIT_LIST};
 use crate::store::Op;
 
 /// Width of the sequence number that starts every member.
 const SEQ_WIDTH: usize = 20;
-
-fn push_part(out: &mut String, part: &str) {
-    // Writing to a String cannot fail.
-    let _ = write!(out, "{}:{part}", part.len());
-}
 
 fn push_optional(out: &mut String, part: Option<&str>) {
     match part {
@@ -31,7 +24,7 @@ fn push_optional(out: &mut String, part: Option<&str>) {
 }
 
 /// `<at ms>|<len>:<kind><len>:<outcome>(+<len>:<ip>|-)(+<len>:<user agent>|-)(+<len>:<actor>|-)`.
-fn encode(event: &AuditEvent) -> String {
+pub(crate) fn encode(event: &AuditEvent) -> String {
     let mut out = format!("{}|", to_ms(event.at));
     push_part(&mut out, event.kind.as_str());
     push_part(&mut out, event.outcome.as_str());

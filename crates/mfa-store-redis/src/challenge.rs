@@ -7,28 +7,34 @@
 //! operations by id are one script on the mapping's slot, then one on the user's. A set of the
 //! user's challenge ids (`<user tag>:chs`) lets `revoke_user_challenges` find them all in one
 //! script.
+//!
+//! Beside the mapping, its route `{<prefix>:c:<id>}:route` names the challenge hash, the
+//! data-loss marker of its slot and the user's factor keys (built here, from the key schema), so
+//! that `FlowStore::attempt` on a standalone server goes from the id to all of them in one
+//! script. A challenge with an attempt plan also stores the plan's takes as counter key and
+//! marker names (`ptag`, `ptr`, `ptu`, see `flow::plan`), for the same script.
 
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use mfa_core::{ChallengeKind, CodeDigest};
-use mfa_store::{AttemptOutcome, Challenge, ChallengeStore, Result, StoreError};
+use mfa_store::{AttemptOutcome, AttemptPlan, Challenge, ChallengeStore, Result, StoreError};
 
 use crate::RedisStore;
 use crate::codec::{Fields, to_ms};
 use crate::scripts::{
-    CHALLENGE_CLAIM, CHALLENGE_CONSUME, CHALLENGE_CREATE, CHALLENGE_DELETE, CHALLENGE_GET,
-    CHALLENGE_REPLACE, CHALLENGE_REVOKE_USER, CHALLENGE_SPEND, CHALLENGE_TAKEOVER, MAPPING_DELETE,
+    CHALLENGE_CLAIM, CHALLENGE_CONSUME, CHALLENGE_DELETE, CHALLENGE_GET, CHALLENGE_REPLACE,
+    CHALLENGE_REVOKE_USER, CHALLENGE_SPEND, CHALLENGE_TAKEOVER, MAPPING_DELETE, MAPPING_EXTEND,
     MAPPING_GET,
 };
-use crate::store::{Op, check_status};
+use crate::store::Op;
 
-const RECORD: &str = "challenge";
+pub(crate) const RECORD: &str = "challenge";
 
 /// How often `create_challenge` re-reads an id mapping that changed under it.
 const CLAIM_ATTEMPTS: usize = 3;
 
-fn decode(id: &str, f: &Fields) -> Result<Challenge> {
+pub(crate) fn decode(id: &str, f: &Fields) -> Result<Challenge> {
     let attempts_left =
         u32::try_from(f.u64("left")?).map_err(|_| StoreError::corrupt("challenge field `left`"))?;
     Ok(Challenge {
@@ -43,12 +49,94 @@ fn decode(id: &str, f: &Fields) -> Result<Challenge> {
         expires_at: f.time("expires")?,
         attempts_left,
         consumed: f.bytes("consumed")? == b"1",
+        // A plan that does not decode is `Corrupt` (from `AttemptPlan::decode`), never "no plan":
+        // the plan is what bounds the attempts on the challenge.
+        plan: f
+            .opt_text("plan")?
+            .map(|text| AttemptPlan::decode(&text))
+            .transpose()?,
     })
 }
 
+/// The outcome a script's refusal status names (`challenge_refusal` in Lua).
+pub(crate) fn refusal(status: &[u8]) -> Result<AttemptOutcome> {
+    match status {
+        b"not_found" => Ok(AttemptOutcome::NotFound),
+        b"expired" => Ok(AttemptOutcome::Expired),
+        b"consumed" => Ok(AttemptOutcome::Consumed),
+        b"exhausted" => Ok(AttemptOutcome::Exhausted),
+        _ => Err(StoreError::corrupt("an unknown attempt status")),
+    }
+}
+
+/// The outcome of a spent try: the challenge as it is after the try.
+pub(crate) fn spent(challenge: Challenge) -> AttemptOutcome {
+    AttemptOutcome::Spent {
+        attempts_left_after: challenge.attempts_left,
+        challenge: Box::new(challenge),
+    }
+}
+
 impl RedisStore {
+    /// The route written with the mapping of challenge `id` of `user`: the names of the
+    /// challenge hash, of the data-loss marker of the user's slot and of the user's factor
+    /// keys, as a flat field, value list.
+    pub(crate) fn route_fields(&self, user: &str, id: &str) -> [String; 10] {
+        let challenge = self.challenge_key(user, id);
+        let marker = self.keys.marker_for(&challenge);
+        [
+            "u".to_owned(),
+            user.to_owned(),
+            "ch".to_owned(),
+            challenge,
+            "m".to_owned(),
+            marker,
+            "ti".to_owned(),
+            self.keys.totp_index(user),
+            "tb".to_owned(),
+            self.keys.totp_base(user),
+        ]
+    }
+
+    /// The fields of a challenge hash, as a flat field, value list.
+    pub(crate) fn challenge_fields(&self, challenge: &Challenge) -> Vec<Vec<u8>> {
+        let mut fields: Vec<Vec<u8>> = Vec::with_capacity(24);
+        let mut push = |field: &str, value: &[u8]| {
+            fields.push(field.as_bytes().to_vec());
+            fields.push(value.to_vec());
+        };
+        push("user", challenge.user.as_bytes());
+        push("purpose", challenge.purpose.as_bytes());
+        push("kind", challenge.kind.as_str().as_bytes());
+        push(
+            "created",
+            to_ms(challenge.created_at).to_string().as_bytes(),
+        );
+        push(
+            "expires",
+            to_ms(challenge.expires_at).to_string().as_bytes(),
+        );
+        push("left", challenge.attempts_left.to_string().as_bytes());
+        push("consumed", if challenge.consumed { b"1" } else { b"0" });
+        for (field, digest) in [
+            ("code", &challenge.code_digest),
+            ("link", &challenge.link_digest),
+            ("bind", &challenge.binding_digest),
+        ] {
+            if let Some(digest) = digest {
+                push(field, digest.as_bytes().as_slice());
+            }
+        }
+        if let Some(plan) = &challenge.plan {
+            for (field, value) in self.plan_fields(plan) {
+                push(field, value.as_bytes());
+            }
+        }
+        fields
+    }
+
     /// The user a challenge id belongs to, from the id mapping.
-    async fn challenge_user(&self, id: &str) -> Result<Option<String>> {
+    pub(crate) async fn challenge_user(&self, id: &str) -> Result<Option<String>> {
         self.eval(
             &MAPPING_GET.on(&self.keys, self.keys.challenge_owner(id)),
             Op::Read,
@@ -57,21 +145,28 @@ impl RedisStore {
     }
 
     /// The key of challenge `id` of `user`.
-    fn challenge_key(&self, user: &str, id: &str) -> String {
+    pub(crate) fn challenge_key(&self, user: &str, id: &str) -> String {
         format!("{}{id}", self.keys.challenge_base(user))
     }
 
     /// Claims the id mapping for `user`, or fails with a conflict if another user's challenge
     /// holds the id.
-    async fn claim_challenge_id(&self, id: &str, user: &str, expires_ms: u64) -> Result<()> {
+    pub(crate) async fn claim_challenge_id(
+        &self,
+        id: &str,
+        user: &str,
+        expires_ms: u64,
+    ) -> Result<()> {
         let owner_key = self.keys.challenge_owner(id);
         for _ in 0..CLAIM_ATTEMPTS {
             let other: Option<String> = self
                 .eval(
                     CHALLENGE_CLAIM
                         .on(&self.keys, owner_key.as_str())
+                        .key(self.keys.challenge_route(id))
                         .arg(user)
-                        .arg(expires_ms),
+                        .arg(expires_ms)
+                        .arg(self.route_fields(user, id).as_slice()),
                     Op::Write,
                 )
                 .await?;
@@ -90,9 +185,11 @@ impl RedisStore {
                 .eval(
                     CHALLENGE_TAKEOVER
                         .on(&self.keys, owner_key.as_str())
+                        .key(self.keys.challenge_route(id))
                         .arg(&other)
                         .arg(user)
-                        .arg(expires_ms),
+                        .arg(expires_ms)
+                        .arg(self.route_fields(user, id).as_slice()),
                     Op::Write,
                 )
                 .await?;
@@ -106,48 +203,11 @@ impl RedisStore {
 
 #[async_trait]
 impl ChallengeStore for RedisStore {
+    /// `open_ticket` without a budget or an audit record: on a standalone server one script
+    /// claims the id and stores the challenge; on a Cluster the claim, then the user's slot.
     async fn create_challenge(&self, challenge: Challenge) -> Result<()> {
-        let expires_ms = to_ms(challenge.expires_at);
-        self.claim_challenge_id(&challenge.id, &challenge.user, expires_ms)
-            .await?;
-        let base = self.keys.challenge_base(&challenge.user);
-        let mut invocation = CHALLENGE_CREATE.on(&self.keys, format!("{base}{}", challenge.id));
-        invocation
-            .key(format!(
-                "{}{}",
-                self.keys.purpose_base(&challenge.user),
-                challenge.purpose
-            ))
-            .key(self.keys.challenge_index(&challenge.user))
-            .arg(&base)
-            .arg(&challenge.id)
-            .arg(&challenge.purpose)
-            .arg(expires_ms)
-            .arg("user")
-            .arg(&challenge.user)
-            .arg("purpose")
-            .arg(&challenge.purpose)
-            .arg("kind")
-            .arg(challenge.kind.as_str())
-            .arg("created")
-            .arg(to_ms(challenge.created_at))
-            .arg("expires")
-            .arg(expires_ms)
-            .arg("left")
-            .arg(challenge.attempts_left)
-            .arg("consumed")
-            .arg(if challenge.consumed { "1" } else { "0" });
-        for (field, digest) in [
-            ("code", &challenge.code_digest),
-            ("link", &challenge.link_digest),
-            ("bind", &challenge.binding_digest),
-        ] {
-            if let Some(digest) = digest {
-                invocation.arg(field).arg(digest.as_bytes().as_slice());
-            }
-        }
-        let status: String = self.eval(&invocation, Op::Write).await?;
-        check_status(&status, "challenge")
+        let now = challenge.created_at;
+        self.open(&challenge, None, None, now).await.map(drop)
     }
 
     async fn challenge(&self, id: &str, now: SystemTime) -> Result<Option<Challenge>> {
@@ -182,20 +242,10 @@ impl ChallengeStore for RedisStore {
             .await?;
         let mut reply = reply.into_iter();
         let status = reply.next().unwrap_or_default();
-        Ok(match status.as_slice() {
-            b"spent" => {
-                let challenge = decode(id, &Fields::from_flat(RECORD, reply)?)?;
-                AttemptOutcome::Spent {
-                    attempts_left_after: challenge.attempts_left,
-                    challenge: Box::new(challenge),
-                }
-            }
-            b"not_found" => AttemptOutcome::NotFound,
-            b"expired" => AttemptOutcome::Expired,
-            b"consumed" => AttemptOutcome::Consumed,
-            b"exhausted" => AttemptOutcome::Exhausted,
-            _ => return Err(StoreError::corrupt("an unknown spend_attempt status")),
-        })
+        if status.as_slice() == b"spent" {
+            return Ok(spent(decode(id, &Fields::from_flat(RECORD, reply)?)?));
+        }
+        refusal(&status)
     }
 
     async fn consume_challenge(&self, id: &str, now: SystemTime) -> Result<bool> {
@@ -240,13 +290,13 @@ impl ChallengeStore for RedisStore {
             )
             .await?;
         if done == 1 {
-            // Housekeeping only: the mapping must outlive the challenge it leads to.
+            // Housekeeping only: the mapping and its route must outlive the challenge.
             let _: i64 = self
-                .command(
-                    redis::cmd("PEXPIREAT")
-                        .arg(self.keys.challenge_owner(id))
-                        .arg(expires_ms)
-                        .arg("GT"),
+                .eval(
+                    MAPPING_EXTEND
+                        .on(&self.keys, self.keys.challenge_owner(id))
+                        .key(self.keys.challenge_route(id))
+                        .arg(expires_ms),
                     Op::Read,
                 )
                 .await?;
@@ -272,6 +322,7 @@ impl ChallengeStore for RedisStore {
             .eval(
                 MAPPING_DELETE
                     .on(&self.keys, self.keys.challenge_owner(id))
+                    .key(self.keys.challenge_route(id))
                     .arg(&user),
                 Op::Read,
             )

@@ -2,6 +2,7 @@
 //! field, never its value.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mfa_core::CodeDigest;
@@ -119,6 +120,13 @@ impl Fields {
     pub(crate) fn digest(&self, field: &str) -> Result<CodeDigest> {
         self.opt_digest(field)?.ok_or_else(|| self.corrupt(field))
     }
+}
+
+/// Appends `<byte length>:<part>`: parts written one after another read back unambiguously,
+/// whatever they contain (in Rust, and in Lua by `split_parts`).
+pub(crate) fn push_part(out: &mut String, part: &str) {
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{}:{part}", part.len());
 }
 
 /// A decimal `u64` (ASCII digits only).

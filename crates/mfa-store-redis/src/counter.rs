@@ -22,7 +22,7 @@ use crate::slot::slot;
 use crate::store::Op;
 
 /// Decodes `{window_start, window_end, count, consecutive, locked_until or ''}`.
-fn decode(entry: &[Vec<u8>]) -> Result<CounterState> {
+pub(crate) fn decode(entry: &[Vec<u8>]) -> Result<CounterState> {
     let corrupt = || StoreError::corrupt("counter state");
     let [ws, we, count, consec, lock] = entry else {
         return Err(corrupt());
@@ -44,7 +44,7 @@ fn decode(entry: &[Vec<u8>]) -> Result<CounterState> {
 }
 
 /// Decodes `{'taken' | 'refused', state...}`.
-fn decode_take(entry: &[Vec<u8>]) -> Result<CounterTake> {
+pub(crate) fn decode_take(entry: &[Vec<u8>]) -> Result<CounterTake> {
     match entry.split_first() {
         Some((status, state)) if status.as_slice() == b"taken" => {
             Ok(CounterTake::Taken(decode(state)?))
@@ -58,7 +58,7 @@ fn decode_take(entry: &[Vec<u8>]) -> Result<CounterTake> {
 
 /// How a batch is split into scripts.
 #[derive(Clone, Copy)]
-enum Grouping {
+pub(crate) enum Grouping {
     /// Runs of consecutive items on one slot (the order matters: takes stop at a refusal).
     Runs,
     /// All items of each slot together (reads, whose order does not matter).
@@ -67,7 +67,11 @@ enum Grouping {
 
 /// Splits `0..len` into the groups one script each can serve, keeping the order within each:
 /// everything in one group on a standalone server (`slot_of` is `None` for all), else by slot.
-fn groups(len: usize, slot_of: impl Fn(usize) -> Option<u16>, how: Grouping) -> Vec<Vec<usize>> {
+pub(crate) fn groups(
+    len: usize,
+    slot_of: impl Fn(usize) -> Option<u16>,
+    how: Grouping,
+) -> Vec<Vec<usize>> {
     let mut groups: Vec<(Option<u16>, Vec<usize>)> = Vec::new();
     for index in 0..len {
         let slot = slot_of(index);
@@ -86,19 +90,23 @@ fn groups(len: usize, slot_of: impl Fn(usize) -> Option<u16>, how: Grouping) -> 
 impl RedisStore {
     /// The slot that decides which script a counter goes in: its own on a Cluster, one shared
     /// `None` on a standalone server.
-    fn group_slot(&self, key: &CounterKey) -> Option<u16> {
+    pub(crate) fn group_slot(&self, key: &CounterKey) -> Option<u16> {
         self.is_cluster()
             .then(|| slot(self.keys.counter(key).as_bytes()))
     }
 
     /// Adds `marker, counter` to `invocation` for `key`.
-    fn push_counter(&self, invocation: &mut crate::scripts::Invocation<'_>, key: &CounterKey) {
+    pub(crate) fn push_counter(
+        &self,
+        invocation: &mut crate::scripts::Invocation<'_>,
+        key: &CounterKey,
+    ) {
         let counter = self.keys.counter(key);
         invocation.key(self.keys.marker_for(&counter)).key(counter);
     }
 
     /// One `counter_take` script over `takes[members]`, stopping at the first refusal.
-    async fn take_group(
+    pub(crate) async fn take_group(
         &self,
         takes: &[Take],
         members: &[usize],
@@ -120,7 +128,7 @@ impl RedisStore {
     }
 
     /// One `counter_read` invocation over `keys[members]`.
-    fn read_invocation(
+    pub(crate) fn read_invocation(
         &self,
         keys: &[CounterKey],
         members: &[usize],

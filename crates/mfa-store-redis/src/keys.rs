@@ -98,6 +98,12 @@ impl Keys {
         self.tag('c', id)
     }
 
+    /// The route beside the id mapping: the names of the challenge's keys and of its slot's
+    /// data-loss marker, so that one script on a standalone server goes from the id to them.
+    pub(crate) fn challenge_route(&self, id: &str) -> String {
+        self.tag('c', id) + ":route"
+    }
+
     /// `<tag>:ch:` — a challenge hash is this followed by the challenge id.
     pub(crate) fn challenge_base(&self, user: &str) -> String {
         self.user(user) + ":ch:"
@@ -226,6 +232,7 @@ mod tests {
         let client = CounterKey::new("totp", CounterScope::Client("alice".into()));
         assert_eq!(hash_tag(&k.counter(&client)), "mfa:k:alice");
         assert_eq!(hash_tag(&k.challenge_owner("alice")), "mfa:c:alice");
+        assert_eq!(hash_tag(&k.challenge_route("alice")), "mfa:c:alice");
         assert_ne!(hash_tag(&k.user("alice")), hash_tag(&k.counter(&client)));
     }
 

@@ -18,6 +18,7 @@ mod audit;
 mod challenge;
 mod counter;
 mod device;
+mod flow;
 mod recovery;
 mod settings;
 mod totp;

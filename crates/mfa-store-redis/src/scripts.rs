@@ -1,5 +1,7 @@
 //! The Lua scripts, one per atomic operation, each compiled in from `src/lua/` after the shared
-//! prelude and run with `EVALSHA` (loaded with `SCRIPT LOAD` on `NOSCRIPT`).
+//! prelude and the libraries it names (`src/lua/lib/`: the logic of one entity as local
+//! functions, so an entity operation and a coarse flow operation run the same code), and run
+//! with `EVALSHA` (loaded with `SCRIPT LOAD` on `NOSCRIPT`).
 //!
 //! Every script's `KEYS[1]` is the data-loss marker of the slot its records live in; the prelude
 //! answers `MFADATALOSS` before the script body runs if that marker is missing. [`Script::on`]
@@ -90,11 +92,15 @@ impl<'s> Invocation<'s> {
 }
 
 macro_rules! scripts {
-    ($( $(#[$meta:meta])* $name:ident => $file:literal, )+) => {
+    ($( $(#[$meta:meta])* $name:ident => $file:literal $(with [$($lib:literal),+])?, )+) => {
         $(
             $(#[$meta])*
             pub(crate) static $name: LazyLock<Script> = LazyLock::new(|| {
-                Script::new(concat!(include_str!("lua/prelude.lua"), include_str!(concat!("lua/", $file))))
+                Script::new(concat!(
+                    include_str!("lua/prelude.lua"),
+                    $($(include_str!(concat!("lua/lib/", $lib)),)+)?
+                    include_str!(concat!("lua/", $file)),
+                ))
             });
         )+
 
@@ -107,33 +113,31 @@ macro_rules! scripts {
 
 scripts! {
     /// `insert_pending_totp`.
-    TOTP_INSERT => "totp_insert.lua",
+    TOTP_INSERT => "totp_insert.lua" with ["totp.lua"],
     /// `totp_factor`.
-    TOTP_GET => "totp_get.lua",
+    TOTP_GET => "totp_get.lua" with ["totp.lua"],
     /// `totp_factors`.
-    TOTP_LIST => "totp_list.lua",
+    TOTP_LIST => "totp_list.lua" with ["totp.lua"],
     /// `confirm_totp`.
     TOTP_CONFIRM => "totp_confirm.lua",
     /// `advance_totp_step`.
-    TOTP_ADVANCE => "totp_advance.lua",
+    TOTP_ADVANCE => "totp_advance.lua" with ["totp.lua"],
     /// `replace_totp_secret`.
     TOTP_REPLACE_SECRET => "totp_replace_secret.lua",
     /// `delete_totp`.
     TOTP_DELETE => "totp_delete.lua",
     /// Every operation by challenge id: the id -> user mapping.
     MAPPING_GET => "mapping_get.lua",
-    /// `create_challenge`, claiming the id.
-    CHALLENGE_CLAIM => "challenge_claim.lua",
-    /// `create_challenge`, taking over a stale id mapping.
-    CHALLENGE_TAKEOVER => "challenge_takeover.lua",
-    /// `create_challenge`, storing it.
-    CHALLENGE_CREATE => "challenge_create.lua",
+    /// `create_challenge` and `open_ticket` when the id is held: claiming the id.
+    CHALLENGE_CLAIM => "challenge_claim.lua" with ["challenge.lua"],
+    /// `create_challenge` and `open_ticket`: taking over a stale id mapping.
+    CHALLENGE_TAKEOVER => "challenge_takeover.lua" with ["challenge.lua"],
     /// `challenge`.
     CHALLENGE_GET => "challenge_get.lua",
     /// `spend_attempt`.
-    CHALLENGE_SPEND => "challenge_spend.lua",
+    CHALLENGE_SPEND => "challenge_spend.lua" with ["challenge.lua"],
     /// `consume_challenge`.
-    CHALLENGE_CONSUME => "challenge_consume.lua",
+    CHALLENGE_CONSUME => "challenge_consume.lua" with ["challenge.lua"],
     /// `replace_challenge_code`.
     CHALLENGE_REPLACE => "challenge_replace.lua",
     /// `delete_challenge`.
@@ -142,14 +146,16 @@ scripts! {
     CHALLENGE_REVOKE_USER => "challenge_revoke_user.lua",
     /// `delete_challenge`, dropping the id mapping.
     MAPPING_DELETE => "mapping_delete.lua",
+    /// `replace_challenge_code`, extending the id mapping.
+    MAPPING_EXTEND => "mapping_extend.lua",
     /// `take_counter`, `take_counters` (and so `hit_counter`).
-    COUNTER_TAKE => "counter_take.lua",
+    COUNTER_TAKE => "counter_take.lua" with ["counter.lua"],
     /// `counter` and `counters`.
-    COUNTER_READ => "counter_read.lua",
+    COUNTER_READ => "counter_read.lua" with ["counter.lua"],
     /// `refund_counter`.
-    COUNTER_REFUND => "counter_refund.lua",
+    COUNTER_REFUND => "counter_refund.lua" with ["counter.lua"],
     /// `lock_counter`.
-    COUNTER_LOCK => "counter_lock.lua",
+    COUNTER_LOCK => "counter_lock.lua" with ["counter.lua"],
     /// `replace_recovery_codes`.
     RECOVERY_REPLACE => "recovery_replace.lua",
     /// `find_recovery_code`.
@@ -171,13 +177,23 @@ scripts! {
     /// `revoke_all_devices`.
     DEVICE_REVOKE_ALL => "device_revoke_all.lua",
     /// `append_audit`.
-    AUDIT_APPEND => "audit_append.lua",
+    AUDIT_APPEND => "audit_append.lua" with ["audit.lua"],
     /// `audit_events`.
     AUDIT_LIST => "audit_list.lua",
     /// `settings`.
-    SETTINGS_GET => "settings_get.lua",
+    SETTINGS_GET => "settings_get.lua" with ["settings.lua"],
     /// `put_settings`.
     SETTINGS_PUT => "settings_put.lua",
+    /// `login_view`.
+    FLOW_VIEW => "flow_view.lua" with ["settings.lua", "counter.lua"],
+    /// `open_ticket`, and `create_challenge` (an opening without budget and audit).
+    FLOW_OPEN => "flow_open.lua" with ["flow.lua", "counter.lua", "challenge.lua", "audit.lua"],
+    /// `attempt`: the try, the plan's takes (all, or those on the user's slot), the factors.
+    FLOW_ATTEMPT => "flow_attempt.lua" with ["flow.lua", "challenge.lua", "counter.lua", "totp.lua"],
+    /// `attempt` on a Cluster: a run of the plan's takes after the try, then the factors.
+    FLOW_TAKES => "flow_takes.lua" with ["counter.lua", "totp.lua"],
+    /// `settle`.
+    FLOW_SETTLE => "flow_settle.lua" with ["flow.lua", "challenge.lua", "totp.lua", "counter.lua", "audit.lua"],
 }
 
 #[cfg(test)]

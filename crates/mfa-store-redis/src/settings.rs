@@ -17,9 +17,9 @@ use crate::codec::Fields;
 use crate::scripts::{SETTINGS_GET, SETTINGS_PUT};
 use crate::store::{Op, check_status};
 
-const RECORD: &str = "settings";
+pub(crate) const RECORD: &str = "settings";
 
-fn decode(user: &str, fields: &Fields) -> Result<MfaSettings> {
+pub(crate) fn decode(user: &str, fields: &Fields) -> Result<MfaSettings> {
     let enabled = fields
         .text("enabled")?
         .split(',')

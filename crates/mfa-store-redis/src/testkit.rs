@@ -78,6 +78,13 @@ pub fn random_prefix() -> KeyPrefix {
         .unwrap_or_else(|e| panic!("a generated prefix is valid: {e}"))
 }
 
+/// The name of the data-loss marker that guards the hash slot of `key` in `store`: a test
+/// deletes it to see the operations on that slot fail closed.
+#[must_use]
+pub fn marker_for(store: &RedisStore, key: &str) -> String {
+    store.keys.marker_for(key)
+}
+
 /// The default configuration under a [`random_prefix`].
 #[must_use]
 pub fn config() -> RedisConfig {

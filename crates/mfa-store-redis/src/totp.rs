@@ -41,6 +41,22 @@ fn decode(user: &str, id: &str, f: &Fields) -> Result<TotpFactor> {
     })
 }
 
+/// Decodes the rows `{id, field, value, ...}` of a user's factors (`totp_rows` in Lua), oldest
+/// first.
+pub(crate) fn decode_rows(user: &str, rows: Vec<Vec<Vec<u8>>>) -> Result<Vec<TotpFactor>> {
+    let mut list = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut row = row.into_iter();
+        let id = row
+            .next()
+            .and_then(|id| String::from_utf8(id).ok())
+            .ok_or_else(|| StoreError::corrupt("totp factor id"))?;
+        list.push(decode(user, &id, &Fields::from_flat(RECORD, row)?)?);
+    }
+    list.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(list)
+}
+
 #[async_trait]
 impl TotpFactorStore for RedisStore {
     async fn insert_pending_totp(&self, factor: NewTotpFactor) -> Result<()> {
@@ -97,17 +113,7 @@ impl TotpFactorStore for RedisStore {
                 Op::Read,
             )
             .await?;
-        let mut list = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut row = row.into_iter();
-            let id = row
-                .next()
-                .and_then(|id| String::from_utf8(id).ok())
-                .ok_or_else(|| StoreError::corrupt("totp factor id"))?;
-            list.push(decode(user, &id, &Fields::from_flat(RECORD, row)?)?);
-        }
-        list.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(list)
+        decode_rows(user, rows)
     }
 
     async fn confirm_totp(

@@ -11,9 +11,12 @@ use std::error::Error as _;
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
+use common::login::Login;
 use common::server::RedisServer;
 use common::{now, unique};
-use mfa_store::{CounterKey, CounterScope, CounterStore, SettingsStore, StoreError};
+use mfa_store::{
+    ChallengeStore, CounterKey, CounterScope, CounterStore, FlowStore, SettingsStore, StoreError,
+};
 use mfa_store_redis::testkit::config;
 use mfa_store_redis::{Durability, Error, NotDurable, RedisStore};
 
@@ -74,6 +77,17 @@ async fn single_use_writes_wait_for_a_replica_and_fail_closed_without_one() {
     let store = common::initialised(&primary.url(), config.clone()).await;
     let (t, window) = (now(), Duration::from_secs(900));
     let key = CounterKey::new("totp", CounterScope::Account(unique("durable")));
+    // The coarse operations wait too: a login goes through while the replica acknowledges.
+    let login = Login::enrolled(&store, t).await;
+    login.open_ticket_quietly(&store).await;
+    let id = login.ticket.id.clone();
+    assert!(
+        store
+            .attempt(&id, Some(&login.network), true, t)
+            .await
+            .unwrap()
+            .admitted()
+    );
 
     let started = Instant::now();
     for _ in 0..50 {
@@ -112,8 +126,31 @@ async fn single_use_writes_wait_for_a_replica_and_fail_closed_without_one() {
     assert!(waited >= WAIT, "waited {waited:?}");
     let after = store.counter(&key, t).await.unwrap().unwrap().count;
     assert_eq!(after, before + 1, "the take is applied on the primary");
+    // Without it, a try and a settlement are applied on the primary and reported failed.
+    let err = store
+        .attempt(&id, Some(&login.network), true, t)
+        .await
+        .unwrap_err();
+    assert_eq!(not_durable(&err).acknowledged(), Some(0));
+    let left = store
+        .challenge(&id, t)
+        .await
+        .unwrap()
+        .unwrap()
+        .attempts_left;
+    assert_eq!(left, 3, "both tries spent on the primary");
+    let err = store.settle(login.success(), t).await.unwrap_err();
+    assert_eq!(not_durable(&err).acknowledged(), Some(0));
+    assert!(store.challenge(&id, t).await.unwrap().unwrap().consumed);
     let read = Instant::now();
     assert!(store.settings("nobody").await.unwrap().is_none());
+    assert!(
+        store
+            .login_view(&login.user, &login.limit_keys(), t)
+            .await
+            .is_ok(),
+        "login_view only reads"
+    );
     assert!(read.elapsed() < WAIT, "reads do not wait for replicas");
     eprintln!(
         "WAIT 1: take_counter {with_replica:?} with the replica attached ({without:?} without \

@@ -16,9 +16,9 @@ use std::time::Duration;
 use common::{now, unique};
 use mfa_core::{Algorithm, CodeDigest, Digits, Keyring, Period, SealingKey, Secret};
 use mfa_store::{
-    AttemptOutcome, Challenge, ChallengeKind, ChallengeStore, CounterKey, CounterScope,
-    CounterStore, NewTotpFactor, RecoveryCodeRecord, RecoveryCodeStore, Store, StoreError, Take,
-    TotpFactorStore,
+    AttemptOutcome, AuditEvent, AuditKind, AuditOutcome, Challenge, ChallengeKind, ChallengeStore,
+    ClientInfo, CounterKey, CounterScope, CounterStore, NewTotpFactor, RecoveryCodeRecord,
+    RecoveryCodeStore, Settlement, Store, StoreError, Take, TotpFactorStore,
 };
 use mfa_store_redis::testkit::{random_prefix, throwaway_store, url};
 use mfa_store_redis::{RedisConfig, RedisStore};
@@ -42,6 +42,7 @@ fn challenge(user: &str, tries: u32) -> Challenge {
         expires_at: t + Duration::from_secs(600),
         attempts_left: tries,
         consumed: false,
+        plan: None,
     }
 }
 
@@ -123,7 +124,10 @@ async fn wrong_port_is_unavailable_everywhere() {
         "revoke_user_challenges",
         store.revoke_user_challenges("alice").await,
     );
-    assert_unavailable("counters", store.counters(&[key], t).await);
+    assert_unavailable(
+        "counters",
+        store.counters(std::slice::from_ref(&key), t).await,
+    );
     assert_unavailable(
         "consume_recovery_code",
         store
@@ -141,6 +145,38 @@ async fn wrong_port_is_unavailable_everywhere() {
         "create_challenge",
         store.create_challenge(challenge("alice", 3)).await,
     );
+    let budget = Take::new(key.clone(), Duration::from_secs(60), 5);
+    assert_unavailable(
+        "login_view",
+        store
+            .login_view("alice", std::slice::from_ref(&key), t)
+            .await,
+    );
+    assert_unavailable(
+        "open_ticket",
+        store
+            .open_ticket(challenge("alice", 3), &budget, event("alice"), t)
+            .await,
+    );
+    assert_unavailable("attempt", store.attempt("c1", None, true, t).await);
+    let settlement = Settlement {
+        user: "alice".into(),
+        advance: Some(("f1".into(), 9)),
+        consume: vec!["c1".into()],
+        ..Settlement::default()
+    };
+    assert_unavailable("settle", store.settle(settlement, t).await);
+}
+
+fn event(user: &str) -> AuditEvent {
+    AuditEvent {
+        at: now(),
+        user: user.to_owned(),
+        kind: AuditKind::SECOND_FACTOR,
+        outcome: AuditOutcome::Success,
+        client: ClientInfo::default(),
+        actor: None,
+    }
 }
 
 /// `SCRIPT FLUSH` between calls: scripts are reloaded transparently, nothing errs, and the try

@@ -1,13 +1,9 @@
--- create_challenge, step 1: claim the id -> user mapping. KEYS[2] mapping key.
--- ARGV[1] user, ARGV[2] expires_at (ms). Returns the other owner, or false if claimed.
-local owner = redis.call('GET', KEYS[2])
-if owner and owner ~= ARGV[1] then
-  return owner
+-- create_challenge, step 1: claim the id -> user mapping (mapping_claim) and write its route.
+-- KEYS[2] mapping key, KEYS[3] route. ARGV[1] user, ARGV[2] expires_at (ms), ARGV[3..] route
+-- fields. Returns the other owner, or false if claimed.
+local other = mapping_claim(KEYS[2], ARGV[1], ARGV[2])
+if other then
+  return other
 end
-if owner then
-  extend_expiry(KEYS[2], ARGV[2])
-else
-  redis.call('SET', KEYS[2], ARGV[1])
-  redis.call('PEXPIREAT', KEYS[2], ARGV[2])
-end
+route_write(KEYS[3], KEYS[2], {unpack(ARGV, 3)})
 return false

@@ -3,6 +3,6 @@
 -- it but the hash is gone (factors have no TTL: only a loss removes one behind the set's back).
 local fields = redis.call('HGETALL', KEYS[2])
 if #fields == 0 and redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
-  data_loss('a TOTP factor was written and is gone')
+  data_loss(TOTP_LOST)
 end
 return fields

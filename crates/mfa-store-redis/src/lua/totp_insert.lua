@@ -8,7 +8,7 @@ local pending = {}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
   local status = redis.call('HGET', ARGV[1] .. id, 'status')
   if status == false then
-    data_loss('a TOTP factor was written and is gone')
+    data_loss(TOTP_LOST)
   end
   if status == 'pending' then
     pending[#pending + 1] = id

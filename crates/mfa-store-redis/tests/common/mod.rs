@@ -11,6 +11,7 @@
     clippy::print_stderr
 )]
 
+pub mod login;
 pub mod monitor;
 pub mod server;
 

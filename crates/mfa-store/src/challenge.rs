@@ -35,7 +35,8 @@ pub struct Challenge {
     /// Whether the challenge has been consumed (redeemed).
     pub consumed: bool,
     /// How each attempt on the challenge is charged ([`FlowStore::attempt`](crate::FlowStore::attempt)
-    /// takes it in the same step as the try); stored and read back as given.
+    /// takes it in the same step as the try); stored and read back as given, its windows to the
+    /// millisecond (the precision of [`AttemptPlan::encode`](crate::AttemptPlan::encode)).
     pub plan: Option<AttemptPlan>,
 }
 

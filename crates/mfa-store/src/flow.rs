@@ -75,6 +75,27 @@ pub struct Settlement {
     pub audit: Vec<AuditEvent>,
 }
 
+impl Settlement {
+    /// Whether the settlement keeps to the rules every backend refuses it for breaking: no
+    /// challenge listed twice, and every audit record the settlement user's. (Whether each
+    /// challenge is the user's is checked where it is consumed.) A backend's `settle` returns
+    /// `false` without applying anything when this is `false`.
+    #[must_use]
+    pub fn is_own(&self) -> bool {
+        settlement_is_own(&self.user, &self.consume, &self.audit)
+    }
+}
+
+fn settlement_is_own(user: &str, consume: &[String], audit: &[AuditEvent]) -> bool {
+    let twice = consume.iter().enumerate().any(|(i, id)| {
+        consume
+            .iter()
+            .skip(i.saturating_add(1))
+            .any(|other| other == id)
+    });
+    !twice && audit.iter().all(|event| event.user == user)
+}
+
 /// The coarse operations of a login. Every method is provided, composed from the entity
 /// traits; see the module documentation.
 #[async_trait]
@@ -102,7 +123,11 @@ pub trait FlowStore:
 
     /// Takes one unit of `budget` (the logins a context may start) and, only if it was
     /// counted, stores `ticket` (as [`ChallengeStore::create_challenge`]) and appends `audit`.
-    /// Returns the take.
+    /// Returns the take. `audit` names the ticket's user.
+    ///
+    /// When the ticket's id is held by another user's live challenge the call fails with
+    /// `Conflict` and the unit taken stays taken: a refused open costs its budget like any
+    /// other, so trying ids cannot be free.
     ///
     /// # Errors
     /// Backend failures; [`StoreError::Conflict`](crate::StoreError::Conflict) as
@@ -168,6 +193,12 @@ pub trait FlowStore:
     /// listed; if any of these is refused, returns `false`. Otherwise resets, refunds and locks
     /// the counters listed, appends the audit records and returns `true`.
     ///
+    /// Everything a settlement names is the settlement user's: a challenge listed in `consume`
+    /// that belongs to another user is refused like a spent one, and a settlement that lists a
+    /// challenge twice, or carries an audit record of another user, is refused before anything
+    /// is applied. (On Redis Cluster a user's records share one slot; these rules keep a
+    /// settlement inside it.)
+    ///
     /// Atomic as a whole on a backend that overrides it: of concurrent settlements with the
     /// same step or challenge exactly one returns `true`, and a refused one changes nothing.
     /// The provided version stops at the first refusal: what it applied before stays (a step
@@ -176,6 +207,9 @@ pub trait FlowStore:
     /// # Errors
     /// Backend failures; the caller must not grant what the settlement stands for.
     async fn settle(&self, settlement: Settlement, now: SystemTime) -> Result<bool> {
+        if !settlement.is_own() {
+            return Ok(false);
+        }
         let Settlement {
             user,
             advance,
@@ -185,13 +219,26 @@ pub trait FlowStore:
             locks,
             audit,
         } = settlement;
+        let twice = consume.iter().enumerate().any(|(i, id)| {
+            consume
+                .iter()
+                .skip(i.saturating_add(1))
+                .any(|other| other == id)
+        });
+        if twice || audit.iter().any(|event| event.user != user) {
+            return Ok(false);
+        }
         if let Some((factor, step)) = advance
             && !self.advance_totp_step(&user, &factor, step).await?
         {
             return Ok(false);
         }
         for id in &consume {
-            if !self.consume_challenge(id, now).await? {
+            let owned = self
+                .challenge(id, now)
+                .await?
+                .is_some_and(|challenge| challenge.user == user);
+            if !owned || !self.consume_challenge(id, now).await? {
                 return Ok(false);
             }
         }

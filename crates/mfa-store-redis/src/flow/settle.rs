@@ -111,6 +111,11 @@ impl RedisStore {
         settlement: &Settlement,
         now: SystemTime,
     ) -> Result<bool> {
+        // The contract keeps a settlement inside its user (and so, on a Cluster, inside the
+        // user's slot for its conditions): refused before anything is sent.
+        if !settlement.is_own() {
+            return Ok(false);
+        }
         let steps = self.steps(settlement);
         if steps.is_empty() {
             return Ok(true);

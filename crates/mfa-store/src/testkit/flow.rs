@@ -323,3 +323,105 @@ pub async fn settle_applies_only_when_its_conditions_hold(store: SharedStore) {
     assert!(store.settle(failure, t).await.unwrap());
     assert_eq!(store.audit_events(&user, 10).await.unwrap().len(), 2);
 }
+
+/// `settle` stays inside its user: another user's challenge is refused like a spent one, and a
+/// settlement that lists a challenge twice or carries another user's audit record is refused
+/// before anything is applied.
+pub async fn settle_stays_within_its_user(store: SharedStore) {
+    let (user, other) = (unique("flow-own"), unique("flow-other"));
+    let t = base();
+    let reset = CounterKey::new("kit.reset", CounterScope::Account(user.clone()));
+    store.hit_counter(&reset, secs(900), t).await.unwrap();
+    let theirs = ticket(&other, t, 3, None);
+    let mine = ticket(&user, t, 3, None);
+    store.create_challenge(theirs.clone()).await.unwrap();
+    store.create_challenge(mine.clone()).await.unwrap();
+    let settlement = |consume: Vec<String>, audit_user: &str| Settlement {
+        user: user.clone(),
+        consume,
+        resets: vec![reset.clone()],
+        audit: vec![event(audit_user, "kit.settled", t)],
+        ..Settlement::default()
+    };
+    let refused = [
+        (
+            "another user's challenge",
+            settlement(vec![theirs.id.clone()], &user),
+        ),
+        (
+            "a challenge listed twice",
+            settlement(vec![mine.id.clone(), mine.id.clone()], &user),
+        ),
+        (
+            "another user's audit record",
+            settlement(vec![mine.id.clone()], &other),
+        ),
+    ];
+    for (what, s) in refused {
+        assert!(!store.settle(s, t).await.unwrap(), "{what}: refused");
+        for c in [&theirs, &mine] {
+            let live = store.challenge(&c.id, t).await.unwrap().unwrap();
+            assert!(!live.consumed, "{what}: nothing consumed");
+        }
+        assert!(
+            store.counter(&reset, t).await.unwrap().is_some(),
+            "{what}: nothing reset"
+        );
+        for u in [&user, &other] {
+            assert!(
+                store.audit_events(u, 10).await.unwrap().is_empty(),
+                "{what}: nothing audited"
+            );
+        }
+    }
+    assert!(
+        store
+            .settle(settlement(vec![mine.id.clone()], &user), t)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .challenge(&mine.id, t)
+            .await
+            .unwrap()
+            .unwrap()
+            .consumed
+    );
+    assert!(store.counter(&reset, t).await.unwrap().is_none());
+}
+
+/// `open_ticket` on an id another user's live challenge holds fails with `Conflict`, leaves
+/// that challenge as it was, and keeps the unit it took: a refused open is not free.
+pub async fn open_ticket_conflict_costs_its_budget(store: SharedStore) {
+    let (user, other) = (unique("flow-open-c"), unique("flow-open-o"));
+    let t = base();
+    let theirs = ticket(&other, t, 3, None);
+    store.create_challenge(theirs.clone()).await.unwrap();
+    let budget = Take::new(
+        CounterKey::new("kit.tickets", CounterScope::Account(user.clone())),
+        secs(3600),
+        5,
+    );
+    let mut mine = ticket(&user, t, 3, None);
+    mine.id.clone_from(&theirs.id);
+    let result = store
+        .open_ticket(mine, &budget, event(&user, "kit.opened", t), t)
+        .await;
+    assert!(
+        matches!(result, Err(crate::StoreError::Conflict(_))),
+        "an id held by another user's live challenge: Conflict, got {result:?}"
+    );
+    let kept = store.challenge(&theirs.id, t).await.unwrap().unwrap();
+    assert_eq!(kept.user, other, "the holder's challenge is untouched");
+    assert_eq!(
+        store
+            .counter(&budget.key, t)
+            .await
+            .unwrap()
+            .map(|s| s.count),
+        Some(1),
+        "the refused open spent its unit"
+    );
+    assert!(store.audit_events(&user, 10).await.unwrap().is_empty());
+}

@@ -139,6 +139,8 @@ macro_rules! __mfa_store_checks {
                 attempt_spends_takes_and_reads,
                 attempt_race_bounded,
                 settle_applies_only_when_its_conditions_hold,
+                settle_stays_within_its_user,
+                open_ticket_conflict_costs_its_budget,
             ],
         }
     };

@@ -9,21 +9,25 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use mfa_core::{ChallengeKind, CodeDigest};
-use mfa_store::{AttemptOutcome, Challenge, ChallengeStore, Result as SResult};
+use mfa_store::{AttemptOutcome, AttemptPlan, Challenge, ChallengeStore, Result as SResult};
 
 use crate::convert::{corrupt, count, millis, opt_digest, time};
 use crate::db::{Arg, Cols, Sql};
 use crate::dialect::Dialect;
 use crate::engine::Engine;
+use crate::routines;
 use crate::store::{DEFAULT_PURGE_BATCH, SqlStore};
 
 /// The select list of a challenge, in [`challenge`]'s order.
 pub(crate) const COLUMNS: &str = "@id, @user_id, @purpose, kind, code_digest, link_digest, \
-     binding_digest, created_at, expires_at, attempts_left, consumed";
+     binding_digest, created_at, expires_at, attempts_left, consumed, plan";
 
-/// The columns of an insert, in [`insert_args`]' order.
+/// The columns of an insert, in [`Stored::args`]' order.
 pub(crate) const INSERT_COLUMNS: &str = "id, user_id, purpose, kind, code_digest, link_digest, \
-     binding_digest, created_at, expires_at, attempts_left, consumed";
+     binding_digest, created_at, expires_at, attempts_left, consumed, plan, plan_takes";
+
+/// How many columns [`INSERT_COLUMNS`] has.
+pub(crate) const INSERT_WIDTH: usize = 13;
 
 /// How many times a spend that found the challenge changed under it (a resend, a re-create
 /// between the `UPDATE` and the read that names the refusal) is tried again.
@@ -66,7 +70,12 @@ impl ChallengeSql {
 
 /// A challenge from a row of [`COLUMNS`].
 pub(crate) fn challenge<E: Engine>(row: &E::Row) -> SResult<Challenge> {
-    let mut c = Cols::<E>::new(row);
+    read(&mut Cols::<E>::new(row))
+}
+
+/// A challenge from the next columns, in [`COLUMNS`] order. A plan that does not decode is
+/// `Corrupt`, never dropped: the budgets it names bound guessing.
+pub(crate) fn read<E: Engine>(c: &mut Cols<'_, E>) -> SResult<Challenge> {
     Ok(Challenge {
         id: c.text("id")?,
         user: c.text("user_id")?,
@@ -79,27 +88,52 @@ pub(crate) fn challenge<E: Engine>(row: &E::Row) -> SResult<Challenge> {
         expires_at: time(c.int("expires_at")?, "expires_at")?,
         attempts_left: count(c.int("attempts_left")?, "attempts_left")?,
         consumed: c.boolean("consumed")?,
+        plan: c
+            .opt_text("plan")?
+            .map(|text| AttemptPlan::decode(&text))
+            .transpose()?,
     })
 }
 
-/// The values of an insert of `c`, in [`INSERT_COLUMNS`] order.
-pub(crate) fn insert_args(c: &Challenge) -> [Arg<'_>; 11] {
-    fn digest(d: Option<&CodeDigest>) -> Arg<'_> {
-        Arg::OptBytes(d.map(|d| &d.as_bytes()[..]))
+/// A challenge as it is written: its plan encoded twice, for reading back (`plan`) and for
+/// server-side routines that take its budgets (`plan_takes`, see [`routines::plan`]).
+pub(crate) struct Stored<'a> {
+    challenge: &'a Challenge,
+    plan: Option<String>,
+    plan_takes: Option<String>,
+}
+
+impl<'a> Stored<'a> {
+    pub(crate) fn new(challenge: &'a Challenge) -> Self {
+        Self {
+            challenge,
+            plan: challenge.plan.as_ref().map(AttemptPlan::encode),
+            plan_takes: challenge.plan.as_ref().map(routines::plan),
+        }
     }
-    [
-        Arg::Text(&c.id),
-        Arg::Text(&c.user),
-        Arg::Text(&c.purpose),
-        Arg::Text(c.kind.as_str()),
-        digest(c.code_digest.as_ref()),
-        digest(c.link_digest.as_ref()),
-        digest(c.binding_digest.as_ref()),
-        Arg::Int(millis(c.created_at)),
-        Arg::Int(millis(c.expires_at)),
-        Arg::Int(i64::from(c.attempts_left)),
-        Arg::Bool(c.consumed),
-    ]
+
+    /// The values of an insert, in [`INSERT_COLUMNS`] order.
+    pub(crate) fn args(&self) -> [Arg<'_>; INSERT_WIDTH] {
+        fn digest(d: Option<&CodeDigest>) -> Arg<'_> {
+            Arg::OptBytes(d.map(|d| &d.as_bytes()[..]))
+        }
+        let c = self.challenge;
+        [
+            Arg::Text(&c.id),
+            Arg::Text(&c.user),
+            Arg::Text(&c.purpose),
+            Arg::Text(c.kind.as_str()),
+            digest(c.code_digest.as_ref()),
+            digest(c.link_digest.as_ref()),
+            digest(c.binding_digest.as_ref()),
+            Arg::Int(millis(c.created_at)),
+            Arg::Int(millis(c.expires_at)),
+            Arg::Int(i64::from(c.attempts_left)),
+            Arg::Bool(c.consumed),
+            Arg::OptText(self.plan.as_deref()),
+            Arg::OptText(self.plan_takes.as_deref()),
+        ]
+    }
 }
 
 /// Why nothing was spent, from the row as it is now; `None` if the row would now allow a try

@@ -39,6 +39,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             include_str!("../migrations/mysql/0002_take_counters.sql"),
         )],
     },
+    Migration {
+        version: 3,
+        shared: include_str!("../migrations/0003_challenge_plan.sql"),
+        only: &[],
+    },
 ];
 
 /// The newest version this crate knows.

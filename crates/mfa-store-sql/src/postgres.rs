@@ -70,9 +70,10 @@ impl AsRef<ReturningSql> for PgSql {
 
 impl PgSql {
     fn new(d: &Dialect) -> Self {
-        let insert = challenge_upsert(
-            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM (SELECT COUNT(*) FROM gone) g",
-        );
+        let insert = challenge_upsert(&format!(
+            "SELECT {} FROM (SELECT COUNT(*) FROM gone) g",
+            ["?"; challenge::INSERT_WIDTH].join(", ")
+        ));
         Self {
             shared: ReturningSql::new(d),
             create_challenge: d.sql(&format!(
@@ -141,7 +142,8 @@ impl Engine for Postgres {
 
     async fn create_challenge(store: &SqlStore<Self>, challenge: &Challenge) -> SResult<()> {
         let mut args = vec![Arg::Text(&challenge.id), Arg::Text(&challenge.user)];
-        args.extend(challenge::insert_args(challenge));
+        let stored = challenge::Stored::new(challenge);
+        args.extend(stored.args());
         let sql = &store.sql().engine.create_challenge;
         let mut retry = Retry::default();
         loop {

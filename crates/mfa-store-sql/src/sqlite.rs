@@ -79,9 +79,10 @@ impl LiteSql {
         Self {
             shared: ReturningSql::new(d),
             delete_own_challenge: d.sql("DELETE FROM {p}challenges WHERE id = ? AND user_id = ?"),
-            upsert_challenge: d.sql(&challenge_upsert(
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )),
+            upsert_challenge: d.sql(&challenge_upsert(&format!(
+                "VALUES ({})",
+                ["?"; challenge::INSERT_WIDTH].join(", ")
+            ))),
             take_one: d.sql(&take_upsert(
                 "VALUES (?, ?, ?, 1, 1)",
                 &format!("RETURNING {}", counter::COLUMNS),
@@ -175,8 +176,8 @@ impl Engine for Sqlite {
         Self::execute(On::Tx(&mut *tx), &q.delete_own_challenge, &own)
             .await
             .map_err(store_err)?;
-        let args = challenge::insert_args(challenge);
-        Self::execute(On::Tx(&mut *tx), &q.upsert_challenge, &args)
+        let stored = challenge::Stored::new(challenge);
+        Self::execute(On::Tx(&mut *tx), &q.upsert_challenge, &stored.args())
             .await
             .map_err(|e| conflict_or(e, "challenge id taken"))?;
         tx.commit().await.map_err(store_err)

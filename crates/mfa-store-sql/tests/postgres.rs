@@ -83,7 +83,7 @@ async fn concurrent_migrations_apply_once() {
     .fetch_all(t.pool())
     .await
     .unwrap();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
 }
 
 /// The columns and indexes of `prefix`'s tables, comparable across prefixes.

@@ -89,8 +89,9 @@ impl MySqlSql {
             .collect();
         Self {
             upsert_challenge: d.sql(&format!(
-                "INSERT INTO {{p}}challenges ({INSERT_COLUMNS}) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE {}",
+                "INSERT INTO {{p}}challenges ({INSERT_COLUMNS}) VALUES ({}) \
+                 ON DUPLICATE KEY UPDATE {}",
+                ["?"; challenge::INSERT_WIDTH].join(", "),
                 sets.join(", ")
             )),
             challenge_owner: d.sql("SELECT @user_id FROM {p}challenges WHERE id = ?"),

@@ -23,7 +23,7 @@ pub(super) async fn try_create_challenge(
     match MySql::execute(
         On::Tx(&mut *tx),
         &q.upsert_challenge,
-        &challenge::insert_args(c),
+        &challenge::Stored::new(c).args(),
     )
     .await
     {

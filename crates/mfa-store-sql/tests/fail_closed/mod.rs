@@ -54,6 +54,7 @@ pub(crate) fn challenge(user: &str, tries: u32) -> Challenge {
         expires_at: t + Duration::from_secs(600),
         attempts_left: tries,
         consumed: false,
+        plan: None,
     }
 }
 

@@ -18,7 +18,7 @@ use crate::dialect::Dialect;
 use crate::engine::Engine;
 use crate::store::{DEFAULT_PURGE_BATCH, SqlStore};
 
-/// The select list of a counter: its key, then [`STATE`].
+/// The select list of a counter: its key, then its state ([`state`]'s columns).
 pub(crate) const COLUMNS: &str =
     "@counter_key, window_start, window_end, count, consecutive, locked_until";
 
@@ -103,14 +103,13 @@ pub(crate) fn keyed<E: Engine>(row: &E::Row) -> SResult<(String, CounterState)> 
     Ok((key, state(&mut c)?))
 }
 
-/// One take's result from a row `(i, taken, <state>)`: its position in the batch and what it
-/// did (the PostgreSQL statement and the MySQL routine answer in this shape).
+/// One take's result from the next columns `(i, taken, <state>)`: its position in the batch
+/// and what it did (the PostgreSQL and MySQL routines answer in this shape).
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
-pub(crate) fn take_row<E: Engine>(row: &E::Row) -> SResult<(usize, CounterTake)> {
-    let mut c = Cols::<E>::new(row);
+pub(crate) fn take_from<E: Engine>(c: &mut Cols<'_, E>) -> SResult<(usize, CounterTake)> {
     let i = usize::try_from(c.int("i")?).map_err(|_| corrupt("i"))?;
-    let taken = c.int("taken")? != 0;
-    let state = state(&mut c)?;
+    let taken = c.boolean("taken")?;
+    let state = state(c)?;
     Ok((i, taken_or_refused(taken, state)))
 }
 

@@ -81,7 +81,7 @@ pub trait Engine: Db + Sized {
     ) -> impl Future<Output = SResult<Option<TrustedDevice>>> + Send;
 
     /// The takes of `CounterStore::take_counters`, in order, stopping after the first refusal,
-    /// in one round trip (one statement or one transaction).
+    /// in one round trip (one statement or routine call) or one transaction.
     fn take(
         store: &SqlStore<Self>,
         takes: &[KeyTake],

@@ -42,7 +42,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 3,
         shared: include_str!("../migrations/0003_challenge_plan.sql"),
-        only: &[],
+        only: &[
+            (
+                "postgres",
+                include_str!("../migrations/postgres/0003_flow.sql"),
+            ),
+            ("mysql", include_str!("../migrations/mysql/0003_flow.sql")),
+        ],
     },
 ];
 

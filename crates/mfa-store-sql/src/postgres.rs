@@ -2,10 +2,10 @@
 //!
 //! READ COMMITTED. Every guessing-bounding operation is one statement whose condition is
 //! re-checked on the locked row (EvalPlanQual), so a racer that waited sees the winner's value.
-//! A batch of counter takes is one statement too: a chain of data-modifying CTEs, each take
-//! running only if the one before it returned a row.
-
-use std::collections::HashSet;
+//! What one statement cannot express is a function of the schema
+//! (`migrations/postgres/0003_flow.sql`), called by one statement: the counter takes (a loop
+//! that stops at the first refusal, each take seeing rows committed while it waited) and the
+//! lock.
 
 use mfa_core::CodeDigest;
 use mfa_store::{
@@ -14,14 +14,15 @@ use mfa_store::{
 use sqlx::Postgres;
 use sqlx::postgres::PgPool;
 
-use crate::challenge;
-use crate::convert::{is_retryable, is_unique_violation};
-use crate::counter::{KeyTake, in_order, take_row};
-use crate::db::{Arg, Db, On, Sql};
+use crate::challenge::{self, Stored};
+use crate::convert::{corrupt, is_retryable, is_unique_violation};
+use crate::counter::{self, KeyTake, in_order, take_from};
+use crate::db::{Arg, Cols, Db, On, Sql};
 use crate::dialect::{Dialect, Syntax};
 use crate::engine::Engine;
 use crate::migrate;
-use crate::returning::{self, ReturningSql, challenge_upsert, take_upsert};
+use crate::returning::{self, ReturningSql, challenge_upsert};
+use crate::routines;
 use crate::store::{Retry, SqlStore};
 
 /// An `mfa-store` [`Store`](mfa_store::Store) on PostgreSQL (feature `postgres`).
@@ -60,6 +61,8 @@ pub struct PgSql {
     /// first; a row deleted by the same statement does not count against the unique keys).
     /// Another user's id is a primary-key violation and the statement changes nothing.
     create_challenge: Sql,
+    take: Sql,
+    lock: Sql,
 }
 
 impl AsRef<ReturningSql> for PgSql {
@@ -70,26 +73,21 @@ impl AsRef<ReturningSql> for PgSql {
 
 impl PgSql {
     fn new(d: &Dialect) -> Self {
-        let insert = challenge_upsert(&format!(
-            "SELECT {} FROM (SELECT COUNT(*) FROM gone) g",
-            ["?"; challenge::INSERT_WIDTH].join(", ")
-        ));
         Self {
             shared: ReturningSql::new(d),
             create_challenge: d.sql(&format!(
                 "WITH gone AS (DELETE FROM {{p}}challenges WHERE id = ? AND user_id = ? \
-                 RETURNING id) {insert}"
+                 RETURNING id) {}",
+                challenge_upsert(&format!(
+                    "SELECT {} FROM (SELECT COUNT(*) FROM gone) g",
+                    ["?"; challenge::INSERT_WIDTH].join(", ")
+                ))
             )),
+            take: d.sql("SELECT * FROM {p}take_list(?, CAST(? AS JSONB))"),
+            lock: d.sql("SELECT * FROM {p}lock_one(?, ?, ?)"),
         }
     }
 }
-
-/// How many times a batch whose refusal the statement could not show (the refused record was
-/// committed after the statement's snapshot) is run again from that take.
-const UNSEEN_REFUSAL_RUNS: usize = 3;
-
-/// The state columns a take returns.
-const STATE: &str = "window_start, window_end, count, consecutive, locked_until";
 
 impl Engine for Postgres {
     const SYNTAX: &'static Syntax = &SYNTAX;
@@ -141,20 +139,11 @@ impl Engine for Postgres {
     }
 
     async fn create_challenge(store: &SqlStore<Self>, challenge: &Challenge) -> SResult<()> {
+        let stored = Stored::new(challenge);
         let mut args = vec![Arg::Text(&challenge.id), Arg::Text(&challenge.user)];
-        let stored = challenge::Stored::new(challenge);
         args.extend(stored.args());
-        let sql = &store.sql().engine.create_challenge;
-        let mut retry = Retry::default();
-        loop {
-            match Self::execute(On::Pool(store.pool()), sql, &args).await {
-                Ok(_) => return Ok(()),
-                Err(e) if is_unique_violation(&e) => {
-                    return Err(StoreError::conflict("challenge id taken"));
-                }
-                Err(e) => retry.again(e.into(), is_retryable).await?,
-            }
-        }
+        run(store, &store.sql().engine.create_challenge, &args).await?;
+        Ok(())
     }
 
     async fn spend(store: &SqlStore<Self>, id: &str, now: i64) -> SResult<Option<Challenge>> {
@@ -170,122 +159,52 @@ impl Engine for Postgres {
         returning::touch_device(store, user, token, now).await
     }
 
+    /// One statement: the schema's `take_list` function.
     async fn take(
         store: &SqlStore<Self>,
         takes: &[KeyTake],
         now: i64,
     ) -> SResult<Vec<CounterTake>> {
-        let mut done = Vec::with_capacity(takes.len());
-        let mut rest = takes;
-        let mut unseen = 0_usize;
-        while !rest.is_empty() {
-            // A key twice in one statement would be two updates of one row, which PostgreSQL
-            // refuses: then the takes go one statement each (never the case in a login).
-            let n = if distinct(rest) { rest.len() } else { 1 };
-            let (batch, after) = rest.split_at(n);
-            let results = chain(store, batch, now).await?;
-            let made = results.len();
-            let refused = results.last().is_some_and(|t| !t.is_taken());
-            done.extend(results);
-            if refused {
-                break;
-            }
-            if made < batch.len() {
-                // Take `made` was refused on a record committed after the statement's
-                // snapshot, so the statement could not show it: run the rest again.
-                unseen = unseen.saturating_add(1);
-                if unseen > UNSEEN_REFUSAL_RUNS {
-                    return Err(StoreError::unavailable(std::io::Error::other(
-                        "a counter kept changing under its take",
-                    )));
-                }
-                rest = batch.get(made..).unwrap_or_default();
-                continue;
-            }
-            rest = after;
-        }
-        Ok(done)
+        let batch = routines::takes(takes, now);
+        let args = [Arg::Int(now), Arg::Text(&batch)];
+        let rows = run(store, &store.sql().engine.take, &args).await?;
+        let results = rows
+            .iter()
+            .map(|row| take_from::<Self>(&mut Cols::new(row)))
+            .collect::<SResult<Vec<_>>>()?;
+        in_order(results)
     }
 
+    /// One statement: the schema's `lock_one` function.
     async fn lock_counter(
         store: &SqlStore<Self>,
         key: &str,
         until: i64,
         now: i64,
     ) -> SResult<CounterState> {
-        returning::lock_counter(store, key, until, now).await
+        let args = [Arg::Text(key), Arg::Int(until), Arg::Int(now)];
+        let rows = run(store, &store.sql().engine.lock, &args).await?;
+        let row = rows.first().ok_or_else(|| corrupt("window_start"))?;
+        counter::state(&mut Cols::<Self>::new(row))
     }
 }
 
-/// Whether no key is taken twice.
-fn distinct(takes: &[KeyTake]) -> bool {
-    let mut seen = HashSet::with_capacity(takes.len());
-    takes.iter().all(|t| seen.insert(t.key.as_str()))
-}
-
-/// Runs `takes` as one statement (retrying a deadlock victim); returns the takes it made, in
-/// order, the last one a refusal if there was one it could show.
-async fn chain(
+/// Runs one statement on the pool and returns its rows, retrying it while it is a deadlock
+/// victim (the statement was rolled back whole); a unique violation is the `Conflict` of a
+/// challenge id another user holds (the only unique key these statements can break).
+async fn run(
     store: &SqlStore<Postgres>,
-    takes: &[KeyTake],
-    now: i64,
-) -> SResult<Vec<CounterTake>> {
-    let sql = chain_sql(&store.sql().dialect, takes.len());
-    let mut args = Vec::with_capacity(takes.len().saturating_mul(5));
-    for t in takes {
-        args.extend([
-            Arg::Text(&t.key),
-            Arg::Int(now),
-            Arg::Int(t.end),
-            Arg::Int(i64::from(t.limit)),
-            Arg::Text(&t.key),
-        ]);
-    }
+    sql: &Sql,
+    args: &[Arg<'_>],
+) -> SResult<Vec<sqlx::postgres::PgRow>> {
     let mut retry = Retry::default();
-    let rows = loop {
-        match Postgres::fetch_all(On::Pool(store.pool()), &sql, &args).await {
-            Ok(rows) => break rows,
+    loop {
+        match Postgres::fetch_all(On::Pool(store.pool()), sql, args).await {
+            Ok(rows) => return Ok(rows),
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::conflict("challenge id taken"));
+            }
             Err(e) => retry.again(e.into(), is_retryable).await?,
         }
-    };
-    let results = rows
-        .iter()
-        .map(take_row::<Postgres>)
-        .collect::<SResult<Vec<_>>>()?;
-    in_order(results)
-}
-
-/// The statement of `n` takes: `t<i>` is take `i`, run only if `t<i-1>` returned its row
-/// (stop at the first refusal); `r<i>` reads, and locks, the record take `i` refused.
-/// Parameters per take, in order: key, now, window end, limit, key.
-fn chain_sql(d: &Dialect, n: usize) -> Sql {
-    let mut ctes = Vec::with_capacity(n.saturating_mul(2));
-    let mut rows = Vec::with_capacity(n.saturating_mul(2));
-    for i in 0..n {
-        let after = match i.checked_sub(1) {
-            Some(previous) => format!(" WHERE EXISTS (SELECT 1 FROM t{previous})"),
-            None => String::new(),
-        };
-        let attempted = after.replace(" WHERE", " AND");
-        let upsert = take_upsert(
-            &format!("SELECT ?, ?, ?, 1, 1{after}"),
-            &format!("RETURNING {STATE}"),
-        );
-        ctes.push(format!("t{i} AS ({upsert})"));
-        ctes.push(format!(
-            "r{i} AS (SELECT {STATE} FROM {{p}}counters WHERE counter_key = ? \
-             AND NOT EXISTS (SELECT 1 FROM t{i}){attempted} FOR UPDATE)"
-        ));
-        rows.push(format!(
-            "SELECT CAST({i} AS BIGINT) AS i, CAST(1 AS BIGINT) AS taken, {STATE} FROM t{i}"
-        ));
-        rows.push(format!(
-            "SELECT CAST({i} AS BIGINT), CAST(0 AS BIGINT), {STATE} FROM r{i}"
-        ));
     }
-    d.sql(&format!(
-        "WITH {} {}",
-        ctes.join(", "),
-        rows.join(" UNION ALL ")
-    ))
 }

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use mfa_store::{AttemptPlan, Take};
 
+use crate::counter::KeyTake;
+
 fn push_hex(out: &mut String, text: &str) {
     for byte in text.as_bytes() {
         let _ = write!(out, "{byte:02x}");
@@ -56,6 +58,17 @@ fn window_ms(window: Duration) -> i64 {
     i64::try_from(window.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A batch of takes made at `now` (ms): `[[hex key, window ms, limit], ..]`, each window the
+/// one that makes the routine's end (`now + window`, saturating) the take's own end exactly.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn takes(takes: &[KeyTake], now: i64) -> String {
+    let mut out = String::new();
+    push_list(&mut out, takes, |out, t| {
+        push_take(out, &t.key, t.end.saturating_sub(now), t.limit);
+    });
+    out
+}
+
 /// What the `plan_takes` column holds for `plan` (see `migrations/0003_challenge_plan.sql`):
 /// `{"tag": hex | null, "r": [take, ..], "u": [take, ..]}`.
 pub(crate) fn plan(plan: &AttemptPlan) -> String {
@@ -95,5 +108,11 @@ mod tests {
             super::plan(&plan),
             format!("{{\"tag\":\"5c\",\"r\":[],\"u\":[[\"{hex_key}\",1500,3]]}}")
         );
+        let batch = [KeyTake {
+            key: "ab".into(),
+            end: 9000,
+            limit: 4,
+        }];
+        assert_eq!(takes(&batch, 1000), "[[\"6162\",8000,4]]");
     }
 }

@@ -11,17 +11,17 @@ use std::time::Duration;
 
 use mfa_core::CodeDigest;
 use mfa_store::{Challenge, CounterState, CounterTake, Result as SResult, TrustedDevice};
-use sqlx::Sqlite;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool};
+use sqlx::{Sqlite, Transaction};
 
-use crate::challenge;
+use crate::challenge::{self, Stored};
 use crate::convert::{conflict_or, corrupt, store_err};
 use crate::counter::{self, KeyTake, keyed, taken_or_refused};
 use crate::db::{Arg, Db, On, Sql};
 use crate::dialect::{Dialect, Syntax};
 use crate::engine::Engine;
-use crate::returning::{self, ReturningSql, challenge_upsert, take_upsert};
-use crate::store::SqlStore;
+use crate::returning::{self, ReturningSql, challenge_upsert};
+use crate::store::{SqlStore, fetch_optional_on};
 use crate::{Result, SqlStoreConfig, migrate};
 
 /// An `mfa-store` [`Store`](mfa_store::Store) on SQLite (feature `sqlite`).
@@ -66,6 +66,8 @@ pub struct LiteSql {
     take_one: Sql,
     /// The state of one counter, read after a refusal.
     state: Sql,
+    /// `lock_counter`: key, now, now, until.
+    lock: Sql,
 }
 
 impl AsRef<ReturningSql> for LiteSql {
@@ -91,7 +93,130 @@ impl LiteSql {
                 "SELECT {} FROM {{p}}counters WHERE counter_key = ?",
                 counter::COLUMNS
             )),
+            // An empty window at now; the consecutive failures of a live record kept; a lock
+            // only ever extended (an expired record counts as absent).
+            lock: d.sql(&format!(
+                "INSERT INTO {{p}}counters AS c (counter_key, window_start, window_end, count, \
+                 consecutive, locked_until) VALUES (?, ?, ?, 0, 0, ?) \
+                 ON CONFLICT (counter_key) DO UPDATE SET \
+                 window_start = excluded.window_start, window_end = excluded.window_end, \
+                 count = 0, \
+                 consecutive = CASE WHEN excluded.window_start >= c.expires_at \
+                   THEN 0 ELSE c.consecutive END, \
+                 locked_until = CASE WHEN excluded.window_start >= c.expires_at \
+                   THEN excluded.locked_until \
+                   ELSE MAX(COALESCE(c.locked_until, excluded.locked_until), \
+                            excluded.locked_until) END \
+                 RETURNING {}",
+                counter::COLUMNS
+            )),
         }
+    }
+}
+
+/// The bounded take of one key as a template (PostgreSQL's `take_one` function runs the same
+/// upsert): an insert of a fresh record from `source`
+/// (`counter_key, window_start = now, window_end, 1, 1`), or, on an existing record, the update
+/// `CounterStore::take_counter` describes, made only where its `WHERE` allows it (a refusal
+/// changes nothing and returns no row). The limit is the placeholder after `source`'s.
+fn take_upsert(source: &str, returning: &str) -> String {
+    // `excluded.window_start` is now. Expired (now >= the retention end): a new record. Else
+    // locked: refused. Else the window ended: a new window, consecutive + 1. Else room left:
+    // count + 1. Else refused. Every SET reads the row as it was before the update.
+    format!(
+        "INSERT INTO {{p}}counters AS c \
+         (counter_key, window_start, window_end, count, consecutive) {source} \
+         ON CONFLICT (counter_key) DO UPDATE SET \
+         window_start = CASE WHEN excluded.window_start >= c.window_end \
+           THEN excluded.window_start ELSE c.window_start END, \
+         window_end = CASE WHEN excluded.window_start >= c.window_end \
+           THEN excluded.window_end ELSE c.window_end END, \
+         count = CASE WHEN excluded.window_start >= c.window_end THEN 1 ELSE c.count + 1 END, \
+         consecutive = CASE WHEN excluded.window_start >= c.expires_at \
+           THEN 1 ELSE c.consecutive + 1 END, \
+         locked_until = CASE WHEN excluded.window_start >= c.expires_at \
+           THEN NULL ELSE c.locked_until END \
+         WHERE excluded.window_start >= c.expires_at \
+           OR ((c.locked_until IS NULL OR c.locked_until <= excluded.window_start) \
+               AND (excluded.window_start >= c.window_end OR c.count < ?)) \
+         {returning}"
+    )
+}
+
+impl SqlStore<Sqlite> {
+    /// `create_challenge` on an open write transaction: delete this user's row with this id,
+    /// then insert, replacing the user's challenge of this purpose; another user's id is a
+    /// primary-key violation, a `Conflict` (the caller rolls back).
+    async fn create_on(&self, conn: &mut SqliteConnection, challenge: &Challenge) -> SResult<()> {
+        let q = &self.sql().engine;
+        let own = [Arg::Text(&challenge.id), Arg::Text(&challenge.user)];
+        Sqlite::execute(On::Tx(&mut *conn), &q.delete_own_challenge, &own)
+            .await
+            .map_err(store_err)?;
+        let stored = Stored::new(challenge);
+        Sqlite::execute(On::Tx(conn), &q.upsert_challenge, &stored.args())
+            .await
+            .map_err(|e| conflict_or(e, "challenge id taken"))?;
+        Ok(())
+    }
+
+    /// The takes of `take_counters` on an open write transaction: each take is one upsert that
+    /// returns its row only if it counted; a refusal reads the record as it is (under the same
+    /// write lock) and ends the batch.
+    async fn take_on(
+        &self,
+        conn: &mut SqliteConnection,
+        takes: &[KeyTake],
+        now: i64,
+    ) -> SResult<Vec<CounterTake>> {
+        let q = &self.sql().engine;
+        let mut done = Vec::with_capacity(takes.len());
+        for take in takes {
+            let args = [
+                Arg::Text(&take.key),
+                Arg::Int(now),
+                Arg::Int(take.end),
+                Arg::Int(i64::from(take.limit)),
+            ];
+            let taken = Sqlite::fetch_optional(On::Tx(&mut *conn), &q.take_one, &args)
+                .await
+                .map_err(store_err)?;
+            if let Some(row) = taken {
+                done.push(taken_or_refused(true, keyed::<Sqlite>(&row)?.1));
+                continue;
+            }
+            let row = Sqlite::fetch_optional(On::Tx(&mut *conn), &q.state, &[Arg::Text(&take.key)])
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| corrupt("counter_key"))?;
+            done.push(taken_or_refused(false, keyed::<Sqlite>(&row)?.1));
+            break;
+        }
+        Ok(done)
+    }
+
+    /// `lock_counter` of storage key `key` on `on`: one upsert.
+    async fn lock_on(
+        &self,
+        on: On<'_, Sqlite>,
+        key: &str,
+        until: i64,
+        now: i64,
+    ) -> SResult<CounterState> {
+        let args = [
+            Arg::Text(key),
+            Arg::Int(now),
+            Arg::Int(now),
+            Arg::Int(until),
+        ];
+        let row = fetch_optional_on(on, &self.sql().engine.lock, &args, keyed::<Sqlite>).await?;
+        row.map(|(_, state)| state)
+            .ok_or_else(|| corrupt("counter_key"))
+    }
+
+    /// A `BEGIN IMMEDIATE` transaction on the pool.
+    async fn begin(&self) -> SResult<Transaction<'static, Sqlite>> {
+        Sqlite::begin_write(self.pool()).await.map_err(store_err)
     }
 }
 
@@ -166,20 +291,10 @@ impl Engine for Sqlite {
         pool.begin_with("BEGIN IMMEDIATE").await
     }
 
-    /// One `BEGIN IMMEDIATE` transaction: delete this user's row with this id, then insert,
-    /// replacing the user's challenge of this purpose; another user's id is a primary-key
-    /// violation, rolled back as a `Conflict`.
+    /// One `BEGIN IMMEDIATE` transaction of [`create_on`](SqlStore::create_on).
     async fn create_challenge(store: &SqlStore<Self>, challenge: &Challenge) -> SResult<()> {
-        let q = &store.sql().engine;
-        let mut tx = Self::begin_write(store.pool()).await.map_err(store_err)?;
-        let own = [Arg::Text(&challenge.id), Arg::Text(&challenge.user)];
-        Self::execute(On::Tx(&mut *tx), &q.delete_own_challenge, &own)
-            .await
-            .map_err(store_err)?;
-        let stored = challenge::Stored::new(challenge);
-        Self::execute(On::Tx(&mut *tx), &q.upsert_challenge, &stored.args())
-            .await
-            .map_err(|e| conflict_or(e, "challenge id taken"))?;
+        let mut tx = store.begin().await?;
+        store.create_on(&mut tx, challenge).await?;
         tx.commit().await.map_err(store_err)
     }
 
@@ -196,38 +311,14 @@ impl Engine for Sqlite {
         returning::touch_device(store, user, token, now).await
     }
 
-    /// One `BEGIN IMMEDIATE` transaction: each take is one upsert that returns its row only if
-    /// it counted; a refusal reads the record as it is (under the same write lock) and ends
-    /// the batch.
+    /// One `BEGIN IMMEDIATE` transaction of [`take_on`](SqlStore::take_on).
     async fn take(
         store: &SqlStore<Self>,
         takes: &[KeyTake],
         now: i64,
     ) -> SResult<Vec<CounterTake>> {
-        let q = &store.sql().engine;
-        let mut tx = Self::begin_write(store.pool()).await.map_err(store_err)?;
-        let mut done = Vec::with_capacity(takes.len());
-        for take in takes {
-            let args = [
-                Arg::Text(&take.key),
-                Arg::Int(now),
-                Arg::Int(take.end),
-                Arg::Int(i64::from(take.limit)),
-            ];
-            let taken = Self::fetch_optional(On::Tx(&mut *tx), &q.take_one, &args)
-                .await
-                .map_err(store_err)?;
-            if let Some(row) = taken {
-                done.push(taken_or_refused(true, keyed::<Self>(&row)?.1));
-                continue;
-            }
-            let row = Self::fetch_optional(On::Tx(&mut *tx), &q.state, &[Arg::Text(&take.key)])
-                .await
-                .map_err(store_err)?
-                .ok_or_else(|| corrupt("counter_key"))?;
-            done.push(taken_or_refused(false, keyed::<Self>(&row)?.1));
-            break;
-        }
+        let mut tx = store.begin().await?;
+        let done = store.take_on(&mut tx, takes, now).await?;
         tx.commit().await.map_err(store_err)?;
         Ok(done)
     }
@@ -238,6 +329,6 @@ impl Engine for Sqlite {
         until: i64,
         now: i64,
     ) -> SResult<CounterState> {
-        returning::lock_counter(store, key, until, now).await
+        store.lock_on(On::Pool(store.pool()), key, until, now).await
     }
 }

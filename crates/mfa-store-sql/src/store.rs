@@ -177,9 +177,7 @@ impl<E: Engine> SqlStore<E> {
 
     /// Runs a write in autocommit; returns how many rows it changed.
     pub(crate) async fn execute(&self, sql: &Sql, args: &[Arg<'_>]) -> SResult<u64> {
-        E::execute(On::Pool(&self.pool), sql, args)
-            .await
-            .map_err(store_err)
+        execute_on(On::Pool(&self.pool), sql, args).await
     }
 
     /// Runs a read in autocommit and decodes its first row.
@@ -189,10 +187,7 @@ impl<E: Engine> SqlStore<E> {
         args: &[Arg<'_>],
         decode: impl Fn(&E::Row) -> SResult<T>,
     ) -> SResult<Option<T>> {
-        let row = E::fetch_optional(On::Pool(&self.pool), sql, args)
-            .await
-            .map_err(store_err)?;
-        row.as_ref().map(decode).transpose()
+        fetch_optional_on(On::Pool(&self.pool), sql, args, decode).await
     }
 
     /// Runs a read in autocommit and decodes every row.
@@ -202,10 +197,7 @@ impl<E: Engine> SqlStore<E> {
         args: &[Arg<'_>],
         decode: impl Fn(&E::Row) -> SResult<T>,
     ) -> SResult<Vec<T>> {
-        let rows = E::fetch_all(On::Pool(&self.pool), sql, args)
-            .await
-            .map_err(store_err)?;
-        rows.iter().map(decode).collect()
+        fetch_all_on(On::Pool(&self.pool), sql, args, decode).await
     }
 
     /// Deletes expired rows with `sql` (`expires_at <= ?1 .. LIMIT ?2`) until a batch is short.
@@ -221,6 +213,37 @@ impl<E: Engine> SqlStore<E> {
             }
         }
     }
+}
+
+/// Runs a write on `on`; returns how many rows it changed.
+pub(crate) async fn execute_on<E: Engine>(
+    on: On<'_, E>,
+    sql: &Sql,
+    args: &[Arg<'_>],
+) -> SResult<u64> {
+    E::execute(on, sql, args).await.map_err(store_err)
+}
+
+/// Runs a read on `on` and decodes its first row.
+pub(crate) async fn fetch_optional_on<E: Engine, T>(
+    on: On<'_, E>,
+    sql: &Sql,
+    args: &[Arg<'_>],
+    decode: impl Fn(&E::Row) -> SResult<T>,
+) -> SResult<Option<T>> {
+    let row = E::fetch_optional(on, sql, args).await.map_err(store_err)?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Runs a read on `on` and decodes every row.
+pub(crate) async fn fetch_all_on<E: Engine, T>(
+    on: On<'_, E>,
+    sql: &Sql,
+    args: &[Arg<'_>],
+    decode: impl Fn(&E::Row) -> SResult<T>,
+) -> SResult<Vec<T>> {
+    let rows = E::fetch_all(on, sql, args).await.map_err(store_err)?;
+    rows.iter().map(decode).collect()
 }
 
 /// [`SqlStore::pool_options`] for any database.

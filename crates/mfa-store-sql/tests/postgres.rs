@@ -146,9 +146,10 @@ async fn version_1_migrates_forward() {
     );
 }
 
-/// A take refused on a record committed after its statement began (the statement waited for
-/// the row lock of another instance's insert, so its snapshot does not show the row) still
-/// answers the refusal with the record's state: that take runs again in a new statement.
+/// A take refused on a record committed after its statement began (the take waited for the
+/// row lock of another instance's insert, so the statement's snapshot does not show the row)
+/// still answers the refusal with the record's state: the function reads it in a statement of
+/// its own, with a snapshot of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusal_on_a_record_committed_meanwhile_is_reported() {
     let Some(t) = PgStore::throwaway().await else {
@@ -177,7 +178,7 @@ async fn refusal_on_a_record_committed_meanwhile_is_reported() {
     for _ in 0..400 {
         let waiting: Option<i32> = sqlx::query_scalar(
             "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
-             AND position('mfa_counters' in query) > 0 LIMIT 1",
+             AND position('mfa_take_list' in query) > 0 LIMIT 1",
         )
         .fetch_optional(t.pool())
         .await
@@ -296,6 +297,7 @@ async fn killed_connection_fails_closed() {
         admin: t.pool().clone(),
         holder: None,
     };
-    let counters = format!("{tables}counters");
-    fail_closed::killed_mid_operation(t.clone_store(), killer, &tables, &counters).await;
+    // The take runs inside the schema's function; the server shows the statement that called it.
+    let takes = format!("{tables}take_list");
+    fail_closed::killed_mid_operation(t.clone_store(), killer, &tables, &takes).await;
 }

@@ -198,7 +198,8 @@ where
 /// Kills the connection of each guessing-bounding operation mid-statement and checks the claim
 /// of this module. `tables` is the qualified table prefix (`schema.mfa_`, `mfa_`), whose table
 /// names mark the statements to kill; `counters_marker` marks the counter take's statement
-/// (MySQL runs it inside a routine, whose statement text the server shows as it is written).
+/// (the take runs inside a routine: PostgreSQL shows the statement that called it, MySQL the
+/// routine's statement as it is written).
 pub(crate) async fn killed_mid_operation<S: Store + 'static, K: Killer>(
     store: S,
     mut killer: K,

@@ -251,8 +251,7 @@ impl<'r, D: Db> Cols<'r, D> {
         Self::at(row, 0)
     }
 
-    /// A reader at column `first` of `row` (a row that holds several parts side by side, or
-    /// a routine's row after its tag).
+    /// A reader at column `first` of `row` (a row that holds several parts side by side).
     pub(crate) fn at(row: &'r D::Row, first: usize) -> Self {
         Self { row, next: first }
     }

@@ -7,11 +7,11 @@ use mfa_core::CodeDigest;
 use mfa_store::{Challenge, Result as SResult, TrustedDevice};
 
 use crate::challenge::{self, INSERT_COLUMNS};
-use crate::db::{Arg, Sql};
+use crate::db::{Arg, On, Sql};
 use crate::device::{self, COLUMNS as DEVICE_COLUMNS};
 use crate::dialect::Dialect;
 use crate::engine::Engine;
-use crate::store::SqlStore;
+use crate::store::{SqlStore, fetch_optional_on};
 
 /// The statements PostgreSQL and SQLite share beyond the common ones.
 #[derive(Debug)]
@@ -59,19 +59,17 @@ pub(crate) fn challenge_upsert(source: &str) -> String {
     )
 }
 
+/// Spends one try of `id` on `on` (the pool, or a transaction it is a step of); the
+/// challenge after the try, or `None` if nothing was spent.
 pub(crate) async fn spend<E: Engine<Sql: AsRef<ReturningSql>>>(
     store: &SqlStore<E>,
+    on: On<'_, E>,
     id: &str,
     now: i64,
 ) -> SResult<Option<Challenge>> {
     let args = [Arg::Text(id), Arg::Int(now)];
-    store
-        .fetch_optional(
-            &store.sql().engine.as_ref().spend,
-            &args,
-            challenge::challenge::<E>,
-        )
-        .await
+    let sql = &store.sql().engine.as_ref().spend;
+    fetch_optional_on(on, sql, &args, challenge::challenge::<E>).await
 }
 
 pub(crate) async fn touch_device<E: Engine<Sql: AsRef<ReturningSql>>>(

@@ -1,7 +1,8 @@
-//! The JSON documents server-side routines read (PostgreSQL's functions, MySQL's procedures),
-//! written once for both.
+//! The JSON documents the server-side routines read (PostgreSQL's functions, MySQL's
+//! procedures: `migrations/{postgres,mysql}/0003_flow.sql`), written once for both.
 //!
-//! Lists of any length (a batch of takes, a plan) reach a routine as one JSON text argument. Every string in them is the hex of its UTF-8 bytes, so nothing needs
+//! Lists of any length (a batch of takes, a plan, a settlement) reach a routine as one JSON
+//! text argument. Every string in them is the hex of its UTF-8 bytes, so nothing needs
 //! escaping and a MySQL identifier (`VARBINARY`) gets exactly its bytes back; numbers are
 //! plain JSON integers (milliseconds, steps, limits). SQLite runs no routine; it writes the
 //! plan's document too, so the `plan_takes` column means the same on every engine.
@@ -9,9 +10,18 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use mfa_store::{AttemptPlan, Take};
+use mfa_store::{AttemptPlan, AuditEvent, Settlement, Take};
 
+use crate::convert::millis;
 use crate::counter::KeyTake;
+
+/// `text` as lowercase hex of its UTF-8 bytes.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn hex(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().saturating_mul(2));
+    push_hex(&mut out, text);
+    out
+}
 
 fn push_hex(out: &mut String, text: &str) {
     for byte in text.as_bytes() {
@@ -87,27 +97,126 @@ pub(crate) fn plan(plan: &AttemptPlan) -> String {
     out
 }
 
+/// Audit records: `[[at, hex user, hex kind, hex outcome, hex ip | null, hex user agent |
+/// null, hex actor | null], ..]`.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn audit(events: &[AuditEvent]) -> String {
+    let mut out = String::new();
+    push_list(&mut out, events, |out, e| {
+        let ip = e.client.ip.map(|ip| ip.to_string());
+        let _ = write!(out, "[{},", millis(e.at));
+        push_string(out, &e.user);
+        out.push(',');
+        push_string(out, e.kind.as_str());
+        out.push(',');
+        push_string(out, e.outcome.as_str());
+        out.push(',');
+        push_opt_string(out, ip.as_deref());
+        out.push(',');
+        push_opt_string(out, e.client.user_agent.as_deref());
+        out.push(',');
+        push_opt_string(out, e.actor.as_deref());
+        out.push(']');
+    });
+    out
+}
+
+/// A settlement whose step (if any) fits the `BIGINT` it is stored as: `{"user": hex,
+/// "advance": [hex factor, step] | null, "consume": [hex id, ..], "resets": [hex key, ..],
+/// "refunds": [hex key, ..], "locks": [[hex key, until ms], ..], "audit": [..] (as
+/// [`audit`])}`.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn settlement(s: &Settlement, step: Option<i64>) -> String {
+    let keys = |out: &mut String, keys: &[mfa_store::CounterKey]| {
+        push_list(out, keys, |out, k| push_string(out, &k.storage_key()));
+    };
+    let mut out = String::from("{\"user\":");
+    push_string(&mut out, &s.user);
+    out.push_str(",\"advance\":");
+    match (&s.advance, step) {
+        (Some((factor, _)), Some(step)) => {
+            out.push('[');
+            push_string(&mut out, factor);
+            let _ = write!(out, ",{step}]");
+        }
+        _ => out.push_str("null"),
+    }
+    out.push_str(",\"consume\":");
+    push_list(&mut out, &s.consume, |out, id| push_string(out, id));
+    out.push_str(",\"resets\":");
+    keys(&mut out, &s.resets);
+    out.push_str(",\"refunds\":");
+    keys(&mut out, &s.refunds);
+    out.push_str(",\"locks\":");
+    push_list(&mut out, &s.locks, |out, (key, until)| {
+        out.push('[');
+        push_string(out, &key.storage_key());
+        let _ = write!(out, ",{}]", millis(*until));
+    });
+    out.push_str(",\"audit\":");
+    out.push_str(&audit(&s.audit));
+    out.push('}');
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use mfa_store::{CounterKey, CounterScope};
+    use std::time::UNIX_EPOCH;
+
+    use mfa_store::{AuditKind, AuditOutcome, ClientInfo, CounterKey, CounterScope};
 
     use super::*;
 
     #[test]
     fn strings_are_hex_so_nothing_needs_escaping() {
-        let key = CounterKey::new("n", CounterScope::Account("é\"],".into()));
-        let mut hex_key = String::new();
-        push_hex(&mut hex_key, &key.storage_key());
-        assert_eq!(hex_key, "313a6e61353ac3a9225d2c");
+        assert_eq!(hex("a\"\\é"), "61225cc3a9");
+        let key = CounterKey::new("n", CounterScope::Account("\"],".into()));
         let plan = AttemptPlan {
-            tag: Some("\\".into()),
+            tag: None,
             recognised: Vec::new(),
-            unrecognised: vec![Take::new(key, Duration::from_millis(1500), 3)],
+            unrecognised: vec![Take::new(key.clone(), Duration::from_millis(1500), 3)],
         };
         assert_eq!(
             super::plan(&plan),
-            format!("{{\"tag\":\"5c\",\"r\":[],\"u\":[[\"{hex_key}\",1500,3]]}}")
+            format!(
+                "{{\"tag\":null,\"r\":[],\"u\":[[\"{}\",1500,3]]}}",
+                hex(&key.storage_key())
+            )
         );
+    }
+
+    #[test]
+    fn settlements_and_takes_as_the_routines_read_them() {
+        let at = UNIX_EPOCH + Duration::from_millis(5000);
+        let key = CounterKey::new("k", CounterScope::Client("c".into()));
+        let s = Settlement {
+            user: "u".into(),
+            advance: Some(("f".into(), 7)),
+            consume: vec!["x".into()],
+            resets: vec![key.clone()],
+            refunds: Vec::new(),
+            locks: vec![(key.clone(), at)],
+            audit: vec![AuditEvent {
+                at,
+                user: "u".into(),
+                kind: AuditKind::LOCKED,
+                outcome: AuditOutcome::Denied,
+                client: ClientInfo::default(),
+                actor: Some("a".into()),
+            }],
+        };
+        let k = hex(&key.storage_key());
+        assert_eq!(
+            settlement(&s, Some(7)),
+            format!(
+                "{{\"user\":\"75\",\"advance\":[\"66\",7],\"consume\":[\"78\"],\
+                 \"resets\":[\"{k}\"],\"refunds\":[],\"locks\":[[\"{k}\",5000]],\
+                 \"audit\":[[5000,\"75\",\"{}\",\"{}\",null,null,\"61\"]]}}",
+                hex("account.locked"),
+                hex("denied")
+            )
+        );
+        assert!(settlement(&s, None).contains("\"advance\":null"));
         let batch = [KeyTake {
             key: "ab".into(),
             end: 9000,

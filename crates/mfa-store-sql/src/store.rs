@@ -16,7 +16,7 @@ use crate::db::{Arg, On, Sql};
 use crate::dialect::Dialect;
 use crate::engine::Engine;
 use crate::{Result, SqlStoreConfig};
-use crate::{audit, challenge, counter, device, recovery, settings, totp};
+use crate::{audit, challenge, counter, device, flow, recovery, settings, totp};
 
 /// How many rows one purge statement deletes at most, when the trait's purge methods run.
 pub const DEFAULT_PURGE_BATCH: u32 = 1000;
@@ -50,6 +50,7 @@ pub(crate) struct Statements<E: Engine> {
     pub(crate) device: device::DeviceSql,
     pub(crate) audit: audit::AuditSql,
     pub(crate) settings: settings::SettingsSql,
+    pub(crate) flow: flow::FlowSql,
     pub(crate) engine: E::Sql,
 }
 
@@ -110,6 +111,7 @@ impl<E: Engine> SqlStore<E> {
             device: device::DeviceSql::new(&dialect),
             audit: audit::AuditSql::new(&dialect),
             settings: settings::SettingsSql::new(&dialect),
+            flow: flow::FlowSql::new(&dialect),
             engine: E::sql(&dialect),
             dialect,
         };

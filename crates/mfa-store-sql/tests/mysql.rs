@@ -21,7 +21,7 @@ use mfa_store_sql::testkit::mysql_url;
 use mfa_store_sql::{MySqlStore, SqlStoreConfig};
 
 use common::migration::{OLD, Seed, fixture_statements, normalized};
-use common::round_trips::{Proxy, per_operation, report};
+use common::round_trips::{Proxy, login, per_operation, report};
 
 /// Every check of the kit, one store handle per check, in one throwaway database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -193,9 +193,9 @@ async fn unreachable_server_fails_closed() {
 }
 
 /// The round trips of each operation, through a counting proxy, on the pool settings
-/// `connect()` uses. A batch of counter takes, a lock and a new challenge is one routine call;
-/// the two operations that return the row they changed without a routine (`RETURNING`
-/// missing) are a transaction.
+/// `connect()` uses. A batch of counter takes, a lock, a new challenge and each coarse
+/// operation of a login is one routine call; the two fine-grained operations that return the
+/// row they changed without a routine (`RETURNING` missing) are a transaction.
 #[tokio::test(flavor = "current_thread")]
 async fn round_trips_per_operation() {
     let Some(t) = MySqlStore::throwaway().await else {
@@ -222,6 +222,7 @@ async fn round_trips_per_operation() {
         let expected = if transactions.contains(op) { 4 } else { 1 };
         assert_eq!(*n, expected, "{op}");
     }
+    assert_eq!(login(&rows), 4, "a whole TOTP login");
     pool.close().await;
 }
 

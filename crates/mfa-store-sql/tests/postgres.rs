@@ -23,7 +23,7 @@ use mfa_store_sql::testkit::postgres_url;
 use mfa_store_sql::{PgStore, SqlStoreConfig};
 
 use common::migration::{OLD, Seed, fixture_statements, normalized};
-use common::round_trips::{Proxy, per_operation, report};
+use common::round_trips::{Proxy, login, per_operation, report};
 
 /// Every check of the kit, one store handle per check, in one throwaway schema.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -210,7 +210,8 @@ async fn unreachable_server_fails_closed() {
 }
 
 /// The round trips of each operation, through a counting proxy, on the pool settings
-/// `connect()` uses: a batch of counter takes is one, whatever it does.
+/// `connect()` uses: a batch of counter takes is one, whatever it does, and so is each coarse
+/// operation of a login (a whole TOTP login: four).
 #[tokio::test(flavor = "current_thread")]
 async fn round_trips_per_operation() {
     let Some(t) = PgStore::throwaway().await else {
@@ -234,6 +235,7 @@ async fn round_trips_per_operation() {
     for (op, n) in &rows {
         assert_eq!(*n, 1, "{op}: one statement, one round trip");
     }
+    assert_eq!(login(&rows), 4, "a whole TOTP login");
     pool.close().await;
 }
 

@@ -1,11 +1,13 @@
 -- mfa-store-sql, version 3, MySQL/MariaDB only: the routines behind the counter takes, the
--- lock and the creation of a challenge, so that each is one CALL: one round trip. MySQL has no
--- RETURNING, so without a routine an operation that must say what it changed is a transaction
--- of four round trips.
+-- lock, the creation of a challenge and the coarse operations of a login
+-- (`mfa_store::FlowStore`), so that each is one CALL: one round trip. MySQL has no RETURNING,
+-- so without a routine an operation that must say what it changed is a transaction of four
+-- round trips.
 --
--- The building blocks (`take_one`, `take_each`, `lock_one`, `put_challenge`) control no
--- transaction; the procedures the store calls (`take_list`, `lock_counter`,
--- `create_challenge`) run them in one transaction, and on any error roll back and resignal (the store retries a deadlock victim, and reports a
+-- The building blocks (`take_one`, `take_each`, `lock_one`, `put_challenge`, `append_audits`)
+-- control no transaction; the procedures the store calls (`take_list`, `lock_counter`,
+-- `create_challenge`, `open_ticket`, `attempt`, `settle`) run them in one transaction, and on
+-- any error roll back and resignal (the store retries a deadlock victim, and reports a
 -- duplicate id, signalled as error 1062, as a conflict). Rows decide by reading the row they
 -- hold under an exclusive lock, so a racer that waited sees the winner's write. Strings inside
 -- JSON arguments are hex of their bytes (`routines.rs`). SQL SECURITY INVOKER: a routine can
@@ -22,6 +24,10 @@ DROP PROCEDURE IF EXISTS {n}lock_one;
 DROP PROCEDURE IF EXISTS {n}lock_counter;
 DROP PROCEDURE IF EXISTS {n}put_challenge;
 DROP PROCEDURE IF EXISTS {n}create_challenge;
+DROP PROCEDURE IF EXISTS {n}append_audits;
+DROP PROCEDURE IF EXISTS {n}open_ticket;
+DROP PROCEDURE IF EXISTS {n}attempt;
+DROP PROCEDURE IF EXISTS {n}settle;
 
 DELIMITER $$
 
@@ -224,6 +230,178 @@ BEGIN
         p_binding_digest, p_created_at, p_expires_at, p_attempts_left, p_consumed, p_plan,
         p_plan_takes);
     COMMIT;
+END $$
+
+-- Appends audit records: [[at, hex user, hex kind, hex outcome, hex ip | null,
+-- hex user agent | null, hex actor | null], ..], in order (so `seq` follows it).
+CREATE PROCEDURE {n}append_audits(IN p_events LONGTEXT)
+    MODIFIES SQL DATA
+    SQL SECURITY INVOKER
+BEGIN
+    DECLARE i, n BIGINT DEFAULT 0;
+    SET n = COALESCE(JSON_LENGTH(p_events), 0);
+    WHILE i < n DO
+        INSERT INTO {p}audit_events (at, user_id, kind, outcome, ip, user_agent, actor)
+            VALUES (CAST(JSON_EXTRACT(p_events, CONCAT('$[', i, '][0]')) AS SIGNED),
+                {n}unhex_at(p_events, CONCAT('$[', i, '][1]')),
+                CONVERT({n}unhex_at(p_events, CONCAT('$[', i, '][2]')) USING utf8mb4),
+                CONVERT({n}unhex_at(p_events, CONCAT('$[', i, '][3]')) USING utf8mb4),
+                CONVERT({n}unhex_at(p_events, CONCAT('$[', i, '][4]')) USING utf8mb4),
+                CONVERT({n}unhex_at(p_events, CONCAT('$[', i, '][5]')) USING utf8mb4),
+                CONVERT({n}unhex_at(p_events, CONCAT('$[', i, '][6]')) USING utf8mb4));
+        SET i = i + 1;
+    END WHILE;
+END $$
+
+-- `FlowStore::open_ticket`: the take of the budget (p_key, p_end, p_limit) and, only if it
+-- counted, the ticket (as create_challenge) and its audit records (as append_audits), in one
+-- transaction; then one row: taken and the budget's state.
+CREATE PROCEDURE {n}open_ticket(IN p_now BIGINT, IN p_key VARBINARY(1024), IN p_end BIGINT,
+    IN p_limit BIGINT, IN p_id VARBINARY(255), IN p_user VARBINARY(255),
+    IN p_purpose VARBINARY(255), IN p_kind VARCHAR(32) CHARACTER SET utf8mb4,
+    IN p_code_digest VARBINARY(64), IN p_link_digest VARBINARY(64),
+    IN p_binding_digest VARBINARY(64), IN p_created_at BIGINT, IN p_expires_at BIGINT,
+    IN p_attempts_left BIGINT, IN p_consumed BOOLEAN, IN p_plan TEXT CHARACTER SET utf8mb4,
+    IN p_plan_takes TEXT CHARACTER SET utf8mb4, IN p_audit LONGTEXT)
+    MODIFIES SQL DATA
+    SQL SECURITY INVOKER
+BEGIN
+    DECLARE taken BOOLEAN;
+    DECLARE ws, we, cnt, cons, lck BIGINT;
+    DECLARE EXIT HANDLER FOR SQLEXCEPTION
+    BEGIN
+        ROLLBACK;
+        RESIGNAL;
+    END;
+    START TRANSACTION;
+    CALL {n}take_one(p_now, p_key, p_end, p_limit, taken, ws, we, cnt, cons, lck);
+    IF taken THEN
+        CALL {n}put_challenge(p_id, p_user, p_purpose, p_kind, p_code_digest, p_link_digest,
+            p_binding_digest, p_created_at, p_expires_at, p_attempts_left, p_consumed,
+            p_plan, p_plan_takes);
+        CALL {n}append_audits(p_audit);
+    END IF;
+    COMMIT;
+    SELECT taken, ws, we, cnt, cons, lck;
+END $$
+
+-- `FlowStore::attempt`, in one transaction. Spends a try of live challenge p_id; if spent,
+-- returns it ('c', its columns, recognised), takes its plan's list for p_tag (hex, or NULL)
+-- with take_each ('t' rows), and, if p_factors and every take counted, returns the user's
+-- TOTP factors ('f' rows). If no try was spent, returns what names the refusal ('r',
+-- expires_at, consumed, attempts_left), or nothing for an unknown id.
+CREATE PROCEDURE {n}attempt(IN p_id VARBINARY(255), IN p_now BIGINT, IN p_tag LONGTEXT,
+    IN p_factors BOOLEAN)
+    MODIFIES SQL DATA
+    SQL SECURITY INVOKER
+BEGIN
+    DECLARE v_user VARBINARY(255);
+    DECLARE v_plan LONGTEXT;
+    DECLARE v_recognised BOOLEAN DEFAULT FALSE;
+    DECLARE v_all BOOLEAN DEFAULT TRUE;
+    DECLARE EXIT HANDLER FOR SQLEXCEPTION
+    BEGIN
+        ROLLBACK;
+        RESIGNAL;
+    END;
+    START TRANSACTION;
+    UPDATE {p}challenges SET attempts_left = attempts_left - 1
+        WHERE id = p_id AND NOT consumed AND expires_at > p_now AND attempts_left > 0;
+    IF ROW_COUNT() = 1 THEN
+        SELECT user_id, plan_takes INTO v_user, v_plan FROM {p}challenges WHERE id = p_id;
+        -- Compared as bytes: no collation can make two tags equal.
+        SET v_recognised = COALESCE({n}unhex_at(v_plan, '$.tag') = UNHEX(p_tag), FALSE);
+        SELECT 'c' AS part, CONVERT(id USING utf8mb4), CONVERT(user_id USING utf8mb4),
+                CONVERT(purpose USING utf8mb4), kind, code_digest, link_digest,
+                binding_digest, created_at, expires_at, attempts_left, consumed, plan,
+                v_recognised
+            FROM {p}challenges WHERE id = p_id;
+        IF v_plan IS NOT NULL THEN
+            CALL {n}take_each(p_now, JSON_EXTRACT(v_plan, IF(v_recognised, '$.r', '$.u')),
+                v_all);
+        END IF;
+        IF p_factors AND v_all THEN
+            SELECT 'f' AS part, CONVERT(user_id USING utf8mb4), CONVERT(id USING utf8mb4),
+                    sealed_secret, algorithm, digits, period, label, status, last_used_step,
+                    created_at, confirmed_at
+                FROM {p}totp_factors WHERE user_id = v_user ORDER BY created_at, id;
+        END IF;
+    ELSE
+        SELECT 'r' AS part, expires_at, consumed, attempts_left
+            FROM {p}challenges WHERE id = p_id;
+    END IF;
+    COMMIT;
+END $$
+
+-- `FlowStore::settle`, all or nothing, in one transaction. p_settlement: {"user": hex,
+-- "advance": [hex factor, step] | null, "consume": [hex id, ..], "resets": [hex key, ..],
+-- "refunds": [hex key, ..], "locks": [[hex key, until], ..], "audit": [event, ..] (as
+-- append_audits)}. The conditions first, each a conditional write on the row it locks (so of
+-- concurrent settlements of one step or one challenge exactly one holds); the first that
+-- changes no row rolls everything back and answers held = FALSE. Then the counters, in the
+-- order the provided `settle` applies them, and the audit records; held = TRUE.
+CREATE PROCEDURE {n}settle(IN p_now BIGINT, IN p_settlement LONGTEXT)
+    MODIFIES SQL DATA
+    SQL SECURITY INVOKER
+BEGIN
+    DECLARE i, n, step BIGINT DEFAULT 0;
+    DECLARE cons, lck BIGINT;
+    DECLARE v_user VARBINARY(255) DEFAULT {n}unhex_at(p_settlement, '$.user');
+    DECLARE EXIT HANDLER FOR SQLEXCEPTION
+    BEGIN
+        ROLLBACK;
+        RESIGNAL;
+    END;
+    START TRANSACTION;
+    settlement: BEGIN
+        IF JSON_TYPE(JSON_EXTRACT(p_settlement, '$.advance')) = 'ARRAY' THEN
+            SET step = CAST(JSON_EXTRACT(p_settlement, '$.advance[1]') AS SIGNED);
+            UPDATE {p}totp_factors SET last_used_step = step
+                WHERE user_id = v_user AND id = {n}unhex_at(p_settlement, '$.advance[0]')
+                    AND status = 'confirmed'
+                    AND (last_used_step IS NULL OR last_used_step < step);
+            IF ROW_COUNT() <> 1 THEN
+                ROLLBACK;
+                SELECT FALSE AS held;
+                LEAVE settlement;
+            END IF;
+        END IF;
+        SET i = 0, n = COALESCE(JSON_LENGTH(p_settlement, '$.consume'), 0);
+        WHILE i < n DO
+            UPDATE {p}challenges SET consumed = TRUE
+                WHERE id = {n}unhex_at(p_settlement, CONCAT('$.consume[', i, ']'))
+                    AND NOT consumed AND expires_at > p_now;
+            IF ROW_COUNT() <> 1 THEN
+                ROLLBACK;
+                SELECT FALSE AS held;
+                LEAVE settlement;
+            END IF;
+            SET i = i + 1;
+        END WHILE;
+        SET i = 0, n = COALESCE(JSON_LENGTH(p_settlement, '$.resets'), 0);
+        WHILE i < n DO
+            DELETE FROM {p}counters
+                WHERE counter_key = {n}unhex_at(p_settlement, CONCAT('$.resets[', i, ']'));
+            SET i = i + 1;
+        END WHILE;
+        SET i = 0, n = COALESCE(JSON_LENGTH(p_settlement, '$.refunds'), 0);
+        WHILE i < n DO
+            UPDATE {p}counters SET count = count - 1
+                WHERE counter_key = {n}unhex_at(p_settlement, CONCAT('$.refunds[', i, ']'))
+                    AND count > 0 AND window_end > p_now;
+            SET i = i + 1;
+        END WHILE;
+        SET i = 0, n = COALESCE(JSON_LENGTH(p_settlement, '$.locks'), 0);
+        WHILE i < n DO
+            CALL {n}lock_one({n}unhex_at(p_settlement, CONCAT('$.locks[', i, '][0]')),
+                CAST(JSON_EXTRACT(p_settlement, CONCAT('$.locks[', i, '][1]')) AS SIGNED),
+                p_now, cons, lck);
+            SET i = i + 1;
+        END WHILE;
+        CALL {n}append_audits(JSON_EXTRACT(p_settlement, '$.audit'));
+        COMMIT;
+        SELECT TRUE AS held;
+    END settlement;
 END $$
 
 DELIMITER ;

@@ -1,13 +1,15 @@
 -- mfa-store-sql, version 3, PostgreSQL only: the functions behind the counter takes and the
--- lock, each called by one statement (one round trip).
+-- coarse operations of a login (`mfa_store::FlowStore`), so that each is one round trip.
 --
 -- A function is used only where one statement cannot do the work: a loop whose length the
--- data decides (a batch of takes, stopping at the first refusal), each take seeing the rows
--- committed while it waited for a lock. A function runs inside its caller's statement:
--- everything it did commits or rolls back with that statement. Every statement in a function
--- takes a snapshot of its own (READ COMMITTED), so it sees rows committed while the function
--- ran. Strings inside JSON arguments are hex of their UTF-8 bytes (`routines.rs`). Functions
--- live beside the tables ({p}: schema and prefix).
+-- data decides (a batch of takes, or a ticket's plan, stopping at the first refusal), each
+-- take seeing the rows committed while it waited for a lock, and steps that must see each
+-- other's writes or be undone together (a settlement). `open_ticket` and
+-- `attempt` are single statements built in `postgres/flow.rs` around these functions. A
+-- function runs inside its caller's statement: everything it did commits or rolls back with
+-- that statement. Every statement in a function takes a snapshot of its own (READ COMMITTED),
+-- so it sees rows committed while the function ran. Strings inside JSON arguments are hex of
+-- their UTF-8 bytes (`routines.rs`). Functions live beside the tables ({p}: schema and prefix).
 
 DELIMITER //
 
@@ -105,6 +107,76 @@ BEGIN
                 excluded.locked_until) END
     RETURNING c.window_start, c.window_end, c.count, c.consecutive, c.locked_until
     INTO o_window_start, o_window_end, o_count, o_consecutive, o_locked_until;
+END
+$fn$ //
+
+-- Appends audit records: [[at, hex user, hex kind, hex outcome, hex ip | null,
+-- hex user agent | null, hex actor | null], ..], in order (so `seq` follows it).
+CREATE OR REPLACE FUNCTION {p}append_audits(p_events JSONB) RETURNS VOID
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_event JSONB;
+BEGIN
+    FOR v_i IN 0 .. COALESCE(jsonb_array_length(p_events), 0) - 1 LOOP
+        v_event := p_events -> v_i;
+        INSERT INTO {p}audit_events (at, user_id, kind, outcome, ip, user_agent, actor)
+        VALUES ((v_event ->> 0)::BIGINT, {p}unhex(v_event ->> 1), {p}unhex(v_event ->> 2),
+            {p}unhex(v_event ->> 3), {p}unhex(v_event ->> 4), {p}unhex(v_event ->> 5),
+            {p}unhex(v_event ->> 6));
+    END LOOP;
+END
+$fn$ //
+
+-- `FlowStore::settle`, all or nothing. p_settlement: {"user": hex, "advance": [hex factor,
+-- step] | null, "consume": [hex id, ..], "resets": [hex key, ..], "refunds": [hex key, ..],
+-- "locks": [[hex key, until], ..], "audit": [event, ..] (as append_audits)}.
+--
+-- The conditions run first, each one conditional write whose condition is re-checked on the
+-- latest row after waiting for its lock (so of concurrent settlements of one step or one
+-- challenge exactly one holds); the first that changes no row raises, which rolls back the
+-- block (a savepoint), so a refused settlement changes nothing. Then the counters, in the
+-- order the provided `settle` applies them (each statement sees the ones before), and the
+-- audit records.
+CREATE OR REPLACE FUNCTION {p}settle(p_now BIGINT, p_settlement JSONB) RETURNS BOOLEAN
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_user TEXT := {p}unhex(p_settlement ->> 'user');
+    v_advance JSONB := p_settlement -> 'advance';
+    v_text TEXT;
+    v_lock JSONB;
+BEGIN
+    BEGIN
+        IF jsonb_typeof(v_advance) = 'array' THEN
+            UPDATE {p}totp_factors SET last_used_step = (v_advance ->> 1)::BIGINT
+            WHERE user_id = v_user AND id = {p}unhex(v_advance ->> 0)
+                AND status = 'confirmed'
+                AND (last_used_step IS NULL OR last_used_step < (v_advance ->> 1)::BIGINT);
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'settlement refused';
+            END IF;
+        END IF;
+        FOR v_text IN SELECT jsonb_array_elements_text(p_settlement -> 'consume') LOOP
+            UPDATE {p}challenges SET consumed = TRUE
+            WHERE id = {p}unhex(v_text) AND NOT consumed AND expires_at > p_now;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'settlement refused';
+            END IF;
+        END LOOP;
+    EXCEPTION WHEN raise_exception THEN
+        RETURN FALSE;
+    END;
+    FOR v_text IN SELECT jsonb_array_elements_text(p_settlement -> 'resets') LOOP
+        DELETE FROM {p}counters WHERE counter_key = {p}unhex(v_text);
+    END LOOP;
+    FOR v_text IN SELECT jsonb_array_elements_text(p_settlement -> 'refunds') LOOP
+        UPDATE {p}counters SET count = count - 1
+        WHERE counter_key = {p}unhex(v_text) AND count > 0 AND window_end > p_now;
+    END LOOP;
+    FOR v_lock IN SELECT jsonb_array_elements(p_settlement -> 'locks') LOOP
+        PERFORM {p}lock_one({p}unhex(v_lock ->> 0), (v_lock ->> 1)::BIGINT, p_now);
+    END LOOP;
+    PERFORM {p}append_audits(p_settlement -> 'audit');
+    RETURN TRUE;
 END
 $fn$ //
 

@@ -4,12 +4,16 @@
 //! must say what it changed either is a transaction (the conditional write takes the row lock,
 //! a read in the same transaction returns the row it now owns, `COMMIT` releases it: spending a
 //! try, touching a device), or calls a stored routine that does the same on the server
-//! (`migrations/mysql/0003_flow.sql`): one round trip for the counter takes, the lock and the
-//! creation of a challenge. Deadlock victims are retried with a jittered backoff.
+//! (`migrations/mysql/0002_take_counters.sql` and `0003_flow.sql`): one round trip for the
+//! counter takes, the lock, the creation of a challenge and each coarse operation of a login
+//! (`flow.rs`). Deadlock victims are retried with a jittered backoff.
+
+mod flow;
 
 use mfa_core::CodeDigest;
 use mfa_store::{
-    Challenge, CounterState, CounterTake, Result as SResult, StoreError, TrustedDevice,
+    AttemptView, AuditEvent, Challenge, CounterState, CounterTake, Result as SResult, Settlement,
+    StoreError, TrustedDevice,
 };
 use sqlx::MySql;
 use sqlx::mysql::{MySqlDatabaseError, MySqlPool, MySqlRow};
@@ -87,6 +91,7 @@ pub struct MySqlSql {
     create_challenge: Sql,
     take: Sql,
     lock: Sql,
+    flow: flow::FlowSql,
 }
 
 impl MySqlSql {
@@ -114,6 +119,7 @@ impl MySqlSql {
             )),
             take: d.sql("CALL {n}take_list(?, ?)"),
             lock: d.sql("CALL {n}lock_counter(?, ?, ?)"),
+            flow: flow::FlowSql::new(d),
         }
     }
 }
@@ -286,5 +292,36 @@ impl Engine for MySql {
         let rows = call(store, &store.sql().engine.lock, &args).await?;
         let row = rows.first().ok_or_else(|| corrupt("window_start"))?;
         counter::state(&mut Cols::<Self>::new(row))
+    }
+
+    async fn open_ticket(
+        store: &SqlStore<Self>,
+        ticket: &Challenge,
+        budget: &KeyTake,
+        audit: &AuditEvent,
+        now: i64,
+    ) -> SResult<CounterTake> {
+        check_key(&budget.key)?;
+        check_plan(ticket)?;
+        flow::open_ticket(store, ticket, budget, audit, now).await
+    }
+
+    async fn attempt(
+        store: &SqlStore<Self>,
+        id: &str,
+        tag: Option<&str>,
+        factors: bool,
+        now: i64,
+    ) -> SResult<Option<AttemptView>> {
+        flow::attempt(store, id, tag, factors, now).await
+    }
+
+    async fn settle(
+        store: &SqlStore<Self>,
+        settlement: &Settlement,
+        step: Option<i64>,
+        now: i64,
+    ) -> SResult<bool> {
+        flow::settle(store, settlement, step, now).await
     }
 }

@@ -3,14 +3,20 @@
 //!
 //! One writer at a time: every write statement takes the database's write lock, and
 //! multi-statement operations begin with `BEGIN IMMEDIATE`, so they hold it from their first
-//! read. A batch of counter takes is one such transaction (in-process: no network round trip).
+//! read. A batch of counter takes is one such transaction, and so is each coarse operation of
+//! a login (`flow.rs`): in-process, with no network round trip to save.
+
+mod flow;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use mfa_core::CodeDigest;
-use mfa_store::{Challenge, CounterState, CounterTake, Result as SResult, TrustedDevice};
+use mfa_store::{
+    AttemptView, AuditEvent, Challenge, CounterState, CounterTake, Result as SResult, Settlement,
+    TrustedDevice,
+};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool};
 use sqlx::{Sqlite, Transaction};
 
@@ -299,7 +305,7 @@ impl Engine for Sqlite {
     }
 
     async fn spend(store: &SqlStore<Self>, id: &str, now: i64) -> SResult<Option<Challenge>> {
-        returning::spend(store, id, now).await
+        returning::spend(store, On::Pool(store.pool()), id, now).await
     }
 
     async fn touch_device(
@@ -330,5 +336,34 @@ impl Engine for Sqlite {
         now: i64,
     ) -> SResult<CounterState> {
         store.lock_on(On::Pool(store.pool()), key, until, now).await
+    }
+
+    async fn open_ticket(
+        store: &SqlStore<Self>,
+        ticket: &Challenge,
+        budget: &KeyTake,
+        audit: &AuditEvent,
+        now: i64,
+    ) -> SResult<CounterTake> {
+        flow::open_ticket(store, ticket, budget, audit, now).await
+    }
+
+    async fn attempt(
+        store: &SqlStore<Self>,
+        id: &str,
+        tag: Option<&str>,
+        factors: bool,
+        now: i64,
+    ) -> SResult<Option<AttemptView>> {
+        flow::attempt(store, id, tag, factors, now).await
+    }
+
+    async fn settle(
+        store: &SqlStore<Self>,
+        settlement: &Settlement,
+        step: Option<i64>,
+        now: i64,
+    ) -> SResult<bool> {
+        flow::settle(store, settlement, step, now).await
     }
 }

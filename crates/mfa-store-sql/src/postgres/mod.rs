@@ -4,12 +4,15 @@
 //! re-checked on the locked row (EvalPlanQual), so a racer that waited sees the winner's value.
 //! What one statement cannot express is a function of the schema
 //! (`migrations/postgres/0003_flow.sql`), called by one statement: the counter takes (a loop
-//! that stops at the first refusal, each take seeing rows committed while it waited) and the
-//! lock.
+//! that stops at the first refusal, each take seeing rows committed while it waited), the lock,
+//! and the settlement of an attempt. The coarse operations of a login are in `flow.rs`.
+
+mod flow;
 
 use mfa_core::CodeDigest;
 use mfa_store::{
-    Challenge, CounterState, CounterTake, Result as SResult, StoreError, TrustedDevice,
+    AttemptView, AuditEvent, Challenge, CounterState, CounterTake, Result as SResult, Settlement,
+    StoreError, TrustedDevice,
 };
 use sqlx::Postgres;
 use sqlx::postgres::PgPool;
@@ -63,6 +66,7 @@ pub struct PgSql {
     create_challenge: Sql,
     take: Sql,
     lock: Sql,
+    flow: flow::FlowSql,
 }
 
 impl AsRef<ReturningSql> for PgSql {
@@ -75,18 +79,34 @@ impl PgSql {
     fn new(d: &Dialect) -> Self {
         Self {
             shared: ReturningSql::new(d),
-            create_challenge: d.sql(&format!(
-                "WITH gone AS (DELETE FROM {{p}}challenges WHERE id = ? AND user_id = ? \
-                 RETURNING id) {}",
-                challenge_upsert(&format!(
-                    "SELECT {} FROM (SELECT COUNT(*) FROM gone) g",
-                    ["?"; challenge::INSERT_WIDTH].join(", ")
-                ))
-            )),
+            create_challenge: {
+                let (gone, insert) = create_challenge_parts(None);
+                d.sql(&format!("WITH {gone} {insert}"))
+            },
             take: d.sql("SELECT * FROM {p}take_list(?, CAST(? AS JSONB))"),
             lock: d.sql("SELECT * FROM {p}lock_one(?, ?, ?)"),
+            flow: flow::FlowSql::new(d),
         }
     }
+}
+
+/// The writes of `create_challenge` as two templates: `gone AS (..)`, the delete of this
+/// user's row with this id, and the insert that reads the delete's output (so the delete runs
+/// first). Both are made only where `condition` holds, if one is given. Parameters: the id and
+/// the user, then the challenge's values in `INSERT_COLUMNS` order.
+fn create_challenge_parts(condition: Option<&str>) -> (String, String) {
+    let (and, r#where) = match condition {
+        Some(c) => (format!(" AND {c}"), format!(" WHERE {c}")),
+        None => (String::new(), String::new()),
+    };
+    let values = ["?"; challenge::INSERT_WIDTH].join(", ");
+    let gone = format!(
+        "gone AS (DELETE FROM {{p}}challenges WHERE id = ? AND user_id = ?{and} RETURNING id)"
+    );
+    let insert = challenge_upsert(&format!(
+        "SELECT {values} FROM (SELECT COUNT(*) FROM gone) g{where}"
+    ));
+    (gone, insert)
 }
 
 impl Engine for Postgres {
@@ -147,7 +167,7 @@ impl Engine for Postgres {
     }
 
     async fn spend(store: &SqlStore<Self>, id: &str, now: i64) -> SResult<Option<Challenge>> {
-        returning::spend(store, id, now).await
+        returning::spend(store, On::Pool(store.pool()), id, now).await
     }
 
     async fn touch_device(
@@ -186,6 +206,35 @@ impl Engine for Postgres {
         let rows = run(store, &store.sql().engine.lock, &args).await?;
         let row = rows.first().ok_or_else(|| corrupt("window_start"))?;
         counter::state(&mut Cols::<Self>::new(row))
+    }
+
+    async fn open_ticket(
+        store: &SqlStore<Self>,
+        ticket: &Challenge,
+        budget: &KeyTake,
+        audit: &AuditEvent,
+        now: i64,
+    ) -> SResult<CounterTake> {
+        flow::open_ticket(store, ticket, budget, audit, now).await
+    }
+
+    async fn attempt(
+        store: &SqlStore<Self>,
+        id: &str,
+        tag: Option<&str>,
+        factors: bool,
+        now: i64,
+    ) -> SResult<Option<AttemptView>> {
+        flow::attempt(store, id, tag, factors, now).await
+    }
+
+    async fn settle(
+        store: &SqlStore<Self>,
+        settlement: &Settlement,
+        step: Option<i64>,
+        now: i64,
+    ) -> SResult<bool> {
+        flow::settle(store, settlement, step, now).await
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod common;
 mod fail_closed;
+mod flow;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -34,6 +35,15 @@ async fn conformance() {
         async move { store }
     })
     .await;
+}
+
+/// What this backend claims of the coarse operations beyond the kit (`tests/flow`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn coarse_operations_beyond_the_kit() {
+    let Some(store) = MySqlStore::throwaway().await else {
+        return;
+    };
+    flow::all(|| async { store.clone_store() }).await;
 }
 
 fn prefixed(prefix: &str) -> SqlStoreConfig {

@@ -11,6 +11,7 @@
 
 mod common;
 mod fail_closed;
+mod flow;
 
 use std::time::Duration;
 
@@ -47,6 +48,13 @@ async fn conformance_memory() {
         async move { store }
     })
     .await;
+}
+
+/// What this backend claims of the coarse operations beyond the kit (`tests/flow`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn coarse_operations_beyond_the_kit() {
+    let store = SqliteStore::throwaway().await;
+    flow::all(|| async { store.clone_store() }).await;
 }
 
 /// Two prefixes in one file are two stores; migrating again is harmless.

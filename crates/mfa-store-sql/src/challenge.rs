@@ -9,32 +9,44 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use mfa_core::{ChallengeKind, CodeDigest};
-use mfa_store::{AttemptOutcome, Challenge, ChallengeStore, Result as SResult};
+use mfa_store::{AttemptOutcome, AttemptPlan, Challenge, ChallengeStore, Result as SResult};
 
 use crate::convert::{corrupt, count, millis, opt_digest, time};
-use crate::db::{Arg, Cols, Sql};
+use crate::db::{Arg, Cols, On, Sql};
 use crate::dialect::Dialect;
 use crate::engine::Engine;
-use crate::store::{DEFAULT_PURGE_BATCH, SqlStore};
+use crate::routines;
+use crate::store::{DEFAULT_PURGE_BATCH, SqlStore, execute_on, fetch_optional_on};
 
 /// The select list of a challenge, in [`challenge`]'s order.
 pub(crate) const COLUMNS: &str = "@id, @user_id, @purpose, kind, code_digest, link_digest, \
-     binding_digest, created_at, expires_at, attempts_left, consumed";
+     binding_digest, created_at, expires_at, attempts_left, consumed, plan";
 
-/// The columns of an insert, in [`insert_args`]' order.
+/// How many columns [`COLUMNS`] has.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) const WIDTH: usize = 12;
+
+/// The columns of an insert, in [`Stored::args`]' order (MySQL's routine lists them itself).
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
 pub(crate) const INSERT_COLUMNS: &str = "id, user_id, purpose, kind, code_digest, link_digest, \
-     binding_digest, created_at, expires_at, attempts_left, consumed";
+     binding_digest, created_at, expires_at, attempts_left, consumed, plan, plan_takes";
+
+/// How many columns [`INSERT_COLUMNS`] has.
+pub(crate) const INSERT_WIDTH: usize = 13;
+
+/// The select list of what names a refusal, in [`refusal`]'s order.
+pub(crate) const REFUSAL_COLUMNS: &str = "expires_at, consumed, attempts_left";
 
 /// How many times a spend that found the challenge changed under it (a resend, a re-create
 /// between the `UPDATE` and the read that names the refusal) is tried again.
-const SPEND_TRIES: usize = 16;
+pub(crate) const SPEND_TRIES: usize = 16;
 
 /// The statements of challenges every engine runs.
 #[derive(Debug)]
 pub(crate) struct ChallengeSql {
     get: Sql,
-    refusal: Sql,
-    consume: Sql,
+    pub(crate) refusal: Sql,
+    pub(crate) consume: Sql,
     replace_code: Sql,
     delete: Sql,
     revoke_user: Sql,
@@ -47,8 +59,9 @@ impl ChallengeSql {
             get: d.sql(&format!(
                 "SELECT {COLUMNS} FROM {{p}}challenges WHERE id = ? AND expires_at > ?"
             )),
-            refusal: d
-                .sql("SELECT expires_at, consumed, attempts_left FROM {p}challenges WHERE id = ?"),
+            refusal: d.sql(&format!(
+                "SELECT {REFUSAL_COLUMNS} FROM {{p}}challenges WHERE id = ?"
+            )),
             consume: d.sql(
                 "UPDATE {p}challenges SET consumed = TRUE \
                  WHERE id = ? AND NOT consumed AND expires_at > ?",
@@ -66,7 +79,12 @@ impl ChallengeSql {
 
 /// A challenge from a row of [`COLUMNS`].
 pub(crate) fn challenge<E: Engine>(row: &E::Row) -> SResult<Challenge> {
-    let mut c = Cols::<E>::new(row);
+    read(&mut Cols::<E>::new(row))
+}
+
+/// A challenge from the next columns, in [`COLUMNS`] order. A plan that does not decode is
+/// `Corrupt`, never dropped: the budgets it names bound guessing.
+pub(crate) fn read<E: Engine>(c: &mut Cols<'_, E>) -> SResult<Challenge> {
     Ok(Challenge {
         id: c.text("id")?,
         user: c.text("user_id")?,
@@ -79,33 +97,66 @@ pub(crate) fn challenge<E: Engine>(row: &E::Row) -> SResult<Challenge> {
         expires_at: time(c.int("expires_at")?, "expires_at")?,
         attempts_left: count(c.int("attempts_left")?, "attempts_left")?,
         consumed: c.boolean("consumed")?,
+        plan: c
+            .opt_text("plan")?
+            .map(|text| AttemptPlan::decode(&text))
+            .transpose()?,
     })
 }
 
-/// The values of an insert of `c`, in [`INSERT_COLUMNS`] order.
-pub(crate) fn insert_args(c: &Challenge) -> [Arg<'_>; 11] {
-    fn digest(d: Option<&CodeDigest>) -> Arg<'_> {
-        Arg::OptBytes(d.map(|d| &d.as_bytes()[..]))
-    }
-    [
-        Arg::Text(&c.id),
-        Arg::Text(&c.user),
-        Arg::Text(&c.purpose),
-        Arg::Text(c.kind.as_str()),
-        digest(c.code_digest.as_ref()),
-        digest(c.link_digest.as_ref()),
-        digest(c.binding_digest.as_ref()),
-        Arg::Int(millis(c.created_at)),
-        Arg::Int(millis(c.expires_at)),
-        Arg::Int(i64::from(c.attempts_left)),
-        Arg::Bool(c.consumed),
-    ]
+/// A challenge as it is written: its plan encoded twice, for reading back (`plan`) and for
+/// the routines that take its budgets (`plan_takes`, see [`routines::plan`]).
+pub(crate) struct Stored<'a> {
+    challenge: &'a Challenge,
+    plan: Option<String>,
+    plan_takes: Option<String>,
 }
 
-/// Why nothing was spent, from the row as it is now; `None` if the row would now allow a try
-/// (it changed between the two statements), so the spend is tried again.
-fn refusal<E: Engine>(row: &E::Row, now: i64) -> SResult<Option<AttemptOutcome>> {
-    let mut c = Cols::<E>::new(row);
+impl<'a> Stored<'a> {
+    pub(crate) fn new(challenge: &'a Challenge) -> Self {
+        Self {
+            challenge,
+            plan: challenge.plan.as_ref().map(AttemptPlan::encode),
+            plan_takes: challenge.plan.as_ref().map(routines::plan),
+        }
+    }
+
+    /// The values of an insert, in [`INSERT_COLUMNS`] order.
+    pub(crate) fn args(&self) -> [Arg<'_>; INSERT_WIDTH] {
+        fn digest(d: Option<&CodeDigest>) -> Arg<'_> {
+            Arg::OptBytes(d.map(|d| &d.as_bytes()[..]))
+        }
+        let c = self.challenge;
+        [
+            Arg::Text(&c.id),
+            Arg::Text(&c.user),
+            Arg::Text(&c.purpose),
+            Arg::Text(c.kind.as_str()),
+            digest(c.code_digest.as_ref()),
+            digest(c.link_digest.as_ref()),
+            digest(c.binding_digest.as_ref()),
+            Arg::Int(millis(c.created_at)),
+            Arg::Int(millis(c.expires_at)),
+            Arg::Int(i64::from(c.attempts_left)),
+            Arg::Bool(c.consumed),
+            Arg::OptText(self.plan.as_deref()),
+            Arg::OptText(self.plan_takes.as_deref()),
+        ]
+    }
+}
+
+/// Why nothing was spent, from a row of [`REFUSAL_COLUMNS`] as it is now; `None` if the row
+/// would now allow a try (it changed after the spend looked at it), so the spend is tried
+/// again.
+pub(crate) fn refusal<E: Engine>(row: &E::Row, now: i64) -> SResult<Option<AttemptOutcome>> {
+    refusal_from(&mut Cols::<E>::new(row), now)
+}
+
+/// [`refusal`] from the next columns.
+pub(crate) fn refusal_from<E: Engine>(
+    c: &mut Cols<'_, E>,
+    now: i64,
+) -> SResult<Option<AttemptOutcome>> {
     let (expires, consumed, left) = (
         c.int("expires_at")?,
         c.boolean("consumed")?,
@@ -120,6 +171,26 @@ fn refusal<E: Engine>(row: &E::Row, now: i64) -> SResult<Option<AttemptOutcome>>
     } else {
         None
     })
+}
+
+impl<E: Engine> SqlStore<E> {
+    /// `consume_challenge` on `on` (the pool, or a transaction it is a step of).
+    pub(crate) async fn consume_on(&self, on: On<'_, E>, id: &str, now: i64) -> SResult<bool> {
+        let args = [Arg::Text(id), Arg::Int(now)];
+        Ok(execute_on(on, &self.sql().challenge.consume, &args).await? == 1)
+    }
+
+    /// Why no try of `id` was spent, read on `on`: `None` for an unknown id, `Some(None)` if
+    /// the row would now allow a try.
+    pub(crate) async fn refusal_on(
+        &self,
+        on: On<'_, E>,
+        id: &str,
+        now: i64,
+    ) -> SResult<Option<Option<AttemptOutcome>>> {
+        let sql = &self.sql().challenge.refusal;
+        fetch_optional_on(on, sql, &[Arg::Text(id)], |row| refusal::<E>(row, now)).await
+    }
 }
 
 #[async_trait]
@@ -144,12 +215,7 @@ impl<E: Engine> ChallengeStore for SqlStore<E> {
                 });
             }
             // Nothing was spent; this read only names the refusal.
-            let refused = self
-                .fetch_optional(&self.sql().challenge.refusal, &[Arg::Text(id)], |row| {
-                    refusal::<E>(row, now)
-                })
-                .await?;
-            match refused {
+            match self.refusal_on(On::Pool(self.pool()), id, now).await? {
                 None => return Ok(AttemptOutcome::NotFound),
                 Some(Some(outcome)) => return Ok(outcome),
                 Some(None) => {}
@@ -160,8 +226,8 @@ impl<E: Engine> ChallengeStore for SqlStore<E> {
     }
 
     async fn consume_challenge(&self, id: &str, now: SystemTime) -> SResult<bool> {
-        let args = [Arg::Text(id), Arg::Int(millis(now))];
-        Ok(self.execute(&self.sql().challenge.consume, &args).await? == 1)
+        self.consume_on(On::Pool(self.pool()), id, millis(now))
+            .await
     }
 
     async fn replace_challenge_code(

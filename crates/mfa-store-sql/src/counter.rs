@@ -13,12 +13,12 @@ use mfa_store::{
 };
 
 use crate::convert::{corrupt, count, millis, time};
-use crate::db::{Arg, Cols, Sql};
+use crate::db::{Arg, Cols, On, Sql};
 use crate::dialect::Dialect;
 use crate::engine::Engine;
-use crate::store::{DEFAULT_PURGE_BATCH, SqlStore};
+use crate::store::{DEFAULT_PURGE_BATCH, SqlStore, execute_on};
 
-/// The select list of a counter: its key, then [`STATE`].
+/// The select list of a counter: its key, then its state ([`state`]'s columns).
 pub(crate) const COLUMNS: &str =
     "@counter_key, window_start, window_end, count, consecutive, locked_until";
 
@@ -34,7 +34,7 @@ pub struct KeyTake {
 }
 
 impl KeyTake {
-    fn new(key: &CounterKey, window: Duration, limit: u32, now: SystemTime) -> Self {
+    pub(crate) fn new(key: &CounterKey, window: Duration, limit: u32, now: SystemTime) -> Self {
         Self {
             key: key.storage_key(),
             end: millis(window_end(now, window)),
@@ -49,8 +49,8 @@ pub(crate) struct CounterSql {
     get: Sql,
     /// `SELECT .. WHERE counter_key IN (`, closed per call.
     batch_prefix: String,
-    refund: Sql,
-    reset: Sql,
+    pub(crate) refund: Sql,
+    pub(crate) reset: Sql,
     pub(crate) purge: Sql,
     dialect: Dialect,
 }
@@ -103,15 +103,21 @@ pub(crate) fn keyed<E: Engine>(row: &E::Row) -> SResult<(String, CounterState)> 
     Ok((key, state(&mut c)?))
 }
 
-/// One take's result from a row `(i, taken, <state>)`: its position in the batch and what it
-/// did (the PostgreSQL statement and the MySQL routine answer in this shape).
+/// One take's result from the next columns `(i, taken, <state>)`: its position in the batch
+/// and what it did (the PostgreSQL and MySQL routines answer in this shape).
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
-pub(crate) fn take_row<E: Engine>(row: &E::Row) -> SResult<(usize, CounterTake)> {
-    let mut c = Cols::<E>::new(row);
+pub(crate) fn take_from<E: Engine>(c: &mut Cols<'_, E>) -> SResult<(usize, CounterTake)> {
     let i = usize::try_from(c.int("i")?).map_err(|_| corrupt("i"))?;
-    let taken = c.int("taken")? != 0;
-    let state = state(&mut c)?;
+    let taken = c.boolean("taken")?;
+    let state = state(c)?;
     Ok((i, taken_or_refused(taken, state)))
+}
+
+/// What a take answered from the next columns `(taken, <state>)`.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn taken_from<E: Engine>(c: &mut Cols<'_, E>) -> SResult<CounterTake> {
+    let taken = c.boolean("taken")?;
+    Ok(taken_or_refused(taken, state(c)?))
 }
 
 /// [`CounterTake`] from a flag.
@@ -137,6 +143,22 @@ pub(crate) fn in_order(mut rows: Vec<(usize, CounterTake)>) -> SResult<Vec<Count
         out.push(take);
     }
     Ok(out)
+}
+
+impl<E: Engine> SqlStore<E> {
+    /// `refund_counter` of storage key `key` on `on` (the pool, or a transaction it is a step
+    /// of).
+    pub(crate) async fn refund_on(&self, on: On<'_, E>, key: &str, now: i64) -> SResult<()> {
+        let args = [Arg::Text(key), Arg::Int(now)];
+        execute_on(on, &self.sql().counter.refund, &args).await?;
+        Ok(())
+    }
+
+    /// `reset_counter` of storage key `key` on `on`.
+    pub(crate) async fn reset_on(&self, on: On<'_, E>, key: &str) -> SResult<()> {
+        execute_on(on, &self.sql().counter.reset, &[Arg::Text(key)]).await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -169,9 +191,8 @@ impl<E: Engine> CounterStore for SqlStore<E> {
     }
 
     async fn refund_counter(&self, key: &CounterKey, now: SystemTime) -> SResult<()> {
-        let args = [Arg::Text(&key.storage_key()), Arg::Int(millis(now))];
-        self.execute(&self.sql().counter.refund, &args).await?;
-        Ok(())
+        self.refund_on(On::Pool(self.pool()), &key.storage_key(), millis(now))
+            .await
     }
 
     async fn lock_counter(
@@ -184,9 +205,8 @@ impl<E: Engine> CounterStore for SqlStore<E> {
     }
 
     async fn reset_counter(&self, key: &CounterKey) -> SResult<()> {
-        let args = [Arg::Text(&key.storage_key())];
-        self.execute(&self.sql().counter.reset, &args).await?;
-        Ok(())
+        self.reset_on(On::Pool(self.pool()), &key.storage_key())
+            .await
     }
 
     async fn counter(&self, key: &CounterKey, now: SystemTime) -> SResult<Option<CounterState>> {

@@ -248,7 +248,12 @@ pub(crate) struct Cols<'r, D: Db> {
 impl<'r, D: Db> Cols<'r, D> {
     /// A reader at the first column of `row`.
     pub(crate) fn new(row: &'r D::Row) -> Self {
-        Self { row, next: 0 }
+        Self::at(row, 0)
+    }
+
+    /// A reader at column `first` of `row` (a row that holds several parts side by side).
+    pub(crate) fn at(row: &'r D::Row, first: usize) -> Self {
+        Self { row, next: first }
     }
 
     fn read<T>(

@@ -1,19 +1,24 @@
 //! [`Engine`]: what one database engine adds to the shared code, implemented by sqlx's database
-//! types (`sqlx::Postgres`, `sqlx::MySql`, `sqlx::Sqlite`) in `postgres.rs`, `mysql.rs` and
-//! `sqlite.rs`.
+//! types (`sqlx::Postgres`, `sqlx::MySql`, `sqlx::Sqlite`) in `postgres/`, `mysql/` and
+//! `sqlite/`.
 //!
 //! Everything else is written once: each entity's statements, the decoding of its rows and its
 //! `mfa-store` trait live in the entity's file (`totp.rs`, `challenge.rs`, ...) and run on every
 //! engine. An engine supplies its [`Syntax`] (placeholders, types, upsert spelling), how it
 //! connects, migrates and begins a read-modify-write transaction, and the few operations whose
 //! *shape* differs: those that return the row they changed (PostgreSQL and SQLite have
-//! `RETURNING`, MySQL needs a transaction or a routine) and the batch take.
+//! `RETURNING`, MySQL needs a transaction or a routine), the batch take, and the coarse
+//! operations of a login (`FlowStore`: one statement around the engine's functions on
+//! PostgreSQL, one routine call on MySQL, one transaction on SQLite).
 
 use std::fmt::Debug;
 use std::future::Future;
 
 use mfa_core::CodeDigest;
-use mfa_store::{Challenge, CounterState, CounterTake, Result as SResult, TrustedDevice};
+use mfa_store::{
+    AttemptView, AuditEvent, Challenge, CounterState, CounterTake, Result as SResult, Settlement,
+    TrustedDevice,
+};
 use sqlx::{Pool, Transaction};
 
 use crate::counter::KeyTake;
@@ -81,7 +86,7 @@ pub trait Engine: Db + Sized {
     ) -> impl Future<Output = SResult<Option<TrustedDevice>>> + Send;
 
     /// The takes of `CounterStore::take_counters`, in order, stopping after the first refusal,
-    /// in one round trip (one statement or one transaction).
+    /// in one round trip (one statement or routine call) or one transaction.
     fn take(
         store: &SqlStore<Self>,
         takes: &[KeyTake],
@@ -95,4 +100,37 @@ pub trait Engine: Db + Sized {
         until: i64,
         now: i64,
     ) -> impl Future<Output = SResult<CounterState>> + Send;
+
+    /// `FlowStore::open_ticket` in one atomic step: the take of `budget` and, only if it was
+    /// counted, `ticket` stored as [`create_challenge`](Self::create_challenge) stores it and
+    /// `audit` appended. A conflict (another user's ticket id) changes nothing, the take
+    /// included.
+    fn open_ticket(
+        store: &SqlStore<Self>,
+        ticket: &Challenge,
+        budget: &KeyTake,
+        audit: &AuditEvent,
+        now: i64,
+    ) -> impl Future<Output = SResult<CounterTake>> + Send;
+
+    /// `FlowStore::attempt` in one atomic step: the try, the takes of the plan's list for
+    /// `tag` and the read of the factors. `None` if no try was spent and the read that names
+    /// the refusal found the challenge changed since (nothing was done: the caller tries
+    /// again).
+    fn attempt(
+        store: &SqlStore<Self>,
+        id: &str,
+        tag: Option<&str>,
+        factors: bool,
+        now: i64,
+    ) -> impl Future<Output = SResult<Option<AttemptView>>> + Send;
+
+    /// `FlowStore::settle` in one atomic step, all or nothing; `step` is the settlement's step
+    /// to advance to (checked to fit the column by the caller).
+    fn settle(
+        store: &SqlStore<Self>,
+        settlement: &Settlement,
+        step: Option<i64>,
+        now: i64,
+    ) -> impl Future<Output = SResult<bool>> + Send;
 }

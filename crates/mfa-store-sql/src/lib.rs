@@ -13,6 +13,7 @@ mod dialect;
 mod engine;
 mod error;
 mod migrate;
+mod routines;
 mod store;
 
 // -- one module per entity: its statements, its rows and its mfa-store trait ---------------
@@ -20,6 +21,7 @@ mod audit;
 mod challenge;
 mod counter;
 mod device;
+mod flow;
 mod recovery;
 mod settings;
 mod totp;

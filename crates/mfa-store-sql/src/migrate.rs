@@ -39,6 +39,17 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             include_str!("../migrations/mysql/0002_take_counters.sql"),
         )],
     },
+    Migration {
+        version: 3,
+        shared: include_str!("../migrations/0003_challenge_plan.sql"),
+        only: &[
+            (
+                "postgres",
+                include_str!("../migrations/postgres/0003_flow.sql"),
+            ),
+            ("mysql", include_str!("../migrations/mysql/0003_flow.sql")),
+        ],
+    },
 ];
 
 /// The newest version this crate knows.

@@ -24,10 +24,9 @@ impl SettingsSql {
     pub(crate) fn new(d: &Dialect) -> Self {
         let upsert = d.upsert("user_id", &["enabled", "preferred", "email", "phone"]);
         Self {
-            get: d.sql(
-                "SELECT @user_id, enabled, preferred, email, phone FROM {p}settings \
-                 WHERE user_id = ?",
-            ),
+            get: d.sql(&format!(
+                "SELECT {COLUMNS} FROM {{p}}settings WHERE user_id = ?"
+            )),
             put: d.sql(&format!(
                 "INSERT INTO {{p}}settings (user_id, enabled, preferred, email, phone) \
                  VALUES (?, ?, ?, ?, ?) {upsert}"
@@ -36,12 +35,20 @@ impl SettingsSql {
     }
 }
 
-/// Settings from a row. `enabled` holds the methods' stable names, comma-separated; the
-/// destinations are stored as text and parsed again, so a value that no longer parses is
-/// corrupt (and the caller fails closed) rather than used.
-fn settings<E: Engine>(row: &E::Row) -> SResult<MfaSettings> {
-    let mut c = Cols::<E>::new(row);
-    let user = c.text("user_id")?;
+/// The select list of settings, in [`read`]'s order.
+pub(crate) const COLUMNS: &str = "@user_id, enabled, preferred, email, phone";
+
+/// How many columns [`COLUMNS`] has.
+pub(crate) const WIDTH: usize = 5;
+
+/// Settings from the next columns, in [`COLUMNS`] order; `None` where the columns are `NULL`
+/// (a left join that found no row). `enabled` holds the methods' stable names,
+/// comma-separated; the destinations are stored as text and parsed again, so a value that no
+/// longer parses is corrupt (and the caller fails closed) rather than used.
+pub(crate) fn read<E: Engine>(c: &mut Cols<'_, E>) -> SResult<Option<MfaSettings>> {
+    let Some(user) = c.opt_text("user_id")? else {
+        return Ok(None);
+    };
     let enabled = c
         .text("enabled")?
         .split(',')
@@ -60,13 +67,18 @@ fn settings<E: Engine>(row: &E::Row) -> SResult<MfaSettings> {
         .opt_text("phone")?
         .map(|text| PhoneNumber::parse(&text).map_err(|_| corrupt("phone")))
         .transpose()?;
-    Ok(MfaSettings {
+    Ok(Some(MfaSettings {
         user,
         enabled,
         preferred,
         email,
         phone,
-    })
+    }))
+}
+
+/// Settings from a row of [`COLUMNS`].
+fn settings<E: Engine>(row: &E::Row) -> SResult<MfaSettings> {
+    read(&mut Cols::<E>::new(row))?.ok_or_else(|| corrupt("user_id"))
 }
 
 #[async_trait]

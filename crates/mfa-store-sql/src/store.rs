@@ -16,7 +16,7 @@ use crate::db::{Arg, On, Sql};
 use crate::dialect::Dialect;
 use crate::engine::Engine;
 use crate::{Result, SqlStoreConfig};
-use crate::{audit, challenge, counter, device, recovery, settings, totp};
+use crate::{audit, challenge, counter, device, flow, recovery, settings, totp};
 
 /// How many rows one purge statement deletes at most, when the trait's purge methods run.
 pub const DEFAULT_PURGE_BATCH: u32 = 1000;
@@ -50,6 +50,7 @@ pub(crate) struct Statements<E: Engine> {
     pub(crate) device: device::DeviceSql,
     pub(crate) audit: audit::AuditSql,
     pub(crate) settings: settings::SettingsSql,
+    pub(crate) flow: flow::FlowSql,
     pub(crate) engine: E::Sql,
 }
 
@@ -110,6 +111,7 @@ impl<E: Engine> SqlStore<E> {
             device: device::DeviceSql::new(&dialect),
             audit: audit::AuditSql::new(&dialect),
             settings: settings::SettingsSql::new(&dialect),
+            flow: flow::FlowSql::new(&dialect),
             engine: E::sql(&dialect),
             dialect,
         };
@@ -177,9 +179,7 @@ impl<E: Engine> SqlStore<E> {
 
     /// Runs a write in autocommit; returns how many rows it changed.
     pub(crate) async fn execute(&self, sql: &Sql, args: &[Arg<'_>]) -> SResult<u64> {
-        E::execute(On::Pool(&self.pool), sql, args)
-            .await
-            .map_err(store_err)
+        execute_on(On::Pool(&self.pool), sql, args).await
     }
 
     /// Runs a read in autocommit and decodes its first row.
@@ -189,10 +189,7 @@ impl<E: Engine> SqlStore<E> {
         args: &[Arg<'_>],
         decode: impl Fn(&E::Row) -> SResult<T>,
     ) -> SResult<Option<T>> {
-        let row = E::fetch_optional(On::Pool(&self.pool), sql, args)
-            .await
-            .map_err(store_err)?;
-        row.as_ref().map(decode).transpose()
+        fetch_optional_on(On::Pool(&self.pool), sql, args, decode).await
     }
 
     /// Runs a read in autocommit and decodes every row.
@@ -202,10 +199,7 @@ impl<E: Engine> SqlStore<E> {
         args: &[Arg<'_>],
         decode: impl Fn(&E::Row) -> SResult<T>,
     ) -> SResult<Vec<T>> {
-        let rows = E::fetch_all(On::Pool(&self.pool), sql, args)
-            .await
-            .map_err(store_err)?;
-        rows.iter().map(decode).collect()
+        fetch_all_on(On::Pool(&self.pool), sql, args, decode).await
     }
 
     /// Deletes expired rows with `sql` (`expires_at <= ?1 .. LIMIT ?2`) until a batch is short.
@@ -221,6 +215,37 @@ impl<E: Engine> SqlStore<E> {
             }
         }
     }
+}
+
+/// Runs a write on `on`; returns how many rows it changed.
+pub(crate) async fn execute_on<E: Engine>(
+    on: On<'_, E>,
+    sql: &Sql,
+    args: &[Arg<'_>],
+) -> SResult<u64> {
+    E::execute(on, sql, args).await.map_err(store_err)
+}
+
+/// Runs a read on `on` and decodes its first row.
+pub(crate) async fn fetch_optional_on<E: Engine, T>(
+    on: On<'_, E>,
+    sql: &Sql,
+    args: &[Arg<'_>],
+    decode: impl Fn(&E::Row) -> SResult<T>,
+) -> SResult<Option<T>> {
+    let row = E::fetch_optional(on, sql, args).await.map_err(store_err)?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Runs a read on `on` and decodes every row.
+pub(crate) async fn fetch_all_on<E: Engine, T>(
+    on: On<'_, E>,
+    sql: &Sql,
+    args: &[Arg<'_>],
+    decode: impl Fn(&E::Row) -> SResult<T>,
+) -> SResult<Vec<T>> {
+    let rows = E::fetch_all(on, sql, args).await.map_err(store_err)?;
+    rows.iter().map(decode).collect()
 }
 
 /// [`SqlStore::pool_options`] for any database.

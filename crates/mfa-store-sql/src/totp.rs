@@ -14,19 +14,23 @@ use crate::convert::{conflict_or, corrupt, is_retryable, is_unique_violation, mi
 use crate::db::{Arg, Cols, On, Sql};
 use crate::dialect::Dialect;
 use crate::engine::Engine;
-use crate::store::{Failure, Retry, SqlStore};
+use crate::store::{Failure, Retry, SqlStore, execute_on, fetch_all_on};
 
-/// The select list of a factor, in [`factor`]'s order.
-const COLUMNS: &str = "@user_id, @id, sealed_secret, algorithm, digits, period, label, status, \
-     last_used_step, created_at, confirmed_at";
+/// The select list of a factor, in [`read`]'s order.
+pub(crate) const COLUMNS: &str = "@user_id, @id, sealed_secret, algorithm, digits, period, \
+     label, status, last_used_step, created_at, confirmed_at";
+
+/// How many columns [`COLUMNS`] has.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) const WIDTH: usize = 11;
 
 /// The statements of TOTP factors.
 #[derive(Debug)]
 pub(crate) struct TotpSql {
     get: Sql,
-    list: Sql,
+    pub(crate) list: Sql,
     confirm: Sql,
-    advance: Sql,
+    pub(crate) advance: Sql,
     replace_secret: Sql,
     delete: Sql,
     status_for_update: Sql,
@@ -71,8 +75,12 @@ impl TotpSql {
 }
 
 /// A factor from a row of [`COLUMNS`].
-fn factor<E: Engine>(row: &E::Row) -> SResult<TotpFactor> {
-    let mut c = Cols::<E>::new(row);
+pub(crate) fn factor<E: Engine>(row: &E::Row) -> SResult<TotpFactor> {
+    read(&mut Cols::<E>::new(row))
+}
+
+/// A factor from the next columns, in [`COLUMNS`] order.
+pub(crate) fn read<E: Engine>(c: &mut Cols<'_, E>) -> SResult<TotpFactor> {
     let user = c.text("user_id")?;
     let id = c.text("id")?;
     let sealed = SealedSecret::from_bytes(c.bytes("sealed_secret")?)
@@ -109,11 +117,33 @@ fn factor<E: Engine>(row: &E::Row) -> SResult<TotpFactor> {
 
 /// A step as the `BIGINT` it is stored as; `None` beyond `i64`, which no clock reaches (such a
 /// step is refused, failing closed, rather than wrapped).
-fn step_i64(step: u64) -> Option<i64> {
+pub(crate) fn step_i64(step: u64) -> Option<i64> {
     i64::try_from(step).ok()
 }
 
 impl<E: Engine> SqlStore<E> {
+    /// `advance_totp_step` on `on` (the pool, or a transaction it is a step of).
+    pub(crate) async fn advance_on(
+        &self,
+        on: On<'_, E>,
+        user: &str,
+        factor_id: &str,
+        step: i64,
+    ) -> SResult<bool> {
+        let args = [
+            Arg::Int(step),
+            Arg::Text(user),
+            Arg::Text(factor_id),
+            Arg::Int(step),
+        ];
+        Ok(execute_on(on, &self.sql().totp.advance, &args).await? == 1)
+    }
+
+    /// `totp_factors` on `on`.
+    pub(crate) async fn factors_on(&self, on: On<'_, E>, user: &str) -> SResult<Vec<TotpFactor>> {
+        fetch_all_on(on, &self.sql().totp.list, &[Arg::Text(user)], factor::<E>).await
+    }
+
     /// One try of `insert_pending_totp`: read the status of the id (locking it), delete the
     /// user's pending factor, insert.
     async fn try_insert_pending(&self, f: &NewTotpFactor) -> Result<(), Failure> {
@@ -171,8 +201,7 @@ impl<E: Engine> TotpFactorStore for SqlStore<E> {
     }
 
     async fn totp_factors(&self, user: &str) -> SResult<Vec<TotpFactor>> {
-        self.fetch_all(&self.sql().totp.list, &[Arg::Text(user)], factor::<E>)
-            .await
+        self.factors_on(On::Pool(self.pool()), user).await
     }
 
     async fn confirm_totp(
@@ -198,13 +227,8 @@ impl<E: Engine> TotpFactorStore for SqlStore<E> {
         let Some(step) = step_i64(step) else {
             return Ok(false);
         };
-        let args = [
-            Arg::Int(step),
-            Arg::Text(user),
-            Arg::Text(factor_id),
-            Arg::Int(step),
-        ];
-        Ok(self.execute(&self.sql().totp.advance, &args).await? == 1)
+        self.advance_on(On::Pool(self.pool()), user, factor_id, step)
+            .await
     }
 
     async fn replace_totp_secret(

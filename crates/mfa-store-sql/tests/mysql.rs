@@ -11,6 +11,7 @@
 
 mod common;
 mod fail_closed;
+mod flow;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use mfa_store_sql::testkit::mysql_url;
 use mfa_store_sql::{MySqlStore, SqlStoreConfig};
 
 use common::migration::{OLD, Seed, fixture_statements, normalized};
-use common::round_trips::{Proxy, per_operation, report};
+use common::round_trips::{Proxy, login, per_operation, report};
 
 /// Every check of the kit, one store handle per check, in one throwaway database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -34,6 +35,15 @@ async fn conformance() {
         async move { store }
     })
     .await;
+}
+
+/// What this backend claims of the coarse operations beyond the kit (`tests/flow`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn coarse_operations_beyond_the_kit() {
+    let Some(store) = MySqlStore::throwaway().await else {
+        return;
+    };
+    flow::all(|| async { store.clone_store() }).await;
 }
 
 fn prefixed(prefix: &str) -> SqlStoreConfig {
@@ -74,7 +84,7 @@ async fn concurrent_migrations_apply_once() {
             .fetch_all(t.pool())
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
 }
 
 /// A migration interrupted after some of its statements (MySQL commits DDL as it goes) is
@@ -84,15 +94,16 @@ async fn interrupted_migration_is_completed() {
     let Some(t) = MySqlStore::throwaway().await else {
         return;
     };
-    // Version 2 half applied: one column added, the version not recorded.
-    sqlx::query("DELETE FROM mfa_schema_migrations WHERE version = 2")
-        .execute(t.pool())
-        .await
-        .unwrap();
-    sqlx::query("ALTER TABLE mfa_audit_events DROP COLUMN actor")
-        .execute(t.pool())
-        .await
-        .unwrap();
+    // Versions 2 and 3 half applied: some of their columns and routines there, the versions
+    // not recorded.
+    for statement in [
+        "DELETE FROM mfa_schema_migrations WHERE version >= 2",
+        "ALTER TABLE mfa_audit_events DROP COLUMN actor",
+        "ALTER TABLE mfa_challenges DROP COLUMN plan_takes",
+        "DROP PROCEDURE mfa_take_list",
+    ] {
+        sqlx::query(statement).execute(t.pool()).await.unwrap();
+    }
     t.migrate().await.unwrap();
     let other = MySqlStore::from_pool(t.pool().clone(), prefixed("d_"));
     other.migrate().await.unwrap();
@@ -102,6 +113,14 @@ async fn interrupted_migration_is_completed() {
         .await
         .unwrap();
     assert_eq!(actor, None, "the dropped column is back");
+    let routines: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.routines \
+         WHERE routine_schema = DATABASE() AND routine_name = 'mfa_take_list'",
+    )
+    .fetch_one(t.pool())
+    .await
+    .unwrap();
+    assert_eq!(routines, 1, "the dropped routine is back");
 }
 
 /// The definitions of `prefix`'s tables, comparable across prefixes.
@@ -184,8 +203,9 @@ async fn unreachable_server_fails_closed() {
 }
 
 /// The round trips of each operation, through a counting proxy, on the pool settings
-/// `connect()` uses. A batch of counter takes (every attempt's pre-charge) is one routine call;
-/// what must return the row it changed, without `RETURNING`, is a transaction.
+/// `connect()` uses. A batch of counter takes, a lock, a new challenge and each coarse
+/// operation of a login is one routine call; the two fine-grained operations that return the
+/// row they changed without a routine (`RETURNING` missing) are a transaction.
 #[tokio::test(flavor = "current_thread")]
 async fn round_trips_per_operation() {
     let Some(t) = MySqlStore::throwaway().await else {
@@ -206,17 +226,13 @@ async fn round_trips_per_operation() {
     let store = MySqlStore::from_pool(pool.clone(), t.config().clone());
     let rows = per_operation(&store, &pool, &proxy).await;
     report("MySQL/MariaDB", &rows);
-    let transactions = [
-        "lock_counter",
-        "create_challenge",
-        "spend_attempt (a try spent)",
-        "check_and_touch_device",
-    ];
+    let transactions = ["spend_attempt (a try spent)", "check_and_touch_device"];
     for (op, n) in &rows {
         // BEGIN, the write, the read of the row it locked, COMMIT.
         let expected = if transactions.contains(op) { 4 } else { 1 };
         assert_eq!(*n, expected, "{op}");
     }
+    assert_eq!(login(&rows), 4, "a whole TOTP login");
     pool.close().await;
 }
 

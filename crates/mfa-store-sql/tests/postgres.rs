@@ -11,6 +11,7 @@
 
 mod common;
 mod fail_closed;
+mod flow;
 
 use std::str::FromStr;
 use std::time::{Duration, UNIX_EPOCH};
@@ -23,7 +24,7 @@ use mfa_store_sql::testkit::postgres_url;
 use mfa_store_sql::{PgStore, SqlStoreConfig};
 
 use common::migration::{OLD, Seed, fixture_statements, normalized};
-use common::round_trips::{Proxy, per_operation, report};
+use common::round_trips::{Proxy, login, per_operation, report};
 
 /// Every check of the kit, one store handle per check, in one throwaway schema.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -36,6 +37,15 @@ async fn conformance() {
         async move { store }
     })
     .await;
+}
+
+/// What this backend claims of the coarse operations beyond the kit (`tests/flow`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn coarse_operations_beyond_the_kit() {
+    let Some(store) = PgStore::throwaway().await else {
+        return;
+    };
+    flow::all(|| async { store.clone_store() }).await;
 }
 
 /// `prefix` in the throwaway's schema.
@@ -83,7 +93,7 @@ async fn concurrent_migrations_apply_once() {
     .fetch_all(t.pool())
     .await
     .unwrap();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
 }
 
 /// The columns and indexes of `prefix`'s tables, comparable across prefixes.
@@ -146,9 +156,10 @@ async fn version_1_migrates_forward() {
     );
 }
 
-/// A take refused on a record committed after its statement began (the statement waited for
-/// the row lock of another instance's insert, so its snapshot does not show the row) still
-/// answers the refusal with the record's state: that take runs again in a new statement.
+/// A take refused on a record committed after its statement began (the take waited for the
+/// row lock of another instance's insert, so the statement's snapshot does not show the row)
+/// still answers the refusal with the record's state: the function reads it in a statement of
+/// its own, with a snapshot of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusal_on_a_record_committed_meanwhile_is_reported() {
     let Some(t) = PgStore::throwaway().await else {
@@ -177,7 +188,7 @@ async fn refusal_on_a_record_committed_meanwhile_is_reported() {
     for _ in 0..400 {
         let waiting: Option<i32> = sqlx::query_scalar(
             "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
-             AND position('mfa_counters' in query) > 0 LIMIT 1",
+             AND position('mfa_take_list' in query) > 0 LIMIT 1",
         )
         .fetch_optional(t.pool())
         .await
@@ -209,7 +220,8 @@ async fn unreachable_server_fails_closed() {
 }
 
 /// The round trips of each operation, through a counting proxy, on the pool settings
-/// `connect()` uses: a batch of counter takes is one, whatever it does.
+/// `connect()` uses: a batch of counter takes is one, whatever it does, and so is each coarse
+/// operation of a login (a whole TOTP login: four).
 #[tokio::test(flavor = "current_thread")]
 async fn round_trips_per_operation() {
     let Some(t) = PgStore::throwaway().await else {
@@ -233,6 +245,7 @@ async fn round_trips_per_operation() {
     for (op, n) in &rows {
         assert_eq!(*n, 1, "{op}: one statement, one round trip");
     }
+    assert_eq!(login(&rows), 4, "a whole TOTP login");
     pool.close().await;
 }
 
@@ -296,6 +309,7 @@ async fn killed_connection_fails_closed() {
         admin: t.pool().clone(),
         holder: None,
     };
-    let counters = format!("{tables}counters");
-    fail_closed::killed_mid_operation(t.clone_store(), killer, &tables, &counters).await;
+    // The take runs inside the schema's function; the server shows the statement that called it.
+    let takes = format!("{tables}take_list");
+    fail_closed::killed_mid_operation(t.clone_store(), killer, &tables, &takes).await;
 }

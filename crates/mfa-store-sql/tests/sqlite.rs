@@ -11,6 +11,7 @@
 
 mod common;
 mod fail_closed;
+mod flow;
 
 use std::time::Duration;
 
@@ -49,6 +50,13 @@ async fn conformance_memory() {
     .await;
 }
 
+/// What this backend claims of the coarse operations beyond the kit (`tests/flow`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn coarse_operations_beyond_the_kit() {
+    let store = SqliteStore::throwaway().await;
+    flow::all(|| async { store.clone_store() }).await;
+}
+
 /// Two prefixes in one file are two stores; migrating again is harmless.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefixes_are_independent_and_migrate_is_idempotent() {
@@ -85,7 +93,7 @@ async fn concurrent_migrations_apply_once() {
             .fetch_all(store.pool())
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
 }
 
 /// The definitions of `prefix`'s tables and indexes, comparable across prefixes.
@@ -160,8 +168,9 @@ fn corrupt_names(err: &StoreError, column: &str) {
     );
 }
 
-/// A row with an unknown enum name, a malformed digest, an address or destination that no
-/// longer parses reads as `Corrupt` naming the column, not as a panic, a default or a guess.
+/// A row with an unknown enum name, a malformed digest or attempt plan, an address or
+/// destination that no longer parses reads as `Corrupt` naming the column, not as a panic, a
+/// default or a guess.
 #[tokio::test]
 async fn corrupt_rows_are_reported_by_column() {
     let store = SqliteStore::in_memory(SqlStoreConfig::default())
@@ -179,6 +188,12 @@ async fn corrupt_rows_are_reported_by_column() {
     );
     tamper(&store, "UPDATE mfa_challenges SET kind = 'carrier_pigeon'").await;
     corrupt_names(&store.challenge(&c.id, now).await.unwrap_err(), "kind");
+    tamper(
+        &store,
+        "UPDATE mfa_challenges SET kind = 'email_code', code_digest = NULL, plan = 'p1;x'",
+    )
+    .await;
+    corrupt_names(&store.challenge(&c.id, now).await.unwrap_err(), "plan");
 
     fail_closed::confirmed_factor(&store, "corrupt", "f").await;
     tamper(&store, "UPDATE mfa_totp_factors SET status = 'bogus'").await;

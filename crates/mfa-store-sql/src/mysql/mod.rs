@@ -1,34 +1,33 @@
 //! MySQL and MariaDB, InnoDB (feature `mysql`): [`MySqlStore`].
 //!
 //! REPEATABLE READ. MySQL has no `UPDATE .. RETURNING` (MariaDB neither), so an operation that
-//! must return the row it changed is a transaction: the conditional write takes the row lock, a
-//! read in the same transaction returns the row it now owns, `COMMIT` releases it. The batch of
-//! counter takes, on the path of every failed attempt, is one call of a stored routine
-//! (`migrations/mysql/0002_take_counters.sql`) instead: one round trip. Deadlock victims are
-//! retried with a jittered backoff.
+//! must say what it changed either is a transaction (the conditional write takes the row lock,
+//! a read in the same transaction returns the row it now owns, `COMMIT` releases it: spending a
+//! try, touching a device), or calls a stored routine that does the same on the server
+//! (`migrations/mysql/0002_take_counters.sql` and `0003_flow.sql`): one round trip for the
+//! counter takes, the lock, the creation of a challenge and each coarse operation of a login
+//! (`flow.rs`). Deadlock victims are retried with a jittered backoff.
 
-use std::fmt::Write as _;
+mod flow;
 
 use mfa_core::CodeDigest;
 use mfa_store::{
-    Challenge, CounterState, CounterTake, Result as SResult, StoreError, TrustedDevice,
+    AttemptView, AuditEvent, Challenge, CounterState, CounterTake, Result as SResult, Settlement,
+    StoreError, TrustedDevice,
 };
 use sqlx::MySql;
-use sqlx::mysql::{MySqlDatabaseError, MySqlPool};
+use sqlx::mysql::{MySqlDatabaseError, MySqlPool, MySqlRow};
 
-use crate::challenge::{self, INSERT_COLUMNS};
-use crate::convert::is_retryable;
-use crate::counter::{self, KeyTake, in_order, take_row};
-use crate::db::{Arg, Db, On, Sql};
+use crate::challenge::{self, Stored};
+use crate::convert::{corrupt, is_retryable, is_unique_violation};
+use crate::counter::{self, KeyTake, in_order, take_from};
+use crate::db::{Arg, Cols, Db, On, Sql};
 use crate::device;
 use crate::dialect::{Dialect, Syntax};
 use crate::engine::Engine;
 use crate::migrate;
+use crate::routines;
 use crate::store::{Failure, Retry, SqlStore};
-
-mod transactions;
-
-use transactions::{changed_row, try_create_challenge, try_lock};
 
 /// An `mfa-store` [`Store`](mfa_store::Store) on MySQL 8 or MariaDB 10.5+ (feature `mysql`).
 ///
@@ -57,43 +56,47 @@ pub(crate) const SYNTAX: Syntax = Syntax {
     varchar: true,
 };
 
-/// The longest counter key the `counter_key` column (and the routine) holds.
+/// The longest counter key the `counter_key` column (and the routines) hold.
 const MAX_KEY_BYTES: usize = 1024;
+
+/// Errors of a migration statement an interrupted earlier run already applied (MySQL commits
+/// DDL as it goes): a duplicate column (1060), a duplicate key name (1061), an existing routine
+/// (1304).
+fn already_applied(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|e| e.try_downcast_ref::<MySqlDatabaseError>())
+        .is_some_and(|e| matches!(e.number(), 1060 | 1061 | 1304))
+}
+
+/// Retries a transaction step or routine call while it fails as a deadlock victim.
+macro_rules! retrying {
+    ($attempt:expr) => {{
+        let mut retry = Retry::default();
+        loop {
+            match $attempt.await {
+                Ok(value) => break Ok::<_, StoreError>(value),
+                Err(failure) => retry.again(failure, is_retryable).await?,
+            }
+        }
+    }};
+}
 
 /// The engine-only statements of MySQL.
 #[derive(Debug)]
 pub struct MySqlSql {
-    upsert_challenge: Sql,
-    challenge_owner: Sql,
     spend: Sql,
     challenge_by_id: Sql,
     touch: Sql,
     device_by_token: Sql,
-    counter_for_update: Sql,
-    put_counter: Sql,
+    create_challenge: Sql,
     take: Sql,
+    lock: Sql,
+    flow: flow::FlowSql,
 }
 
 impl MySqlSql {
     fn new(d: &Dialect) -> Self {
-        // `ON DUPLICATE KEY UPDATE` fires on a duplicate of *any* unique key: on
-        // (user_id, purpose), or on the id of this user's row, it replaces the row; on the id of
-        // another user's row every assignment keeps the old value, and the read-back reports the
-        // conflict. The guard reads only `user_id`, which no assignment changes (MySQL assigns
-        // left to right, and a later assignment would see an earlier one's value).
-        let mine = "user_id = VALUES(user_id)";
-        let sets: Vec<String> = INSERT_COLUMNS
-            .split(", ")
-            .filter(|c| *c != "user_id")
-            .map(|c| format!("{c} = IF({mine}, VALUES({c}), {c})"))
-            .collect();
         Self {
-            upsert_challenge: d.sql(&format!(
-                "INSERT INTO {{p}}challenges ({INSERT_COLUMNS}) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE {}",
-                sets.join(", ")
-            )),
-            challenge_owner: d.sql("SELECT @user_id FROM {p}challenges WHERE id = ?"),
             spend: d.sql(
                 "UPDATE {p}challenges SET attempts_left = attempts_left - 1 \
                  WHERE id = ? AND NOT consumed AND expires_at > ? AND attempts_left > 0",
@@ -110,49 +113,70 @@ impl MySqlSql {
                 "SELECT {} FROM {{p}}trusted_devices WHERE user_id = ? AND token_digest = ?",
                 device::COLUMNS
             )),
-            counter_for_update: d.sql(&format!(
-                "SELECT {} FROM {{p}}counters WHERE counter_key = ? FOR UPDATE",
-                counter::COLUMNS
+            create_challenge: d.sql(&format!(
+                "CALL {{n}}create_challenge({})",
+                ["?"; challenge::INSERT_WIDTH].join(", ")
             )),
-            put_counter: d.sql(&format!(
-                "INSERT INTO {{p}}counters (counter_key, window_start, window_end, count, \
-                 consecutive, locked_until) VALUES (?, ?, ?, ?, ?, ?) {}",
-                d.upsert(
-                    "counter_key",
-                    &[
-                        "window_start",
-                        "window_end",
-                        "count",
-                        "consecutive",
-                        "locked_until"
-                    ]
-                )
-            )),
-            take: d.sql("CALL {n}take_counters(?, ?)"),
+            take: d.sql("CALL {n}take_list(?, ?)"),
+            lock: d.sql("CALL {n}lock_counter(?, ?, ?)"),
+            flow: flow::FlowSql::new(d),
         }
     }
 }
 
-/// Errors of a migration statement an interrupted earlier run already applied (MySQL commits
-/// DDL as it goes): a duplicate column (1060), a duplicate key name (1061), an existing routine
-/// (1304).
-fn already_applied(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .and_then(|e| e.try_downcast_ref::<MySqlDatabaseError>())
-        .is_some_and(|e| matches!(e.number(), 1060 | 1061 | 1304))
+/// Fails a counter key the `counter_key` column (and the routines) cannot hold, before any
+/// write: the caller denies.
+fn check_key(key: &str) -> SResult<()> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(StoreError::unavailable(std::io::Error::other(
+            "a counter key longer than 1024 bytes cannot be stored on MySQL",
+        )));
+    }
+    Ok(())
 }
 
-/// Retries a transaction step of `store` while it fails as a deadlock victim.
-macro_rules! retrying {
-    ($attempt:expr) => {{
-        let mut retry = Retry::default();
-        loop {
-            match $attempt.await {
-                Ok(value) => break Ok::<_, StoreError>(value),
-                Err(failure) => retry.again(failure, is_retryable).await?,
+/// [`check_key`] for every key of a challenge's plan, which the routines take on its attempts.
+fn check_plan(challenge: &Challenge) -> SResult<()> {
+    let Some(plan) = &challenge.plan else {
+        return Ok(());
+    };
+    plan.recognised
+        .iter()
+        .chain(&plan.unrecognised)
+        .try_for_each(|t| check_key(&t.key.storage_key()))
+}
+
+/// Runs one routine call on the pool and returns the rows of every result set, retrying it
+/// while it is a deadlock victim (the routine rolled back whole); a duplicate key (the
+/// routines signal another user's challenge id as one) is a `Conflict`.
+async fn call(store: &SqlStore<MySql>, sql: &Sql, args: &[Arg<'_>]) -> SResult<Vec<MySqlRow>> {
+    retrying!(async {
+        match MySql::fetch_all(On::Pool(store.pool()), sql, args).await {
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::conflict("challenge id taken").into())
             }
+            other => other.map_err(Failure::from),
         }
-    }};
+    })
+}
+
+/// A conditional `UPDATE` and, if it changed a row, the read of that row, in one transaction
+/// (the update's row lock keeps the row as written until the read).
+async fn changed_row(
+    store: &SqlStore<MySql>,
+    update: &Sql,
+    update_args: &[Arg<'_>],
+    read: &Sql,
+    read_args: &[Arg<'_>],
+) -> Result<Option<MySqlRow>, Failure> {
+    let mut tx = store.pool().begin().await?;
+    if MySql::execute(On::Tx(&mut *tx), update, update_args).await? != 1 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let row = MySql::fetch_optional(On::Tx(&mut *tx), read, read_args).await?;
+    tx.commit().await?;
+    Ok(row)
 }
 
 impl Engine for MySql {
@@ -192,8 +216,12 @@ impl Engine for MySql {
         pool.begin().await
     }
 
+    /// One `CALL` of `create_challenge` (a transaction on the server).
     async fn create_challenge(store: &SqlStore<Self>, challenge: &Challenge) -> SResult<()> {
-        retrying!(try_create_challenge(store, challenge))
+        check_plan(challenge)?;
+        let stored = Stored::new(challenge);
+        call(store, &store.sql().engine.create_challenge, &stored.args()).await?;
+        Ok(())
     }
 
     async fn spend(store: &SqlStore<Self>, id: &str, now: i64) -> SResult<Option<Challenge>> {
@@ -235,55 +263,65 @@ impl Engine for MySql {
         row.as_ref().map(device::device::<Self>).transpose()
     }
 
-    /// One `CALL` of the routine for the whole batch.
+    /// One `CALL` of `take_list` for the whole batch.
     async fn take(
         store: &SqlStore<Self>,
         takes: &[KeyTake],
         now: i64,
     ) -> SResult<Vec<CounterTake>> {
-        if takes.iter().any(|t| t.key.len() > MAX_KEY_BYTES) {
-            return Err(StoreError::unavailable(std::io::Error::other(
-                "a counter key longer than 1024 bytes cannot be stored on MySQL",
-            )));
-        }
-        let batch = takes_json(takes);
+        takes.iter().try_for_each(|t| check_key(&t.key))?;
+        let batch = routines::takes(takes, now);
         let args = [Arg::Int(now), Arg::Text(&batch)];
-        let rows = retrying!(async {
-            Self::fetch_all(On::Pool(store.pool()), &store.sql().engine.take, &args)
-                .await
-                .map_err(Failure::from)
-        })?;
+        let rows = call(store, &store.sql().engine.take, &args).await?;
         let results = rows
             .iter()
-            .map(take_row::<Self>)
+            .map(|row| take_from::<Self>(&mut Cols::at(row, 1)))
             .collect::<SResult<Vec<_>>>()?;
         in_order(results)
     }
 
+    /// One `CALL` of `lock_counter`.
     async fn lock_counter(
         store: &SqlStore<Self>,
         key: &str,
         until: i64,
         now: i64,
     ) -> SResult<CounterState> {
-        retrying!(try_lock(store, key, until, now))
+        check_key(key)?;
+        let args = [Arg::Text(key), Arg::Int(until), Arg::Int(now)];
+        let rows = call(store, &store.sql().engine.lock, &args).await?;
+        let row = rows.first().ok_or_else(|| corrupt("window_start"))?;
+        counter::state(&mut Cols::<Self>::new(row))
     }
-}
 
-/// The batch as the routine reads it: `[[hex(key), window end, limit], ..]` (hex, so no key
-/// needs escaping).
-fn takes_json(takes: &[KeyTake]) -> String {
-    let mut out = String::from("[");
-    for (i, take) in takes.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str("[\"");
-        for byte in take.key.as_bytes() {
-            let _ = write!(out, "{byte:02x}");
-        }
-        let _ = write!(out, "\",{},{}]", take.end, take.limit);
+    async fn open_ticket(
+        store: &SqlStore<Self>,
+        ticket: &Challenge,
+        budget: &KeyTake,
+        audit: &AuditEvent,
+        now: i64,
+    ) -> SResult<CounterTake> {
+        check_key(&budget.key)?;
+        check_plan(ticket)?;
+        flow::open_ticket(store, ticket, budget, audit, now).await
     }
-    out.push(']');
-    out
+
+    async fn attempt(
+        store: &SqlStore<Self>,
+        id: &str,
+        tag: Option<&str>,
+        factors: bool,
+        now: i64,
+    ) -> SResult<Option<AttemptView>> {
+        flow::attempt(store, id, tag, factors, now).await
+    }
+
+    async fn settle(
+        store: &SqlStore<Self>,
+        settlement: &Settlement,
+        step: Option<i64>,
+        now: i64,
+    ) -> SResult<bool> {
+        flow::settle(store, settlement, step, now).await
+    }
 }

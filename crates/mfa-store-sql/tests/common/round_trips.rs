@@ -102,12 +102,34 @@ pub(crate) async fn settle<DB: mfa_store_sql::sqlx::Database>(
     }
 }
 
-/// One row of the printed table.
+/// The coarse operations of a full TOTP login, as [`per_operation`] names them, in the order a
+/// login makes them: two when it starts, two when the code comes.
+pub(crate) const LOGIN: [&str; 4] = [
+    "login_view (settings, codes, 2 counters)",
+    "open_ticket (taken)",
+    "attempt (spent, 2 takes, factors read)",
+    "settle (step, consume, 2 refunds, audit)",
+];
+
+/// The round trips of a whole TOTP login: the sum of [`LOGIN`]'s rows.
+pub(crate) fn login(rows: &[(&str, u64)]) -> u64 {
+    rows.iter()
+        .filter(|(op, _)| LOGIN.contains(op))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// Prints the table, and the round trips of a whole TOTP login.
 pub(crate) fn report(engine: &str, rows: &[(&str, u64)]) {
     println!("round trips per operation on {engine} (warm pool of one connection):");
     for (op, n) in rows {
-        println!("  {op:<40} {n}");
+        println!("  {op:<44} {n}");
     }
+    println!(
+        "  {:<44} {}",
+        "a whole TOTP login (the four coarse operations)",
+        login(rows)
+    );
 }
 
 /// The round trips of each operation on a login's path, each measured warm (its statements
@@ -121,7 +143,10 @@ where
     S: mfa_store::Store,
     DB: mfa_store_sql::sqlx::Database,
 {
-    use mfa_store::{CounterKey, CounterScope, Take};
+    use mfa_store::{
+        AttemptOutcome, AttemptPlan, AuditEvent, AuditKind, AuditOutcome, ChallengeKind,
+        ClientInfo, CounterKey, CounterScope, Settlement, Take,
+    };
 
     use crate::fail_closed::{challenge, confirmed_factor, id, now};
 
@@ -157,16 +182,41 @@ where
     };
     store.insert_trusted_device(device.clone()).await.unwrap();
 
+    // A login ticket whose plan takes two budgets per attempt from an unrecognised network.
+    let tag = "198.51.100.0/24";
+    let plan = AttemptPlan {
+        tag: Some(tag.to_owned()),
+        recognised: vec![Take::new(
+            CounterKey::new("totp.recognised", CounterScope::Account(user.clone())),
+            window,
+            1000,
+        )],
+        unrecognised: takes.clone(),
+    };
+    let budget = Take::new(
+        CounterKey::new("login", CounterScope::Account(user.clone())),
+        window,
+        1000,
+    );
+    let event = |kind: AuditKind| AuditEvent {
+        at: t,
+        user: user.clone(),
+        kind,
+        outcome: AuditOutcome::Success,
+        client: ClientInfo::new("203.0.113.9".parse().unwrap()),
+        actor: None,
+    };
+
     let mut rows = Vec::new();
     // Twice each: the first run prepares the statements, the second is counted.
     for round in 0..2_u64 {
         let mut measured: Vec<(&'static str, u64)> = Vec::new();
         macro_rules! count {
-            ($name:literal, $op:expr) => {{
+            ($name:expr, $op:expr) => {{
                 settle(pool).await;
                 let (n, result) = proxy.count($op).await;
-                result.unwrap();
                 measured.push(($name, n));
+                result.unwrap()
             }};
         }
         count!("counters (2 keys)", store.counters(&keys, t));
@@ -209,6 +259,40 @@ where
             "revoke_user_challenges",
             store.revoke_user_challenges(&user)
         );
+
+        // A whole TOTP login, one coarse operation after another.
+        let mut ticket = challenge(&user, 5);
+        ticket.purpose = "login-ticket".into();
+        ticket.kind = ChallengeKind::LoginTicket;
+        ticket.code_digest = None;
+        ticket.plan = Some(plan.clone());
+        let view = count!(LOGIN[0], store.login_view(&user, &keys, t));
+        assert_eq!(view.counters.len(), 2);
+        let opened = count!(
+            LOGIN[1],
+            store.open_ticket(ticket.clone(), &budget, event(AuditKind::CHALLENGE_SENT), t)
+        );
+        assert!(opened.is_taken());
+        let attempt = count!(
+            LOGIN[2],
+            store.attempt(&ticket.id, Some("203.0.113.0/24"), true, t)
+        );
+        assert!(attempt.admitted() && !attempt.recognised);
+        assert!(matches!(attempt.outcome, AttemptOutcome::Spent { .. }));
+        assert_eq!((attempt.takes.len(), attempt.factors.len()), (2, 1));
+        let success = Settlement {
+            user: user.clone(),
+            advance: Some(("f1".into(), 300 + round)),
+            consume: vec![ticket.id.clone()],
+            refunds: keys.to_vec(),
+            audit: vec![event(AuditKind::SECOND_FACTOR)],
+            ..Settlement::default()
+        };
+        assert!(count!(LOGIN[3], store.settle(success.clone(), t)));
+        assert!(!count!(
+            "settle (refused: the step again)",
+            store.settle(success, t)
+        ));
         rows = measured;
     }
     settle(pool).await;

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mfa_core::{CodeDigest, Keyring, RecoveryVerifier, SealingKey, Secret};
 use mfa_store::{
-    AttemptOutcome, Challenge, ChallengeKind, CounterKey, CounterScope, NewTotpFactor,
+    AttemptOutcome, AttemptPlan, Challenge, ChallengeKind, CounterKey, CounterScope, NewTotpFactor,
     RecoveryCodeRecord, Store, StoreError, Take,
 };
 
@@ -54,6 +54,7 @@ pub(crate) fn challenge(user: &str, tries: u32) -> Challenge {
         expires_at: t + Duration::from_secs(600),
         attempts_left: tries,
         consumed: false,
+        plan: None,
     }
 }
 
@@ -194,10 +195,11 @@ where
     result
 }
 
-/// Kills the connection of each guessing-bounding operation mid-statement and checks the claim
-/// of this module. `tables` is the qualified table prefix (`schema.mfa_`, `mfa_`), whose table
+/// Kills the connection of each guessing-bounding operation mid-statement (an attempt on a
+/// ticket while the try is spent and a take waits) and checks the claim of this module. `tables` is the qualified table prefix (`schema.mfa_`, `mfa_`), whose table
 /// names mark the statements to kill; `counters_marker` marks the counter take's statement
-/// (MySQL runs it inside a routine, whose statement text the server shows as it is written).
+/// (the take runs inside a routine: PostgreSQL shows the statement that called it, MySQL the
+/// routine's statement as it is written).
 pub(crate) async fn killed_mid_operation<S: Store + 'static, K: Killer>(
     store: S,
     mut killer: K,
@@ -307,6 +309,48 @@ pub(crate) async fn killed_mid_operation<S: Store + 'static, K: Killer>(
     );
     let next = store.take_counters(&take, now()).await.unwrap();
     assert_eq!(next.first().map(|t| t.state().count), Some(count + 1));
+
+    // attempt (the try and its plan's takes in one step): killed while a take waits for its
+    // counter, after the try was spent in the same step, both stay as before or both are done.
+    let key = CounterKey::new("totp.plan", CounterScope::Account(user.clone()));
+    let plan_take = Take::new(key.clone(), Duration::from_secs(900), 10);
+    store
+        .take_counters(std::slice::from_ref(&plan_take), now())
+        .await
+        .unwrap();
+    let mut ticket = challenge(&user, 3);
+    ticket.purpose = "kill-attempt".into();
+    ticket.plan = Some(AttemptPlan {
+        tag: None,
+        recognised: Vec::new(),
+        unrecognised: vec![plan_take],
+    });
+    store.create_challenge(ticket.clone()).await.unwrap();
+    let lock = format!(
+        "SELECT 1 FROM {tables}counters WHERE counter_key = '{}' FOR UPDATE",
+        key.storage_key()
+    );
+    let id = ticket.id.clone();
+    let result = killed(
+        &store,
+        &mut killer,
+        lock,
+        counters_marker,
+        move |s| async move { s.attempt(&id, None, false, now()).await },
+    )
+    .await;
+    assert_transient("killed attempt", result);
+    let left = store
+        .challenge(&ticket.id, now())
+        .await
+        .unwrap()
+        .unwrap()
+        .attempts_left;
+    let count = store.counter(&key, now()).await.unwrap().unwrap().count;
+    assert!(
+        (left, count) == (3, 1) || (left, count) == (2, 2),
+        "the try and its take move together: {left} tries left, count {count}"
+    );
 
     // consume_recovery_code: no `true` on error; a retry consumes exactly when it is still there.
     let locator = CodeDigest::from_bytes([9; 32]);

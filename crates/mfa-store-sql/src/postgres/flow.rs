@@ -1,0 +1,149 @@
+//! The coarse operations of a login on PostgreSQL, one statement each: `open_ticket` and
+//! `attempt` are chains of data-modifying CTEs around the schema's `take_one` and `take_list`
+//! functions, `settle` one call of its `settle` function (`migrations/postgres/0003_flow.sql`).
+//!
+//! A statement is atomic: an error anywhere (a deadlock victim, a duplicate ticket id) rolls
+//! all of it back, the takes included, and a deadlock victim is run again. Each CTE that
+//! writes only where the budget counted reads `(SELECT o_taken FROM t)`, which runs the take
+//! (materialised, once) before it.
+
+use mfa_store::{AttemptView, AuditEvent, Challenge, CounterTake, Result as SResult, Settlement};
+use sqlx::Postgres;
+
+use super::{create_challenge_parts, run};
+use crate::challenge::{self, REFUSAL_COLUMNS, Stored};
+use crate::convert::corrupt;
+use crate::counter::{KeyTake, taken_from};
+use crate::db::{Arg, Cols, Sql};
+use crate::dialect::Dialect;
+use crate::flow::{Parts, attempt_view};
+use crate::store::SqlStore;
+use crate::{audit, routines, totp};
+
+/// The statements of the coarse operations.
+#[derive(Debug)]
+pub(super) struct FlowSql {
+    open_ticket: Sql,
+    attempt: Sql,
+    settle: Sql,
+}
+
+/// The columns of a take's answer: `i`, `taken` and the counter's state.
+const TAKE_WIDTH: usize = 7;
+
+/// Where the parts of [`FlowSql::attempt`]'s answer sit in its rows: the tag, then the
+/// challenge and `recognised`, a take, a factor, a refusal, side by side (a row fills only
+/// its own part).
+const PARTS: Parts = Parts {
+    challenge: 1,
+    take: 1 + challenge::WIDTH + 1,
+    factor: 1 + challenge::WIDTH + 1 + TAKE_WIDTH,
+    refusal: 1 + challenge::WIDTH + 1 + TAKE_WIDTH + totp::WIDTH,
+};
+
+impl FlowSql {
+    pub(super) fn new(d: &Dialect) -> Self {
+        let taken = "(SELECT o_taken FROM t)";
+        let (gone, insert) = create_challenge_parts(Some(taken));
+        // Parameters: the take (now, key, end, limit), the ticket as `create_challenge`'s
+        // (id, user, then its values), the audit record's values.
+        let open_ticket = format!(
+            "WITH t AS MATERIALIZED (SELECT * FROM {{p}}take_one(?, ?, ?, ?)), {gone}, \
+             ins AS ({insert}), \
+             aud AS (INSERT INTO {{p}}audit_events ({}) SELECT ?, ?, ?, ?, ?, ?, ? \
+                 WHERE {taken}) \
+             SELECT * FROM t",
+            audit::INSERT_COLUMNS
+        );
+        // `s` spends the try (the statement of `spend_attempt`) and says which list of the
+        // plan the attempt takes; `t` takes it; `f` reads the factors if asked for and every
+        // take counted; `r` names the refusal when nothing was spent. The final select gives
+        // each part its own rows. Parameters: id, now, tag (hex), now, factors, id.
+        let attempt = format!(
+            "WITH s AS (UPDATE {{p}}challenges SET attempts_left = attempts_left - 1 \
+                 WHERE id = ? AND NOT consumed AND expires_at > ? AND attempts_left > 0 \
+                 RETURNING {columns}, \
+                 COALESCE(CAST(plan_takes AS JSONB) ->> 'tag' = ?, FALSE) AS recognised, \
+                 CAST(plan_takes AS JSONB) AS takes), \
+             t AS MATERIALIZED (SELECT x.* FROM s CROSS JOIN LATERAL {{p}}take_list(?, \
+                 s.takes -> CASE WHEN s.recognised THEN 'r' ELSE 'u' END) x), \
+             f AS (SELECT {factor} FROM {{p}}totp_factors \
+                 WHERE ? AND user_id = (SELECT user_id FROM s) \
+                 AND NOT EXISTS (SELECT 1 FROM t WHERE NOT o_taken)), \
+             r AS (SELECT {REFUSAL_COLUMNS} FROM {{p}}challenges \
+                 WHERE id = ? AND NOT EXISTS (SELECT 1 FROM s)), \
+             c AS (SELECT {columns}, recognised FROM s) \
+             SELECT part.tag, c.*, t.*, f.*, r.* \
+             FROM (VALUES (1, 'c'), (2, 't'), (3, 'f'), (4, 'r')) AS part (n, tag) \
+             LEFT JOIN c ON part.tag = 'c' LEFT JOIN t ON part.tag = 't' \
+             LEFT JOIN f ON part.tag = 'f' LEFT JOIN r ON part.tag = 'r' \
+             WHERE c.id IS NOT NULL OR t.o_i IS NOT NULL OR f.id IS NOT NULL \
+                 OR r.expires_at IS NOT NULL \
+             ORDER BY part.n, t.o_i, f.created_at, f.id",
+            columns = challenge::COLUMNS,
+            factor = totp::COLUMNS,
+        );
+        Self {
+            open_ticket: d.sql(&open_ticket),
+            attempt: d.sql(&attempt),
+            settle: d.sql("SELECT {p}settle(?, CAST(? AS JSONB))"),
+        }
+    }
+}
+
+pub(super) async fn open_ticket(
+    store: &SqlStore<Postgres>,
+    ticket: &Challenge,
+    budget: &KeyTake,
+    event: &AuditEvent,
+    now: i64,
+) -> SResult<CounterTake> {
+    let stored = Stored::new(ticket);
+    let ip = audit::stored_ip(event);
+    let mut args = vec![
+        Arg::Int(now),
+        Arg::Text(&budget.key),
+        Arg::Int(budget.end),
+        Arg::Int(i64::from(budget.limit)),
+        Arg::Text(&ticket.id),
+        Arg::Text(&ticket.user),
+    ];
+    args.extend(stored.args());
+    args.extend(audit::insert_args(event, ip.as_deref()));
+    let rows = run(store, &store.sql().engine.flow.open_ticket, &args).await?;
+    let row = rows.first().ok_or_else(|| corrupt("taken"))?;
+    taken_from::<Postgres>(&mut Cols::new(row))
+}
+
+pub(super) async fn attempt(
+    store: &SqlStore<Postgres>,
+    id: &str,
+    tag: Option<&str>,
+    factors: bool,
+    now: i64,
+) -> SResult<Option<AttemptView>> {
+    let tag = tag.map(routines::hex);
+    let args = [
+        Arg::Text(id),
+        Arg::Int(now),
+        Arg::OptText(tag.as_deref()),
+        Arg::Int(now),
+        Arg::Bool(factors),
+        Arg::Text(id),
+    ];
+    let rows = run(store, &store.sql().engine.flow.attempt, &args).await?;
+    attempt_view::<Postgres>(&rows, PARTS, now)
+}
+
+pub(super) async fn settle(
+    store: &SqlStore<Postgres>,
+    settlement: &Settlement,
+    step: Option<i64>,
+    now: i64,
+) -> SResult<bool> {
+    let doc = routines::settlement(settlement, step);
+    let args = [Arg::Int(now), Arg::Text(&doc)];
+    let rows = run(store, &store.sql().engine.flow.settle, &args).await?;
+    let row = rows.first().ok_or_else(|| corrupt("settle"))?;
+    Cols::<Postgres>::new(row).boolean("settle")
+}

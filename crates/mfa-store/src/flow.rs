@@ -126,8 +126,9 @@ pub trait FlowStore:
     /// Returns the take. `audit` names the ticket's user.
     ///
     /// When the ticket's id is held by another user's live challenge the call fails with
-    /// `Conflict` and the unit taken stays taken: a refused open costs its budget like any
-    /// other, so trying ids cannot be free.
+    /// `Conflict` and changes nothing: the unit it took is given back, and the holder's
+    /// challenge stays as it was. (Ids are digests of 256-bit handles, so an honest conflict
+    /// does not happen; what matters is that a failed open leaves no trace.)
     ///
     /// # Errors
     /// Backend failures; [`StoreError::Conflict`](crate::StoreError::Conflict) as
@@ -143,7 +144,12 @@ pub trait FlowStore:
             .take_counter(&budget.key, budget.window, budget.limit, now)
             .await?;
         if take.is_taken() {
-            self.create_challenge(ticket).await?;
+            if let Err(error) = self.create_challenge(ticket).await {
+                if matches!(error, crate::StoreError::Conflict(_)) {
+                    self.refund_counter(&budget.key, now).await?;
+                }
+                return Err(error);
+            }
             self.append_audit(audit).await?;
         }
         Ok(take)

@@ -9,7 +9,9 @@
 
 use std::time::SystemTime;
 
-use mfa_store::{AuditEvent, Challenge, CounterTake, Result, StoreError, Take, window_end};
+use mfa_store::{
+    AuditEvent, Challenge, CounterStore, CounterTake, Result, StoreError, Take, window_end,
+};
 use redis::Value;
 
 use crate::RedisStore;
@@ -77,9 +79,33 @@ impl RedisStore {
             Opening::Refused(take) => Ok(Some(take)),
             Opening::Opened(take) => Ok(take),
             Opening::Held(take) => {
-                self.open_held(ticket, audit, now).await?;
+                self.open_held_or_refund(ticket, budget, take.as_ref(), audit, now)
+                    .await?;
                 Ok(take)
             }
+        }
+    }
+
+    /// `open_held`; on `Conflict` the unit `take` counted is given back first (the contract:
+    /// a conflicting open changes nothing).
+    async fn open_held_or_refund(
+        &self,
+        ticket: &Challenge,
+        budget: Option<&Take>,
+        take: Option<&CounterTake>,
+        audit: Option<&AuditEvent>,
+        now: SystemTime,
+    ) -> Result<()> {
+        match self.open_held(ticket, audit, now).await {
+            Err(StoreError::Conflict(what)) => {
+                if let (Some(budget), Some(take)) = (budget, take)
+                    && take.is_taken()
+                {
+                    self.refund_counter(&budget.key, now).await?;
+                }
+                Err(StoreError::Conflict(what))
+            }
+            other => other,
         }
     }
 
@@ -123,7 +149,8 @@ impl RedisStore {
             if take.as_ref().is_some_and(|t| !t.is_taken()) {
                 return Ok(take);
             }
-            self.open_held(ticket, audit, now).await?;
+            self.open_held_or_refund(ticket, budget, take.as_ref(), audit, now)
+                .await?;
             return Ok(take);
         }
 

@@ -391,9 +391,9 @@ pub async fn settle_stays_within_its_user(store: SharedStore) {
     assert!(store.counter(&reset, t).await.unwrap().is_none());
 }
 
-/// `open_ticket` on an id another user's live challenge holds fails with `Conflict`, leaves
-/// that challenge as it was, and keeps the unit it took: a refused open is not free.
-pub async fn open_ticket_conflict_costs_its_budget(store: SharedStore) {
+/// `open_ticket` on an id another user's live challenge holds fails with `Conflict` and
+/// changes nothing: the holder's challenge stays, the unit taken is given back.
+pub async fn open_ticket_conflict_changes_nothing(store: SharedStore) {
     let (user, other) = (unique("flow-open-c"), unique("flow-open-o"));
     let t = base();
     let theirs = ticket(&other, t, 3, None);
@@ -419,9 +419,9 @@ pub async fn open_ticket_conflict_costs_its_budget(store: SharedStore) {
             .counter(&budget.key, t)
             .await
             .unwrap()
-            .map(|s| s.count),
-        Some(1),
-        "the refused open spent its unit"
+            .map_or(0, |s| s.count),
+        0,
+        "the refused open gave its unit back"
     );
     assert!(store.audit_events(&user, 10).await.unwrap().is_empty());
 }

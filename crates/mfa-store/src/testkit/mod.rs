@@ -140,7 +140,7 @@ macro_rules! __mfa_store_checks {
                 attempt_race_bounded,
                 settle_applies_only_when_its_conditions_hold,
                 settle_stays_within_its_user,
-                open_ticket_conflict_costs_its_budget,
+                open_ticket_conflict_changes_nothing,
             ],
         }
     };

@@ -3,8 +3,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::print_stdout,
-    clippy::print_stderr
+    clippy::print_stdout
 )]
 //! A full TOTP login through the `mfa` facade, on each store: `begin_login` (after the
 //! password) and `verify(Proof::Totp)` of a right code. Group `flow`, ids `<backend>/login`.
@@ -17,34 +16,38 @@
 //! thread is not counted). Note that `allocation-counter` is this binary's global allocator, so
 //! every latency here includes its small per-allocation bookkeeping.
 //!
+//! The measured logins come from the user's usual network, which the facade *recognises* once a
+//! login completed from it (the warm-up does): that is the steady state of a returning user. The
+//! round trips of a login from a network the user never signed in from (its budgets are those of
+//! unrecognised contexts, and the network is remembered at the end) are printed too, once.
+//!
 //! Each iteration uses a fresh TOTP time step: a manual clock, started at the real time (Redis
 //! expires keys on its own clock), moves 30 s per login, so replay refusal never rejects it.
 //!
-//! Servers: `MFA_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`, a schema of
-//! its own, dropped at the end), `MFA_REDIS_URL` (default `redis://127.0.0.1:6379`, a random key
-//! prefix, deleted at the end); an unreachable server is skipped with a message. SQLite uses a
-//! file in a temp dir.
+//! Stores: the backends' throwaway stores (`PgStore::throwaway`, `SqliteStore::throwaway`,
+//! `mfa_store_redis::testkit::throwaway_store`: a schema, file or initialised key prefix of its
+//! own, removed at the end) on `MFA_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`) and `MFA_REDIS_URL` (default
+//! `redis://127.0.0.1:6379`); an unreachable server is skipped with a message (a failure under
+//! `MFA_REQUIRE_SERVICES=1`).
 //!
 //! `cargo bench -p mfa-benches --bench flow`
 
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mfa::core::{Algorithm, Digits, KeyUri, Secret, Totp, TotpParams};
-use mfa::mail::{EmailAddress, MemoryOutbox};
+use mfa::mail::MemoryOutbox;
 use mfa::{
-    ClientInfo, EnrollmentOutcome, Keyring, LoginStart, MailSettings, ManualClock, Mfa, Pepper,
-    Policy, Proof, SealingKey, Store, TotpOptions, VerifyOptions,
+    Authority, ClientInfo, EmailAddress, EnrollmentOutcome, Keyring, LoginStart, MailSettings,
+    ManualClock, Mfa, Pepper, Policy, Proof, SealingKey, Store, TotpOptions, VerifyOptions,
 };
 use mfa_store::MemoryStore;
 use mfa_store::testkit::Instrumented;
-use mfa_store_redis::{KeyPrefix, RedisConfig, RedisStore};
-// The schema name spliced into SQL below is made here from hex digits, never from input.
-use mfa_store_sql::sqlx::AssertSqlSafe;
-use mfa_store_sql::{PgStore, SqlStoreConfig, SqliteStore};
+use mfa_store_sql::{PgStore, SqliteStore};
 use tokio::runtime::Runtime;
 
 const USER: &str = "bench-user";
@@ -83,11 +86,14 @@ fn facade(store: Arc<dyn Store>, clock: &ManualClock) -> Mfa {
         .unwrap()
 }
 
+/// The user's usual network (recognised after the first completed login).
 fn client() -> ClientInfo {
-    ClientInfo {
-        ip: Some("198.51.100.7".into()),
-        user_agent: Some("bench-agent".into()),
-    }
+    ClientInfo::new("198.51.100.7".parse().unwrap()).with_user_agent("bench-agent")
+}
+
+/// A network the user never signed in from.
+fn new_network() -> ClientInfo {
+    ClientInfo::new("203.0.113.7".parse().unwrap()).with_user_agent("bench-agent")
 }
 
 /// One user's login flow on one backend: a plain facade (timed) and an instrumented one over the
@@ -108,7 +114,13 @@ impl Flow {
         let mfa = facade(store, &clock);
         let counted = facade(instrumented.clone(), &clock);
         let enrollment = mfa
-            .start_totp_enrollment(USER, "Phone", TotpOptions::new())
+            .start_totp_enrollment(
+                USER,
+                Authority::FirstFactor,
+                "Phone",
+                TotpOptions::new(),
+                &client(),
+            )
             .await
             .unwrap();
         let uri = KeyUri::parse(enrollment.key_uri()).unwrap();
@@ -132,7 +144,7 @@ impl Flow {
         let code = flow.code_now();
         let done = flow
             .mfa
-            .finish_totp_enrollment(USER, &code, &client())
+            .finish_totp_enrollment(USER, Authority::FirstFactor, &code, &client())
             .await
             .unwrap();
         assert!(
@@ -154,19 +166,37 @@ impl Flow {
         code.expose().to_string()
     }
 
-    /// One login with `code` (already the current step's): begin, then verify; panics unless
-    /// verified.
+    /// One login with `code` (already the current step's) from the user's usual network:
+    /// begin, then verify; panics unless verified.
     async fn login(mfa: &Mfa, code: &str) {
-        let start = mfa.begin_login(USER, None, &client()).await.unwrap();
+        Self::login_from(mfa, code, &client()).await;
+    }
+
+    /// One login with `code` from `from`.
+    async fn login_from(mfa: &Mfa, code: &str, from: &ClientInfo) {
+        let start = mfa.begin_login(USER, None, from).await.unwrap();
         let LoginStart::ChallengeRequired { challenge_id, .. } = start else {
             panic!("expected a challenge, got {start:?}");
         };
-        let id = challenge_id.expose();
         let outcome = mfa
-            .verify(&id, Proof::Totp(code), &client(), VerifyOptions::new())
+            .verify(&challenge_id, Proof::Totp(code), from, VerifyOptions::new())
             .await
             .unwrap();
         assert!(outcome.is_verified(), "{outcome:?}");
+    }
+
+    /// The store calls of one login with `code` from `from` on the instrumented facade: the
+    /// total, and "operation n, ..." per operation.
+    fn count(&self, rt: &Runtime, code: &str, from: &ClientInfo) -> (u64, String) {
+        self.instrumented.reset_calls();
+        rt.block_on(Self::login_from(&self.counted, code, from));
+        let breakdown: Vec<String> = self
+            .instrumented
+            .calls_by_operation()
+            .iter()
+            .map(|(op, n)| format!("{op} {n}"))
+            .collect();
+        (self.instrumented.calls(), breakdown.join(", "))
     }
 
     /// Prints the store round trips and heap allocations of one steady-state login.
@@ -177,19 +207,13 @@ impl Flow {
             rt.block_on(Self::login(&self.mfa, &code));
         }
         let code = self.next_code();
-        self.instrumented.reset_calls();
-        rt.block_on(Self::login(&self.counted, &code));
-        let breakdown: Vec<String> = self
-            .instrumented
-            .calls_by_operation()
-            .iter()
-            .map(|(op, n)| format!("{op} {n}"))
-            .collect();
+        let (calls, breakdown) = self.count(rt, &code, &new_network());
         println!(
-            "flow {name}: {} store round trips per login ({})",
-            self.instrumented.calls(),
-            breakdown.join(", ")
+            "flow {name}: {calls} store round trips for a login from a new network ({breakdown})"
         );
+        let code = self.next_code();
+        let (calls, breakdown) = self.count(rt, &code, &client());
+        println!("flow {name}: {calls} store round trips per login ({breakdown})");
         let mut counts = Vec::new();
         let mut bytes = Vec::new();
         for _ in 0..10 {
@@ -207,19 +231,6 @@ impl Flow {
     }
 }
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-/// A suffix no other run uses (process id and the time in nanoseconds, in hex).
-fn unique() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{:08x}{nanos:08x}", std::process::id())
-}
-
 fn memory() -> Backend {
     Backend {
         name: "memory",
@@ -229,73 +240,29 @@ fn memory() -> Backend {
 }
 
 async fn sqlite() -> Backend {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("mfa.db"), SqlStoreConfig::default())
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    let pool = store.pool().clone();
+    let (store, cleanup) = SqliteStore::throwaway().await.into_parts();
     Backend {
         name: "sqlite",
         store: Arc::new(store),
-        cleanup: Box::pin(async move {
-            pool.close().await;
-            drop(dir);
-        }),
+        cleanup,
     }
 }
 
 async fn postgres() -> Option<Backend> {
-    let url = env_or(
-        "MFA_POSTGRES_URL",
-        "postgres://postgres@127.0.0.1:5432/test",
-    );
-    let schema = format!("mfa_flow_bench_{}", unique());
-    let config = SqlStoreConfig::default().with_schema(&schema).unwrap();
-    let store = match PgStore::connect(&url, config).await {
-        Ok(store) => store,
-        Err(error) => {
-            println!("flow: postgres skipped, unreachable at {url} ({error})");
-            return None;
-        }
-    };
-    store.migrate().await.unwrap();
-    let pool = store.pool().clone();
+    let (store, cleanup) = PgStore::throwaway().await?.into_parts();
     Some(Backend {
         name: "postgres",
         store: Arc::new(store),
-        cleanup: Box::pin(async move {
-            let drop_schema = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-            if let Err(error) = mfa_store_sql::sqlx::query(AssertSqlSafe(drop_schema))
-                .execute(&pool)
-                .await
-            {
-                eprintln!("flow: dropping schema {schema} failed: {error}");
-            }
-            pool.close().await;
-        }),
+        cleanup,
     })
 }
 
 async fn redis() -> Option<Backend> {
-    let url = env_or("MFA_REDIS_URL", "redis://127.0.0.1:6379");
-    let prefix = KeyPrefix::new(&format!("mfa-flow-bench-{}", unique())).unwrap();
-    let store = match RedisStore::connect(&url, RedisConfig::with_prefix(prefix)).await {
-        Ok(store) => store,
-        Err(error) => {
-            println!("flow: redis skipped, unreachable at {url} ({error})");
-            return None;
-        }
-    };
-    let handle = store.clone();
+    let (store, cleanup) = mfa_store_redis::testkit::throwaway_store("flow bench").await?;
     Some(Backend {
         name: "redis",
         store: Arc::new(store),
-        cleanup: Box::pin(async move {
-            if let Err(error) = handle.delete_all_keys().await {
-                eprintln!("flow: deleting the bench keys failed: {error}");
-            }
-        }),
+        cleanup: Box::pin(cleanup.into_future()),
     })
 }
 

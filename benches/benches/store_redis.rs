@@ -1,22 +1,27 @@
-#![allow(clippy::expect_used, clippy::print_stderr)] // benchmark fixtures: a failure is a broken set-up
+#![allow(clippy::expect_used)] // benchmark fixtures: a failure is a broken set-up
 //! The Redis store's share of one TOTP verification, against the server at `MFA_REDIS_URL`
-//! (default `redis://127.0.0.1:6379`), under a random key prefix deleted afterwards.
+//! (default `redis://127.0.0.1:6379`), under a throwaway key prefix
+//! (`mfa_store_redis::testkit::throwaway_store`: initialised, deleted afterwards).
 //!
 //! A successful verification is the batch counter read (account, account+client, client) and
-//! `advance_totp_step`; a failed one is the batch read and the batch hit of the same keys.
+//! `advance_totp_step`; a failed one is the batch read and the batch hit of the same keys (one
+//! `take_counters` without a limit). (The facade's own path, counters taken before the code is
+//! evaluated and settled after, is measured end to end by the `flow` bench.)
 //! Throughput runs 1 and 32 tasks at once, each with its own user.
 //!
 //! `cargo bench -p mfa-benches --bench store_redis`; `benches/redis_ratio.sh` compares the
 //! 32-task throughput with `redis-benchmark`'s raw `SET` throughput in the same run.
 
+use std::future::IntoFuture as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mfa_core::{Algorithm, Digits, Keyring, Period, SealingKey, Secret};
-use mfa_store::{CounterKey, CounterScope, CounterStore, NewTotpFactor, TotpFactorStore};
-use mfa_store_redis::{KeyPrefix, RedisConfig, RedisStore};
+use mfa_store::{CounterKey, CounterScope, CounterStore, NewTotpFactor, Take, TotpFactorStore};
+use mfa_store_redis::RedisStore;
+use mfa_store_redis::testkit::Cleanup;
 use tokio::runtime::Runtime;
 
 const WINDOW: Duration = Duration::from_secs(900);
@@ -29,7 +34,7 @@ static NEXT_USER: AtomicUsize = AtomicUsize::new(0);
 struct Account {
     user: String,
     keys: Vec<CounterKey>,
-    hits: Vec<(CounterKey, Duration)>,
+    hits: Vec<Take>,
     step: u64,
 }
 
@@ -53,7 +58,12 @@ impl Account {
             })
             .await
             .expect("insert factor");
-        assert!(store.confirm_totp(&user, "f1", 1).await.expect("confirm"));
+        assert!(
+            store
+                .confirm_totp(&user, "f1", 1, SystemTime::now())
+                .await
+                .expect("confirm")
+        );
         let keys = vec![
             CounterKey::new("totp", CounterScope::Account(user.clone())),
             CounterKey::new(
@@ -65,7 +75,10 @@ impl Account {
             ),
             CounterKey::new("totp", CounterScope::Client(IP.into())),
         ];
-        let hits = keys.iter().map(|k| (k.clone(), WINDOW)).collect();
+        let hits = keys
+            .iter()
+            .map(|k| Take::new(k.clone(), WINDOW, u32::MAX))
+            .collect();
         Self {
             user,
             keys,
@@ -92,27 +105,16 @@ impl Account {
     async fn verify_failure(&mut self, store: &RedisStore) {
         let now = SystemTime::now();
         store.counters(&self.keys, now).await.expect("counters");
-        store.hit_counters(&self.hits, now).await.expect("hits");
+        store.take_counters(&self.hits, now).await.expect("hits");
     }
 }
 
-fn url() -> String {
-    std::env::var("MFA_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-fn connect(rt: &Runtime) -> Option<RedisStore> {
-    let prefix =
-        KeyPrefix::new(&format!("mfa-bench-{:016x}", std::process::id())).expect("valid prefix");
-    match rt.block_on(RedisStore::connect(
-        &url(),
-        RedisConfig::with_prefix(prefix),
-    )) {
-        Ok(store) => Some(store),
-        Err(error) => {
-            eprintln!("store_redis: skipped, no Redis at {} ({error})", url());
-            None
-        }
-    }
+/// A throwaway store (an initialised prefix of its own) and its cleanup, or `None` (skipped, with
+/// a message) without a Redis.
+fn connect(rt: &Runtime) -> Option<(RedisStore, Cleanup)> {
+    rt.block_on(mfa_store_redis::testkit::throwaway_store(
+        "store_redis bench",
+    ))
 }
 
 /// `tasks` tasks share `iters` verifications; returns the wall time of the whole batch.
@@ -149,7 +151,7 @@ fn store_redis(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let Some(store) = connect(&rt) else {
+    let Some((store, cleanup)) = connect(&rt) else {
         return;
     };
     rt.block_on(store.load_scripts()).expect("load scripts");
@@ -188,9 +190,7 @@ fn store_redis(c: &mut Criterion) {
         });
     }
     group.finish();
-    if let Err(error) = rt.block_on(store.delete_all_keys()) {
-        eprintln!("store_redis: clean-up failed: {error}");
-    }
+    rt.block_on(cleanup.into_future());
 }
 
 criterion_group!(store, store_redis);

@@ -3,8 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use mfa::mail::{EmailAddress, MemoryOutbox};
-use mfa::{Clock, Keyring, MailSettings, Mfa, Pepper, Policy, SmsSender, Store};
+use mfa::{Clock, EmailAddress, Keyring, MailSettings, Mfa, Pepper, Policy, SmsSender, Store};
 use mfa_store_sql::{MySqlStore, SqlStoreConfig, SqliteStore};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
@@ -30,7 +29,8 @@ pub struct Backends {
 }
 
 /// Builds the facade with [`Policy::authenticator_setup`] and trusted devices remembered for
-/// [`TRUSTED_DEVICE_DAYS`] days. The flow sends no email, so the mailer is an in-memory outbox.
+/// [`TRUSTED_DEVICE_DAYS`] days. The flow sends no email, so the facade has no mailer; the mail
+/// settings name the product in the SMS texts.
 ///
 /// # Errors
 /// [`Error::Config`](crate::Error::Config) when the facade refuses its configuration.
@@ -43,7 +43,6 @@ pub fn build_mfa(backends: Backends, issuer: &str) -> Result<Mfa> {
     Ok(Mfa::builder()
         .store(backends.store)
         .sms(backends.sms)
-        .mailer(Arc::new(MemoryOutbox::new()))
         .clock(backends.clock)
         .keyring(backends.keyring)
         .pepper(backends.pepper)

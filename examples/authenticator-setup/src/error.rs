@@ -25,7 +25,8 @@ pub enum Error {
     /// The code, the enrolment or the challenge expired or was used (`410 expired_code`).
     #[error("the code has expired; start again")]
     ExpiredCode,
-    /// A management call without a valid step-up grant of this user (`403 not_authorised`).
+    /// An enrolment once the user has an active factor, or a management call, without a valid
+    /// step-up grant of this user (`403 not_authorised`).
     #[error("a fresh second-factor verification (step-up) is required")]
     NotAuthorised,
     /// The factor is already enabled (`409 already_enabled`).

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::{Json, Router};
 use mfa::{
-    Channel, ClientInfo, LoginStart, Method, Outcome, PasswordCheck, Proof, SendOutcome,
-    VerifyOptions,
+    ChallengeId, Channel, ClientInfo, DeviceToken, LoginStart, Method, Outcome, PasswordVerdict,
+    Proof, SendOutcome, StepUpGrant, VerifyOptions,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -41,13 +41,21 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 }
 
 pub(crate) fn client(peer: SocketAddr, headers: &HeaderMap) -> ClientInfo {
-    ClientInfo {
-        ip: Some(peer.ip().to_string()),
-        user_agent: headers
-            .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+    let client = ClientInfo::new(peer.ip());
+    match headers.get(USER_AGENT).and_then(|v| v.to_str().ok()) {
+        Some(agent) => client.with_user_agent(agent),
+        None => client,
     }
+}
+
+/// The challenge id a request names; a malformed one is answered like an expired challenge.
+fn challenge_id(text: &str) -> Result<ChallengeId> {
+    text.parse().map_err(|_| Error::ExpiredCode)
+}
+
+/// The step-up grant a request carries; a malformed one authorises nothing.
+pub(crate) fn step_up_grant(text: &str) -> Result<StepUpGrant> {
+    text.parse().map_err(|_| Error::NotAuthorised)
 }
 
 fn unix(t: SystemTime) -> u64 {
@@ -113,6 +121,8 @@ fn challenge(start: LoginStart) -> Result<Value> {
             "expires_at": unix(expires_at),
         })),
         LoginStart::LockedOut { until } => Err(Error::LockedOut { until }),
+        LoginStart::PasswordRejected => Err(Error::InvalidCredentials),
+        LoginStart::EnrollmentRequired => Ok(json!({ "status": "enrollment_required" })),
         _ => Ok(json!({ "status": "signed_in" })),
     }
 }
@@ -126,22 +136,19 @@ async fn login(
     Json(body): Json<Login>,
 ) -> Result<Response> {
     let client = client(peer, &headers);
-    let mfa = &app.mfa;
-    if let PasswordCheck::LockedOut { until } =
-        mfa.check_password_attempt(&body.user, &client).await?
-    {
-        return Err(Error::LockedOut { until });
-    }
-    if !app.password_ok(&body.password) {
-        return match mfa.record_password_failure(&body.user, &client).await? {
-            PasswordCheck::LockedOut { until } => Err(Error::LockedOut { until }),
-            _ => Err(Error::InvalidCredentials),
-        };
-    }
-    mfa.record_password_success(&body.user, &client).await?;
-    let cookie = device_token(&headers);
-    let start = mfa
-        .begin_login(&body.user, cookie.as_deref().map(String::as_str), &client)
+    // A cookie that is not a device token is no device.
+    let device = device_token(&headers).and_then(|token| token.parse::<DeviceToken>().ok());
+    // The (simulated) password check runs only when the attempt's budgets allow it.
+    let (checker, password) = (&*app, body.password.as_str());
+    let start = app
+        .mfa
+        .password_step(&body.user, device.as_ref(), &client, move || async move {
+            if checker.password_ok(password) {
+                PasswordVerdict::Correct
+            } else {
+                PasswordVerdict::Wrong
+            }
+        })
         .await?;
     if let LoginStart::TrustedDevice { rotated_token } = start {
         let mut response =
@@ -176,8 +183,15 @@ struct ChallengeSms {
 }
 
 /// `POST /challenge/sms {challenge_id}`: sends the SMS code for a pending challenge.
-async fn challenge_sms(State(app): Shared, Json(body): Json<ChallengeSms>) -> Result<Response> {
-    sent(app.mfa.send_code(&body.challenge_id, Channel::Sms).await?)
+async fn challenge_sms(
+    State(app): Shared,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Json(body): Json<ChallengeSms>,
+) -> Result<Response> {
+    let id = challenge_id(&body.challenge_id)?;
+    let client = client(peer, &headers);
+    sent(app.mfa.send_code(&id, Channel::Sms, &client).await?)
 }
 
 #[derive(Deserialize)]
@@ -215,11 +229,8 @@ async fn verify(
     if body.step_up {
         options = options.grant_step_up();
     }
-    match app
-        .mfa
-        .verify(&body.challenge_id, proof, &client, options)
-        .await?
-    {
+    let id = challenge_id(&body.challenge_id)?;
+    match app.mfa.verify(&id, proof, &client, options).await? {
         Outcome::Verified {
             user,
             method,
@@ -262,8 +273,9 @@ struct Preferred {
 /// `PUT /preferred-method {user, method, step_up_grant}`: needs a live step-up grant.
 async fn preferred_method(State(app): Shared, Json(body): Json<Preferred>) -> Result<Response> {
     let method = parse_method(&body.method)?;
+    let grant = step_up_grant(&body.step_up_grant)?;
     app.mfa
-        .set_preferred_method(&body.user, method, &body.step_up_grant)
+        .set_preferred_method(&body.user, method, &grant)
         .await?;
     Ok(Json(json!({ "status": "updated", "preferred_method": method.as_str() })).into_response())
 }

@@ -1,6 +1,6 @@
-//! The whole API over real HTTP/1.1 on loopback, on MariaDB (a database of its own, dropped
-//! after): enrolment with QR, typed errors, step-up, SMS and TOTP challenges, and the rotating
-//! remembered-device cookie.
+//! The whole API over real HTTP/1.1 on loopback, on MariaDB (a throwaway database of the
+//! backend's testkit, dropped after): enrolment with QR, typed errors, step-up, SMS and TOTP
+//! challenges, and the rotating remembered-device cookie.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,11 +13,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authenticator_setup::{App, Backends, CookieSecurity, build_mfa, connect_store};
+use authenticator_setup::{App, Backends, CookieSecurity, build_mfa};
 use mfa::core::{KeyUri, Totp, TotpParams};
 use mfa::mail::MemorySms;
-use mfa::{Clock as _, Keyring, ManualClock, Pepper, SealingKey};
-use mfa_store_sql::sqlx::{self, AssertSqlSafe, Connection as _, MySqlConnection};
+use mfa::{Clock as _, Keyring, ManualClock, Pepper, SealingKey, Store};
+use mfa_store_sql::MySqlStore;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -156,42 +156,25 @@ fn wrong(code: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authenticator_setup_api_on_mariadb() {
-    let url = std::env::var("MFA_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
-    let mut admin = match MySqlConnection::connect(&url).await {
-        Ok(conn) => conn,
-        Err(e) => {
-            assert!(
-                std::env::var("MFA_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                "MariaDB at {url} is required (MFA_REQUIRE_SERVICES=1) but unreachable: {e}"
-            );
-            eprintln!("SKIPPED: MariaDB at {url} is unreachable ({e})");
-            return;
-        }
+    // A database of its own, dropped afterwards; skipped (or failed under
+    // MFA_REQUIRE_SERVICES=1) without the server.
+    let Some(throwaway) = MySqlStore::throwaway().await else {
+        return;
     };
-    let database = format!("authenticator_setup_{:016x}", getrandom::u64().unwrap());
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {database}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
-    let db_url = format!("{base}/{database}");
-    let outcome = tokio::spawn(async move { scenario(&db_url).await }).await;
-    sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {database}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    let (store, cleanup) = throwaway.into_parts();
+    let outcome = tokio::spawn(scenario(Arc::new(store))).await;
+    cleanup.await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
 }
 
-async fn scenario(db_url: &str) {
+async fn scenario(store: Arc<dyn Store>) {
     let clock = ManualClock::at_unix_secs(mfa::SystemClock.unix_secs());
     let sms = Arc::new(MemorySms::new());
     let mfa = build_mfa(
         Backends {
-            store: connect_store(db_url).await.unwrap(),
+            store,
             sms: sms.clone(),
             clock: Arc::new(clock.clone()),
             keyring: Keyring::new(1, SealingKey::generate().unwrap()),
@@ -224,7 +207,7 @@ async fn scenario(db_url: &str) {
             .starts_with("data:image/png;base64,iVBORw0KGgo")
     );
 
-    // Code mismatch, then the first code activates, then already enabled.
+    // Code mismatch, then the first code activates (the first factor needs no step-up).
     let good = app_code(&uri, clock.unix_secs());
     let r = post(
         addr,
@@ -244,16 +227,17 @@ async fn scenario(db_url: &str) {
         (200, Some("enabled"))
     );
     assert_eq!(r.body["recovery_codes"].as_array().unwrap().len(), 10);
-    let r = post(
+    // Once a factor is active, any change of factors needs a step-up grant.
+    post(
         addr,
         "/enroll/totp/confirm",
         json!({ "user": "dave", "code": good }),
     )
-    .await;
-    r.assert_error(409, "already_enabled");
+    .await
+    .assert_error(403, "not_authorised");
     post(addr, "/enroll/totp", json!({ "user": "dave" }))
         .await
-        .assert_error(409, "already_enabled");
+        .assert_error(403, "not_authorised");
 
     // No pending enrolment; an enrolment past its lifetime: expired code.
     post(
@@ -275,29 +259,7 @@ async fn scenario(db_url: &str) {
     .await
     .assert_error(410, "expired_code");
 
-    // SMS as a second method.
-    let r = post(
-        addr,
-        "/enroll/sms",
-        json!({ "user": "dave", "phone": "+1 (415) 555-0100" }),
-    )
-    .await;
-    assert_eq!(r.status, 202, "{}", r.body);
-    assert_eq!(sms.last().unwrap().to().as_str(), "+14155550100");
-    let r = post(
-        addr,
-        "/enroll/sms/confirm",
-        json!({ "user": "dave", "phone": "+14155550100", "code": sms_code(&sms) }),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-
-    // The preferred method needs a step-up grant: not authorised without one.
-    let put =
-        |body: Value| async move { send(addr, "PUT", "/preferred-method", &body, None).await };
-    put(json!({ "user": "dave", "method": "sms", "step_up_grant": "not-a-grant" }))
-        .await
-        .assert_error(403, "not_authorised");
+    // A step-up grant: a fresh second-factor verification.
     let r = post(addr, "/step-up", json!({ "user": "dave" })).await;
     let step_id = r.body["challenge_id"].as_str().unwrap().to_owned();
     advance(30);
@@ -310,6 +272,54 @@ async fn scenario(db_url: &str) {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let grant = r.body["step_up_grant"].as_str().unwrap().to_owned();
+
+    // With it: the authenticator is already enabled.
+    post(
+        addr,
+        "/enroll/totp",
+        json!({ "user": "dave", "step_up_grant": grant }),
+    )
+    .await
+    .assert_error(409, "already_enabled");
+    post(
+        addr,
+        "/enroll/totp/confirm",
+        json!({ "user": "dave", "code": good, "step_up_grant": grant }),
+    )
+    .await
+    .assert_error(409, "already_enabled");
+
+    // SMS as a second method, behind the grant.
+    post(
+        addr,
+        "/enroll/sms",
+        json!({ "user": "dave", "phone": "+1 (415) 555-0100" }),
+    )
+    .await
+    .assert_error(403, "not_authorised");
+    let r = post(
+        addr,
+        "/enroll/sms",
+        json!({ "user": "dave", "phone": "+1 (415) 555-0100", "step_up_grant": grant }),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(sms.last().unwrap().to().as_str(), "+14155550100");
+    let r = post(
+        addr,
+        "/enroll/sms/confirm",
+        json!({ "user": "dave", "phone": "+14155550100", "code": sms_code(&sms),
+                "step_up_grant": grant }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // The preferred method needs a step-up grant too: not authorised without one.
+    let put =
+        |body: Value| async move { send(addr, "PUT", "/preferred-method", &body, None).await };
+    put(json!({ "user": "dave", "method": "sms", "step_up_grant": "not-a-grant" }))
+        .await
+        .assert_error(403, "not_authorised");
     let r = put(json!({ "user": "dave", "method": "sms", "step_up_grant": grant })).await;
     assert_eq!(r.status, 200, "{}", r.body);
     put(json!({ "user": "erin", "method": "sms", "step_up_grant": grant }))

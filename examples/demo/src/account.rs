@@ -6,11 +6,12 @@ use axum::Form;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use mfa::store::FactorKind;
-use mfa::{EnrollmentOutcome, RecoveryCodes, TotpOptions};
+use mfa::{Authority, EnrollmentOutcome, RecoveryCodes, TotpOptions};
 use mfa_mail::escape_html;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::manage::{live_grant, step_up_for};
 use crate::time::format_utc;
 use crate::web::{Ctx, Reply, Shared, WebResult};
 
@@ -55,7 +56,7 @@ pub(crate) async fn overview(
     let email = match settings.as_ref().and_then(|s| s.email.clone()) {
         Some(address) if enabled.contains(&FactorKind::Email) => format!(
             "<p id=\"email-status\">Email codes: <strong>enabled</strong> ({})</p>",
-            escape_html(&address)
+            escape_html(address.as_str())
         ),
         _ => "<p id=\"email-status\">Email codes: not set up. \
               <a id=\"enrol-email\" href=\"/account/email\">Add an email address</a></p>"
@@ -105,12 +106,19 @@ pub(crate) async fn totp_start(
 ) -> WebResult {
     let ctx = Ctx::load(&state, &headers, addr).await?;
     let user = signed_in!(state, ctx);
+    // The first factor needs nothing more than the session; any later one a step-up grant.
+    let grant = live_grant(&state, &ctx, &user).await?;
+    let authority = grant
+        .as_ref()
+        .map_or(Authority::FirstFactor, Authority::StepUp);
     let enrollment = match state
         .mfa
         .start_totp_enrollment(
             &user,
+            authority,
             "Authenticator app",
             TotpOptions::new().account_name(&user),
+            &ctx.client,
         )
         .await
     {
@@ -118,6 +126,9 @@ pub(crate) async fn totp_start(
         Err(mfa::Error::AlreadyEnabled) => {
             let msg = "error:An authenticator app is already enabled.".to_owned();
             return Ok(ctx.redirect(&state, "/account", Some(msg)).await?);
+        }
+        Err(mfa::Error::NotAuthorised) => {
+            return step_up_for(&state, ctx, &user, "enrol:totp".to_owned()).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -161,10 +172,22 @@ pub(crate) async fn totp_confirm(
         return Ok(ctx.csrf_refused(&state));
     }
     let user = signed_in!(state, ctx);
-    let outcome = state
+    let grant = live_grant(&state, &ctx, &user).await?;
+    let authority = grant
+        .as_ref()
+        .map_or(Authority::FirstFactor, Authority::StepUp);
+    let outcome = match state
         .mfa
-        .finish_totp_enrollment(&user, form.code.trim(), &ctx.client)
-        .await?;
+        .finish_totp_enrollment(&user, authority, form.code.trim(), &ctx.client)
+        .await
+    {
+        Ok(outcome) => outcome,
+        // The grant ended meanwhile: confirm it is you, then set the app up again.
+        Err(mfa::Error::NotAuthorised) => {
+            return step_up_for(&state, ctx, &user, "enrol:totp".to_owned()).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let EnrollmentOutcome::Rejected { .. } = outcome {
         let body = format!(
             "<p class=\"flash error\">That code is not right. Check that your phone's clock is \

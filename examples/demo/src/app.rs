@@ -6,9 +6,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 use mfa::core::{PasswordHash, PasswordHasher};
-use mfa::mail::{EmailAddress, SmtpConfig, SmtpCredentials, SmtpMailer, SmtpSecurity};
-use mfa::{Clock, Keyring, MailSettings, Mailer, Mfa, Pepper, Policy, SealingKey, Store};
-use mfa_store_redis::{KeyPrefix, RedisConfig, RedisStore};
+use mfa::mail::{SmtpConfig, SmtpCredentials, SmtpMailer, SmtpSecurity};
+use mfa::{
+    Clock, EmailAddress, Keyring, MailSettings, Mailer, Mfa, Pepper, Policy, SealingKey, Store,
+};
+use mfa_store_redis::{Initialisation, KeyPrefix, RedisConfig, RedisStore};
 use mfa_store_sql::sqlx::SqlitePool;
 use mfa_store_sql::{MySqlStore, PgStore, SqlStoreConfig, SqliteStore};
 use tokio::net::TcpListener;
@@ -107,10 +109,9 @@ impl Demo {
                 (Arc::new(store), "MariaDB/MySQL")
             }
             StoreKind::Redis(url) => {
-                let prefix = KeyPrefix::new("mfa-demo").map_err(store_error)?;
-                let store = RedisStore::connect(url, RedisConfig::with_prefix(prefix))
+                let store = RedisStore::connect(url, redis_config()?)
                     .await
-                    .map_err(store_error)?;
+                    .map_err(redis_error)?;
                 (Arc::new(store), "Redis")
             }
         };
@@ -125,6 +126,11 @@ impl Demo {
             .smtp
             .as_ref()
             .map_or("no-reply@demo.test", |s| s.from.as_str());
+        let from = EmailAddress::parse(from).map_err(|_| {
+            Error::Config(format!(
+                "MFA_DEMO_MAIL_FROM {from:?} is not an email address"
+            ))
+        })?;
         let mfa = Mfa::builder()
             .store(store.clone())
             .mailer(mailer)
@@ -135,11 +141,7 @@ impl Demo {
             ))
             .pepper(Pepper::from_bytes(keys.pepper.as_slice())?)
             .policy(Policy::authenticator_setup())
-            .mail_settings(MailSettings::new(
-                "mfa demo",
-                EmailAddress::parse(from)?,
-                EmailAddress::parse(from)?,
-            ))
+            .mail_settings(MailSettings::new("mfa demo", from.clone(), from))
             .build()?;
         let hasher = PasswordHasher::default();
         let dummy_hash = hasher.hash_password(b"not a password of anyone")?;
@@ -229,6 +231,42 @@ pub async fn run(config: DemoConfig) -> Result<()> {
 
 fn store_error(e: impl core::fmt::Display) -> Error {
     Error::Store(e.to_string())
+}
+
+/// The key prefix the demo keeps its Redis data under.
+pub const REDIS_PREFIX: &str = "mfa-demo";
+
+fn redis_config() -> Result<RedisConfig> {
+    let prefix = KeyPrefix::new(REDIS_PREFIX).map_err(store_error)?;
+    Ok(RedisConfig::with_prefix(prefix))
+}
+
+/// A Redis store the demo cannot start on, said with what to do about it.
+fn redis_error(e: mfa_store_redis::Error) -> Error {
+    match e {
+        mfa_store_redis::Error::NotInitialised { .. } => Error::Store(format!(
+            "{e} (the demo's initialisation step: `cargo run -p mfa-demo -- init-redis`)"
+        )),
+        other => store_error(other),
+    }
+}
+
+/// Initialises the demo's Redis prefix at `url` as a new deployment (writes its data-loss
+/// markers; see `docs/store-redis.md`): the one-time provisioning step
+/// `cargo run -p mfa-demo -- init-redis`, never run at start-up. Returns how many markers it
+/// wrote (0: the prefix was initialised already).
+///
+/// # Errors
+/// [`Error::Store`] when Redis is unreachable or unsuitable, or the prefix holds keys but no
+/// markers (data that was lost: restore it).
+pub async fn initialise_redis(url: &str) -> Result<u64> {
+    let store = RedisStore::connect_lazy(url, redis_config()?).map_err(store_error)?;
+    let report = store
+        .initialise(Initialisation::NewDeployment)
+        .await
+        .map_err(store_error)?;
+    store.verify_deployment().await.map_err(store_error)?;
+    Ok(report.markers_created)
 }
 
 fn smtp_mailer(smtp: &SmtpSettings) -> Result<SmtpMailer> {

@@ -6,7 +6,7 @@ use axum::Form;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use mfa::core::PasswordHash;
-use mfa::{LoginStart, Method, PasswordCheck};
+use mfa::{DeviceToken, LoginStart, Method, PasswordVerdict};
 use serde::Deserialize;
 
 use crate::db::{self, Stage};
@@ -130,52 +130,57 @@ pub(crate) async fn login(
         return Ok(ctx.csrf_refused(&state));
     }
     let username = form.username.trim().to_ascii_lowercase();
-    if let PasswordCheck::LockedOut { until } = state
-        .mfa
-        .check_password_attempt(&username, &ctx.client)
-        .await?
-    {
-        let msg = format!(
-            "error:Too many failed attempts. Try again after {}.",
-            format_utc(until)
-        );
-        return Ok(ctx.redirect(&state, "/login", Some(msg)).await?);
-    }
     let stored = db::password_hash(&state.db, &username).await?;
     let known = stored.is_some();
     let hash = match stored.as_deref().map(PasswordHash::parse) {
         Some(Ok(hash)) => hash,
         _ => state.dummy_hash.clone(),
     };
+    // A cookie that is not a device token is no device.
+    let device = ctx
+        .cookie(DEVICE)
+        .and_then(|token| token.parse::<DeviceToken>().ok());
+    // The password is checked (one Argon2id, off the async threads) only when the attempt's
+    // budgets allow it; a failure of the check itself is returned after the step, which counted
+    // it as a wrong password.
     let hasher = state.hasher;
     let password = zeroize::Zeroizing::new(form.password);
-    let matches =
-        tokio::task::spawn_blocking(move || hasher.verify_password(password.as_bytes(), &hash))
-            .await
-            .map_err(|_| crate::Error::Config("password hashing task failed".into()))??;
-    if !(known && matches) {
-        let msg = match state
-            .mfa
-            .record_password_failure(&username, &ctx.client)
-            .await?
-        {
-            PasswordCheck::LockedOut { until } => format!(
-                "error:Wrong user name or password. Too many failed attempts: try again after {}.",
-                format_utc(until)
-            ),
-            _ => "error:Wrong user name or password.".to_owned(),
-        };
-        return Ok(ctx.redirect(&state, "/login", Some(msg)).await?);
-    }
-    state
-        .mfa
-        .record_password_success(&username, &ctx.client)
-        .await?;
-    let device = ctx.cookie(DEVICE).map(ToOwned::to_owned);
+    let mut failure = None;
+    let slot = &mut failure;
     let start = state
         .mfa
-        .begin_login(&username, device.as_deref(), &ctx.client)
-        .await?;
+        .password_step(
+            &username,
+            device.as_ref(),
+            &ctx.client,
+            move || async move {
+                let verified = tokio::task::spawn_blocking(move || {
+                    hasher.verify_password(password.as_bytes(), &hash)
+                })
+                .await;
+                match verified {
+                    Ok(Ok(matches)) if known && matches => PasswordVerdict::Correct,
+                    Ok(Ok(_)) => PasswordVerdict::Wrong,
+                    Ok(Err(e)) => {
+                        *slot = Some(crate::Error::from(e));
+                        PasswordVerdict::Wrong
+                    }
+                    Err(_) => {
+                        *slot = Some(crate::Error::Config("password hashing task failed".into()));
+                        PasswordVerdict::Wrong
+                    }
+                }
+            },
+        )
+        .await;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    let start = start?;
+    if let LoginStart::PasswordRejected = start {
+        let msg = "error:Wrong user name or password.".to_owned();
+        return Ok(ctx.redirect(&state, "/login", Some(msg)).await?);
+    }
     ctx.session.username = Some(username);
     match start {
         LoginStart::NotRequired => {
@@ -212,7 +217,7 @@ pub(crate) async fn login(
             ctx.session.username = None;
             ctx.save(&state).await?;
             let msg = format!(
-                "error:Too many failed second-factor attempts: sign-in is locked until {}.",
+                "error:Too many failed attempts: sign-in is locked until {}.",
                 format_utc(until)
             );
             Ok(ctx.redirect(&state, "/login", Some(msg)).await?)

@@ -6,7 +6,10 @@ use std::net::SocketAddr;
 use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
-use mfa::{Channel, LinkInspection, Outcome, Proof, SendOutcome, VerifyOptions};
+use mfa::{
+    ChallengeId, Channel, LinkInspection, MagicLinkToken, Outcome, Proof, SendOutcome,
+    VerifyOptions,
+};
 use mfa_mail::escape_html;
 use serde::Deserialize;
 
@@ -21,6 +24,11 @@ pub(crate) const GRANT_COOKIE_SECS: u64 = 10 * 60;
 /// Whether this session is answering a step-up (signed in, an action waiting).
 fn step_up(ctx: &Ctx) -> bool {
     ctx.session.stage == Stage::SignedIn && ctx.session.pending_action.is_some()
+}
+
+/// The pending challenge of this browser (its cookie), if it is one.
+fn challenge_cookie(ctx: &Ctx) -> Option<ChallengeId> {
+    ctx.cookie(CHALLENGE).and_then(|id| id.parse().ok())
 }
 
 fn code_form(
@@ -134,7 +142,10 @@ fn device_label(ctx: &Ctx) -> String {
     } else {
         "a browser"
     };
-    format!("{name} from {}", ctx.client.ip.as_deref().unwrap_or("?"))
+    match ctx.client.ip {
+        Some(ip) => format!("{name} from {ip}"),
+        None => format!("{name} from ?"),
+    }
 }
 
 pub(crate) async fn verify(
@@ -153,7 +164,7 @@ pub(crate) async fn verify(
             .redirect(&state, "/login", Some("error:Log in first.".into()))
             .await?);
     }
-    let Some(challenge) = ctx.cookie(CHALLENGE).map(ToOwned::to_owned) else {
+    let Some(challenge) = challenge_cookie(&ctx) else {
         let msg = "error:This sign-in has expired. Log in again.";
         return Ok(ctx.redirect(&state, "/login", Some(msg.into())).await?);
     };
@@ -193,9 +204,8 @@ async fn finish(state: Shared, mut ctx: Ctx, outcome: Outcome, stepping_up: bool
             if let Some(token) = trusted_device_token {
                 ctx.set_cookie(&state, DEVICE, &token.expose(), Some(DEVICE_COOKIE_SECS));
             }
-            let grant = step_up.map(|g| g.expose());
-            if let Some(grant) = &grant {
-                ctx.set_cookie(&state, GRANT, grant, Some(GRANT_COOKIE_SECS));
+            if let Some(grant) = &step_up {
+                ctx.set_cookie(&state, GRANT, &grant.expose(), Some(GRANT_COOKIE_SECS));
             }
             let mut msg = if stepping_up {
                 "Confirmed.".to_owned()
@@ -210,12 +220,16 @@ async fn finish(state: Shared, mut ctx: Ctx, outcome: Outcome, stepping_up: bool
                     " You have {left} recovery codes left; generate new ones when you run low."
                 ));
             }
-            if let (Some(action), Some(grant)) = (ctx.session.pending_action.take(), grant) {
+            let mut to = "/account".to_owned();
+            if let (Some(action), Some(grant)) = (ctx.session.pending_action.take(), &step_up) {
                 ctx.save(&state).await?;
+                let (page, note) =
+                    crate::manage::apply_action(&state, &user, &action, grant).await?;
+                to = page;
                 msg.push(' ');
-                msg.push_str(&crate::manage::apply_action(&state, &user, &action, &grant).await?);
+                msg.push_str(&note);
             }
-            Ok(ctx.redirect(&state, "/account", Some(msg)).await?)
+            Ok(ctx.redirect(&state, &to, Some(msg)).await?)
         }
         Outcome::Rejected { attempts_left } => {
             let msg = format!(
@@ -280,15 +294,21 @@ pub(crate) async fn send(
     if !ctx.csrf_ok(&state, &form.csrf) {
         return Ok(ctx.csrf_refused(&state));
     }
-    let Some(challenge) = ctx.cookie(CHALLENGE).map(ToOwned::to_owned) else {
+    let Some(challenge) = challenge_cookie(&ctx) else {
         let msg = "error:This sign-in has expired. Log in again.";
         return Ok(ctx.redirect(&state, "/login", Some(msg.into())).await?);
     };
     let outcome = if form.what == "link" {
         let base = format!("{}/magic", state.base_url);
-        state.mfa.send_magic_link(&challenge, &base, None).await?
+        state
+            .mfa
+            .send_magic_link(&challenge, &base, None, &ctx.client)
+            .await?
     } else {
-        state.mfa.send_code(&challenge, Channel::Email).await?
+        state
+            .mfa
+            .send_code(&challenge, Channel::Email, &ctx.client)
+            .await?
     };
     let msg = send_message(&outcome, form.what == "link");
     Ok(ctx.redirect(&state, "/challenge", Some(msg)).await?)
@@ -334,7 +354,11 @@ pub(crate) async fn magic_page(
 ) -> WebResult {
     let ctx = Ctx::load(&state, &headers, addr).await?;
     // Opening the link consumes nothing (mail scanners open links too): only the button does.
-    let body = match state.mfa.inspect_magic_link(&query.token).await? {
+    let inspection = match query.token.parse::<MagicLinkToken>() {
+        Ok(token) => state.mfa.inspect_magic_link(&token).await?,
+        Err(_) => LinkInspection::Invalid,
+    };
+    let body = match inspection {
         LinkInspection::Valid { expires_at } => format!(
             "<p>Sign in to the mfa demo in this browser? The link works until {}.</p>\
              <form method=\"post\" action=\"/magic\">{}\
@@ -367,15 +391,21 @@ pub(crate) async fn magic_confirm(
     if !ctx.csrf_ok(&state, &form.csrf) {
         return Ok(ctx.csrf_refused(&state));
     }
-    let outcome = state
-        .mfa
-        .confirm_magic_link(
-            &form.token,
-            None,
-            &ctx.client,
-            VerifyOptions::new().grant_step_up(),
-        )
-        .await?;
+    let outcome = match form.token.parse::<MagicLinkToken>() {
+        Ok(token) => {
+            state
+                .mfa
+                .confirm_magic_link(
+                    &token,
+                    None,
+                    &ctx.client,
+                    VerifyOptions::new().grant_step_up(),
+                )
+                .await?
+        }
+        // Not a link token: answered like an unknown or used link.
+        Err(_) => Outcome::Expired,
+    };
     match outcome {
         Outcome::Verified { user, step_up, .. } => {
             ctx.session.username = Some(user);

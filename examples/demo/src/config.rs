@@ -132,9 +132,7 @@ impl DemoConfig {
                     var("MFA_MYSQL_URL")
                         .unwrap_or_else(|| "mysql://root@127.0.0.1:3306/test".into()),
                 ),
-                "redis" => StoreKind::Redis(
-                    var("MFA_REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
-                ),
+                "redis" => StoreKind::Redis(redis_url_from_env()),
                 other => {
                     return Err(Error::Config(format!(
                         "MFA_DEMO_STORE {other:?}: use sqlite, postgres, mariadb or redis"
@@ -171,4 +169,13 @@ impl DemoConfig {
         config.public_url = var("MFA_DEMO_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());
         Ok(config)
     }
+}
+
+/// The Redis server of `MFA_REDIS_URL` (default `redis://127.0.0.1:6379`).
+#[must_use]
+pub fn redis_url_from_env() -> String {
+    std::env::var("MFA_REDIS_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".into())
 }

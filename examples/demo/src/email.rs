@@ -5,12 +5,22 @@ use std::net::SocketAddr;
 use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
+use mfa::{Authority, EmailAddress};
 use mfa_mail::escape_html;
 use serde::Deserialize;
 
 use crate::account::enrolled;
+use crate::app::AppState;
 use crate::challenge::send_message;
+use crate::manage::{live_grant, step_up_for};
 use crate::web::{Ctx, Shared, WebResult};
+
+/// Whether `user` has an active second factor: adding one more is then a change of factors,
+/// which needs a step-up grant.
+async fn has_factor(state: &AppState, user: &str) -> crate::Result<bool> {
+    let settings = state.store.settings(user).await.map_err(mfa::Error::from)?;
+    Ok(settings.is_some_and(|s| !s.enabled.is_empty()))
+}
 
 pub(crate) async fn email_page(
     State(state): State<Shared>,
@@ -18,7 +28,11 @@ pub(crate) async fn email_page(
     headers: HeaderMap,
 ) -> WebResult {
     let ctx = Ctx::load(&state, &headers, addr).await?;
-    let _user = signed_in!(state, ctx);
+    let user = signed_in!(state, ctx);
+    // Confirm it is you first when this adds a factor to an active one.
+    if has_factor(&state, &user).await? && live_grant(&state, &ctx, &user).await?.is_none() {
+        return step_up_for(&state, ctx, &user, "enrol:email".to_owned()).await;
+    }
     let body = format!(
         "<form method=\"post\" action=\"/account/email\">{}\
          <label>Email address <input type=\"email\" name=\"email\" id=\"email\" required></label>\
@@ -47,15 +61,26 @@ pub(crate) async fn email_start(
         return Ok(ctx.csrf_refused(&state));
     }
     let user = signed_in!(state, ctx);
-    let outcome = match state.mfa.start_email_enrollment(&user, &form.email).await {
+    let Ok(address) = EmailAddress::parse(form.email.trim()) else {
+        let msg = "error:That is not a valid email address.".to_owned();
+        return Ok(ctx.redirect(&state, "/account/email", Some(msg)).await?);
+    };
+    let grant = live_grant(&state, &ctx, &user).await?;
+    let authority = grant
+        .as_ref()
+        .map_or(Authority::FirstFactor, Authority::StepUp);
+    let outcome = match state
+        .mfa
+        .start_email_enrollment(&user, authority, &address, &ctx.client)
+        .await
+    {
         Ok(o) => o,
-        Err(mfa::Error::InvalidArgument(_)) => {
-            let msg = "error:That is not a valid email address.".to_owned();
-            return Ok(ctx.redirect(&state, "/account/email", Some(msg)).await?);
-        }
         Err(mfa::Error::AlreadyEnabled) => {
             let msg = "error:Email codes are already enabled.".to_owned();
             return Ok(ctx.redirect(&state, "/account", Some(msg)).await?);
+        }
+        Err(mfa::Error::NotAuthorised) => {
+            return step_up_for(&state, ctx, &user, "enrol:email".to_owned()).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -108,9 +133,25 @@ pub(crate) async fn email_confirm(
         return Ok(ctx.csrf_refused(&state));
     }
     let user = signed_in!(state, ctx);
-    let outcome = state
+    let Ok(address) = EmailAddress::parse(form.email.trim()) else {
+        let msg = "error:That is not a valid email address.".to_owned();
+        return Ok(ctx.redirect(&state, "/account/email", Some(msg)).await?);
+    };
+    let grant = live_grant(&state, &ctx, &user).await?;
+    let authority = grant
+        .as_ref()
+        .map_or(Authority::FirstFactor, Authority::StepUp);
+    let outcome = match state
         .mfa
-        .finish_email_enrollment(&user, &form.email, form.code.trim(), &ctx.client)
-        .await?;
+        .finish_email_enrollment(&user, authority, &address, form.code.trim(), &ctx.client)
+        .await
+    {
+        Ok(outcome) => outcome,
+        // The grant ended meanwhile: confirm it is you, then send a new code.
+        Err(mfa::Error::NotAuthorised) => {
+            return step_up_for(&state, ctx, &user, "enrol:email".to_owned()).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
     enrolled(state, ctx, outcome, "Email codes enabled.").await
 }

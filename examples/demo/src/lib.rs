@@ -18,7 +18,7 @@ mod page;
 mod time;
 mod web;
 
-pub use crate::app::{Demo, run};
-pub use crate::config::{DemoConfig, SmtpSettings, StoreKind};
+pub use crate::app::{Demo, REDIS_PREFIX, initialise_redis, run};
+pub use crate::config::{DemoConfig, SmtpSettings, StoreKind, redis_url_from_env};
 pub use crate::error::{Error, Result};
 pub use crate::mailer::DevMailer;

@@ -1,12 +1,12 @@
-//! Account management: the preferred method (behind a step-up), trusted devices and the
-//! security log.
+//! Account management: the step-up that changes of factors and the preferred method need, trusted
+//! devices and the security log.
 
 use std::net::SocketAddr;
 
 use axum::Form;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
-use mfa::{LoginStart, Method};
+use mfa::{LoginStart, Method, StepUpGrant};
 use mfa_mail::escape_html;
 use serde::Deserialize;
 
@@ -14,6 +14,56 @@ use crate::app::AppState;
 use crate::auth::join_methods;
 use crate::time::format_utc;
 use crate::web::{CHALLENGE, Ctx, GRANT, Shared, WebResult};
+
+/// This browser's step-up grant (its cookie), if it still authorises `user`'s management calls.
+pub(crate) async fn live_grant(
+    state: &AppState,
+    ctx: &Ctx,
+    user: &str,
+) -> crate::Result<Option<StepUpGrant>> {
+    let Some(grant) = ctx
+        .cookie(GRANT)
+        .and_then(|g| g.parse::<StepUpGrant>().ok())
+    else {
+        return Ok(None);
+    };
+    Ok(state
+        .mfa
+        .step_up_valid(user, &grant)
+        .await?
+        .then_some(grant))
+}
+
+/// Asks `user` for a fresh second factor before `action` (run by
+/// [`apply_action`] once the step-up verifies).
+pub(crate) async fn step_up_for(
+    state: &AppState,
+    mut ctx: Ctx,
+    user: &str,
+    action: String,
+) -> WebResult {
+    match state.mfa.begin_step_up(user, &ctx.client).await? {
+        LoginStart::ChallengeRequired {
+            challenge_id,
+            methods,
+            ..
+        } => {
+            ctx.session.pending_action = Some(action);
+            ctx.session.methods = join_methods(&methods);
+            ctx.save(state).await?;
+            ctx.set_cookie(state, CHALLENGE, &challenge_id.expose(), None);
+            Ok(ctx.redirect(state, "/challenge", None).await?)
+        }
+        LoginStart::LockedOut { until } => {
+            let msg = format!("error:Locked until {}.", format_utc(until));
+            Ok(ctx.redirect(state, "/account", Some(msg)).await?)
+        }
+        _ => {
+            let msg = "error:Set up a second factor first.".to_owned();
+            Ok(ctx.redirect(state, "/account", Some(msg)).await?)
+        }
+    }
+}
 
 #[derive(Deserialize)]
 pub(crate) struct PreferredForm {
@@ -27,62 +77,51 @@ pub(crate) async fn preferred(
     headers: HeaderMap,
     Form(form): Form<PreferredForm>,
 ) -> WebResult {
-    let mut ctx = Ctx::load(&state, &headers, addr).await?;
+    let ctx = Ctx::load(&state, &headers, addr).await?;
     if !ctx.csrf_ok(&state, &form.csrf) {
         return Ok(ctx.csrf_refused(&state));
     }
     let user = signed_in!(state, ctx);
     let action = format!("preferred:{}", form.method);
-    if let Some(grant) = ctx.cookie(GRANT).map(ToOwned::to_owned) {
-        let msg = apply_action(&state, &user, &action, &grant).await?;
+    if let Some(grant) = live_grant(&state, &ctx, &user).await? {
+        let (to, msg) = apply_action(&state, &user, &action, &grant).await?;
         if !msg.starts_with("error:") {
-            return Ok(ctx.redirect(&state, "/account", Some(msg)).await?);
+            return Ok(ctx.redirect(&state, &to, Some(msg)).await?);
         }
     }
     // No fresh grant: confirm with a second factor first (step-up).
-    match state.mfa.begin_step_up(&user, &ctx.client).await? {
-        LoginStart::ChallengeRequired {
-            challenge_id,
-            methods,
-            ..
-        } => {
-            ctx.session.pending_action = Some(action);
-            ctx.session.methods = join_methods(&methods);
-            ctx.save(&state).await?;
-            ctx.set_cookie(&state, CHALLENGE, &challenge_id.expose(), None);
-            Ok(ctx.redirect(&state, "/challenge", None).await?)
-        }
-        LoginStart::LockedOut { until } => {
-            let msg = format!("error:Locked until {}.", format_utc(until));
-            Ok(ctx.redirect(&state, "/account", Some(msg)).await?)
-        }
-        _ => {
-            let msg = "error:Set up a second factor first.".to_owned();
-            Ok(ctx.redirect(&state, "/account", Some(msg)).await?)
-        }
-    }
+    step_up_for(&state, ctx, &user, action).await
 }
 
-/// Runs a management action that needed a step-up grant; returns the message to show.
+/// Runs a management action that needed a step-up grant; returns the page to go to and the
+/// message to show there. An enrolment (`enrol:totp`, `enrol:email`) goes back to its page,
+/// which now finds the grant.
 pub(crate) async fn apply_action(
     state: &AppState,
     user: &str,
     action: &str,
-    grant: &str,
-) -> crate::Result<String> {
-    let method = match action.strip_prefix("preferred:") {
-        Some("totp") => Method::Totp,
-        Some("email") => Method::Email,
-        _ => return Ok("error:Unknown method.".to_owned()),
+    grant: &StepUpGrant,
+) -> crate::Result<(String, String)> {
+    let method = match action {
+        "enrol:totp" => {
+            let msg = "Now set up your authenticator app.".to_owned();
+            return Ok(("/account/totp".to_owned(), msg));
+        }
+        "enrol:email" => {
+            let msg = "Now add your email address.".to_owned();
+            return Ok(("/account/email".to_owned(), msg));
+        }
+        "preferred:totp" => Method::Totp,
+        "preferred:email" => Method::Email,
+        _ => return Ok(("/account".to_owned(), "error:Unknown method.".to_owned())),
     };
-    Ok(
-        match state.mfa.set_preferred_method(user, method, grant).await {
-            Ok(()) => format!("Preferred method set to {method}."),
-            Err(mfa::Error::NotAuthorised) => "error:Confirm it is you first.".to_owned(),
-            Err(mfa::Error::MethodNotEnabled) => "error:That method is not enabled.".to_owned(),
-            Err(e) => return Err(e.into()),
-        },
-    )
+    let msg = match state.mfa.set_preferred_method(user, method, grant).await {
+        Ok(()) => format!("Preferred method set to {method}."),
+        Err(mfa::Error::NotAuthorised) => "error:Confirm it is you first.".to_owned(),
+        Err(mfa::Error::MethodNotEnabled) => "error:That method is not enabled.".to_owned(),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(("/account".to_owned(), msg))
 }
 
 pub(crate) async fn devices(
@@ -166,7 +205,7 @@ pub(crate) async fn security_log(
                 format_utc(e.at),
                 escape_html(e.kind.as_str()),
                 escape_html(e.outcome.as_str()),
-                escape_html(e.client.ip.as_deref().unwrap_or("")),
+                escape_html(&e.client.ip.map(|ip| ip.to_string()).unwrap_or_default()),
                 escape_html(e.client.user_agent.as_deref().unwrap_or("")),
             )
         })

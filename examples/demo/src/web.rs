@@ -62,7 +62,7 @@ impl Ctx {
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(200).collect());
         let client = ClientInfo {
-            ip: Some(addr.ip().to_string()),
+            ip: Some(addr.ip()),
             user_agent,
         };
         let mut ctx = match found {

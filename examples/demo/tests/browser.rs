@@ -1,6 +1,7 @@
 //! End-to-end test in a real browser: headless Chromium driven through chromedriver, against the
 //! demo started in-process. Every flow a user can take, with a screenshot of each page under
-//! `target/e2e-screenshots/`.
+//! `target/e2e-screenshots/`; and a stranger with the user's password, on plain HTTP from another
+//! loopback address (another network to the demo), against whom the seed's limits apply.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,7 +10,8 @@
     reason = "test code: a failure should stop the test with its message"
 )]
 
-use std::net::TcpListener as StdListener;
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -19,6 +21,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use mfa::core::{Secret, Totp, TotpParams};
 use mfa::{Clock as _, ManualClock};
 use mfa_demo::{Demo, DemoConfig};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpSocket;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -55,6 +59,7 @@ fn screenshot_dir() -> PathBuf {
 struct Browser {
     client: Client,
     base: String,
+    server: SocketAddr,
     shots: PathBuf,
 }
 
@@ -170,6 +175,117 @@ impl Browser {
     }
 }
 
+/// A page as the stranger's plain HTTP client got it.
+struct Page {
+    status: u16,
+    location: Option<String>,
+    body: String,
+}
+
+impl Page {
+    /// The CSRF token of the page's forms.
+    fn csrf(&self) -> &str {
+        let (_, rest) = self
+            .body
+            .split_once("name=\"csrf\" value=\"")
+            .unwrap_or_else(|| panic!("no form on {}", self.body));
+        rest.split('"').next().unwrap()
+    }
+}
+
+/// Someone who is not the browser: plain HTTP/1.1 from 127.0.0.2, so the demo sees a network
+/// the user never signed in from, with a cookie jar of its own.
+struct Stranger {
+    server: SocketAddr,
+    cookies: HashMap<String, String>,
+}
+
+impl Stranger {
+    async fn request(&mut self, method: &str, path: &str, form: &str) -> Page {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut stream = socket.connect(self.server).await.unwrap();
+        let cookies: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let cookie = if cookies.is_empty() {
+            String::new()
+        } else {
+            format!("Cookie: {}\r\n", cookies.join("; "))
+        };
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{cookie}\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            self.server,
+            form.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).await.unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut location = None;
+        for (name, value) in lines.filter_map(|l| l.split_once(": ")) {
+            if name.eq_ignore_ascii_case("location") {
+                location = Some(value.to_owned());
+            } else if name.eq_ignore_ascii_case("set-cookie") {
+                let pair = value.split(';').next().unwrap();
+                let (k, v) = pair.split_once('=').unwrap();
+                if value.contains("Max-Age=0") {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_owned(), v.to_owned());
+                }
+            }
+        }
+        Page {
+            status,
+            location,
+            body: body.to_owned(),
+        }
+    }
+
+    /// Follows the demo's redirects (303 See Other) to the page they end on.
+    async fn follow(&mut self, mut page: Page) -> Page {
+        while page.status == 303 {
+            let to = page.location.take().unwrap();
+            page = self.request("GET", &to, "").await;
+        }
+        page
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let page = self.request("GET", path, "").await;
+        self.follow(page).await
+    }
+
+    async fn post(&mut self, path: &str, form: &str) -> Page {
+        let page = self.request("POST", path, form).await;
+        self.follow(page).await
+    }
+
+    /// Alice's user name and password, from the login page: where it leads.
+    async fn login_as_alice(&mut self) -> Page {
+        let page = self.get("/login").await;
+        let form = format!(
+            "csrf={}&username=alice&password={}",
+            page.csrf(),
+            PASSWORD.replace(' ', "+")
+        );
+        self.post("/login", &form).await
+    }
+}
+
 fn totp_code(secret: &Secret, clock: &ManualClock) -> String {
     Totp::new(secret, TotpParams::default())
         .generate_at(clock.unix_secs())
@@ -202,7 +318,8 @@ async fn every_flow_in_a_real_browser() {
     let mut config = DemoConfig::development(state.path());
     config.clock = Arc::new(clock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = listener.local_addr().unwrap();
+    let base = format!("http://{server}");
     let demo = Demo::build(&config, &base).await.unwrap();
     tokio::spawn(demo.serve(listener));
 
@@ -249,6 +366,7 @@ async fn every_flow_in_a_real_browser() {
     let b = Browser {
         client: client.expect("chromedriver did not start"),
         base,
+        server,
         shots: screenshot_dir(),
     };
     let result = tokio::spawn(async move {
@@ -352,8 +470,14 @@ async fn run_flows(b: &Browser, clock: &ManualClock) {
     assert!(b.text("#devices").await.contains("Chrome"));
     b.shot("06-trusted-devices").await;
 
-    // Add an email factor with the code from the development inbox.
+    // Add an email factor with the code from the development inbox. A change of factors once one
+    // is active: first a fresh second factor (step-up), then the page.
     b.goto("/account/email").await;
+    assert_eq!(b.wait_path("/challenge").await, "/challenge");
+    clock.advance(Duration::from_secs(30));
+    b.fill("#totp-code", &totp_code(&secret, clock)).await;
+    b.click("#totp-submit").await;
+    assert_eq!(b.wait_path("/account/email").await, "/account/email");
     b.fill("#email", "alice@example.com").await;
     b.click("#email-send").await;
     let code = b.newest_code().await;
@@ -365,7 +489,9 @@ async fn run_flows(b: &Browser, clock: &ManualClock) {
     b.signed_in_as("alice").await;
     assert!(b.text("#email-status").await.contains("enabled"));
 
-    // Preferred method: a management change, confirmed by a fresh second factor (step-up).
+    // Preferred method: a management change, confirmed by a fresh second factor (step-up); the
+    // grant of the step-up above ends after 10 minutes.
+    clock.advance(Duration::from_secs(11 * 60));
     b.toggle("#preferred option[value=email]").await;
     b.click("#set-preferred").await;
     assert_eq!(b.wait_path("/challenge").await, "/challenge");
@@ -421,10 +547,40 @@ async fn run_flows(b: &Browser, clock: &ManualClock) {
     b.shot("10-security-log").await;
     b.logout().await;
 
-    // Wrong codes until the account is locked; the message says until when.
+    // A stranger with alice's password, from a network she never signed in from: the seed's
+    // limits apply there. Five wrong codes; the fifth locks that network out of alice's account
+    // for 15 minutes, and the page says until when.
+    let mut stranger = Stranger {
+        server: b.server,
+        cookies: HashMap::new(),
+    };
+    let mut page = stranger.login_as_alice().await;
+    for attempt in 1..=5 {
+        assert!(page.body.contains("id=\"totp-code\""), "{}", page.body);
+        let form = format!("csrf={}&method=totp&code=000000", page.csrf());
+        page = stranger.post("/challenge/verify", &form).await;
+        if attempt < 5 {
+            assert!(page.body.contains("wrong or has expired"), "{}", page.body);
+        }
+    }
+    assert!(page.body.contains("locked until"), "{}", page.body);
+    let page = stranger.login_as_alice().await;
+    assert!(page.body.contains("locked until"), "{}", page.body);
+
+    // Alice's own network keeps a budget of its own: she still signs in.
+    clock.advance(Duration::from_secs(30));
+    b.login("alice").await;
+    assert_eq!(b.wait_path("/challenge").await, "/challenge");
+    b.fill("#totp-code", &totp_code(&secret, clock)).await;
+    b.click("#totp-submit").await;
+    b.signed_in_as("alice").await;
+    b.logout().await;
+
+    // Wrong codes from her own browser use that budget up too (ten an hour), and lock this
+    // network; the message says until when.
     b.login("alice").await;
     let mut locked = false;
-    for _ in 0..12 {
+    for _ in 0..20 {
         if b.path().await == "/challenge" {
             b.fill("#totp-code", "000000").await;
             b.click("#totp-submit").await;
@@ -435,7 +591,7 @@ async fn run_flows(b: &Browser, clock: &ManualClock) {
             b.login("alice").await;
         }
     }
-    assert!(locked, "five wrong codes lock the account");
+    assert!(locked, "ten wrong codes lock this browser's network");
     b.shot("11-locked").await;
 
     // An administrator unlocks it; the unlock is in alice's security log.
@@ -451,9 +607,9 @@ async fn run_flows(b: &Browser, clock: &ManualClock) {
     b.shot("12-admin").await;
     b.logout().await;
 
-    // The lock of this browser on alice's account (a per-client lock, which an admin unlock
-    // leaves to expire) ends after 15 minutes; then alice signs in again.
-    clock.advance(Duration::from_secs(16 * 60));
+    // The unlock frees this network too (a per-network lock from before an unlock is forgotten
+    // at its next use): alice signs in again at once.
+    clock.advance(Duration::from_secs(30));
     b.login("alice").await;
     assert_eq!(b.wait_path("/challenge").await, "/challenge");
     b.fill("#totp-code", &totp_code(&secret, clock)).await;

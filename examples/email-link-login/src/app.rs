@@ -3,11 +3,10 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use mfa::mail::EmailAddress;
 use mfa::{
-    ChallengeId, Channel, ClientInfo, Clock, EnrollmentOutcome, Keyring, LinkInspection,
-    LoginStart, MailSettings, Mailer, Mfa, Outcome, Pepper, Policy, Proof, SendOutcome, Store,
-    VerifyOptions,
+    Authority, ChallengeId, Channel, ClientInfo, Clock, EmailAddress, EnrollmentOutcome, Keyring,
+    LinkInspection, LoginStart, MagicLinkToken, MailSettings, Mailer, Mfa, Outcome, Pepper, Policy,
+    Proof, SendOutcome, Store, VerifyOptions,
 };
 
 use crate::error::Result;
@@ -73,8 +72,9 @@ pub struct EmailLinkApp {
 
 impl EmailLinkApp {
     /// The app on `store`, sending through `mailer`, with [`Policy::email_link_login`]: code
-    /// and link live 2 minutes, 3 wrong tries lock the account for 1 hour, one active code per
-    /// address (a resend replaces it), codes kept only as keyed digests.
+    /// and link live 2 minutes, 3 wrong tries from unrecognised networks lock the account
+    /// against them for 1 hour, one active code per login (a resend replaces it), codes kept
+    /// only as keyed digests.
     ///
     /// # Errors
     /// [`Error::Config`](crate::Error::Config) if the facade refuses the parts.
@@ -108,29 +108,39 @@ impl EmailLinkApp {
         &self.mfa
     }
 
-    /// Starts registering `email`: mails it a code that proves the address.
+    /// Starts registering `email`: mails it a code that proves the address. The user id is the
+    /// address in lower case; the address is its first (and only) factor.
     ///
     /// # Errors
-    /// [`Error::Mfa`](crate::Error::Mfa) on a store or delivery failure or an invalid address.
-    pub async fn register(&self, email: &str) -> Result<SendOutcome> {
-        let user = mfa::normalize_email(email);
-        Ok(self.mfa.start_email_enrollment(&user, &user).await?)
+    /// [`Error::Address`](crate::Error::Address) for an invalid address;
+    /// [`Error::Mfa`](crate::Error::Mfa) on a store or delivery failure, or
+    /// [`NotAuthorised`](mfa::Error::NotAuthorised) for an address already registered.
+    pub async fn register(&self, email: &str, client: &ClientInfo) -> Result<SendOutcome> {
+        let address = EmailAddress::parse(email)?;
+        let user = address.normalized();
+        Ok(self
+            .mfa
+            .start_email_enrollment(&user, Authority::FirstFactor, &address, client)
+            .await?)
     }
 
     /// Finishes registering `email` with the code from its first message.
     ///
     /// # Errors
-    /// [`Error::Mfa`](crate::Error::Mfa) on a store failure.
+    /// [`Error::Address`](crate::Error::Address) for an invalid address;
+    /// [`Error::Mfa`](crate::Error::Mfa) on a store failure, or
+    /// [`NotAuthorised`](mfa::Error::NotAuthorised) for an address already registered.
     pub async fn confirm_registration(
         &self,
         email: &str,
         code: &str,
         client: &ClientInfo,
     ) -> Result<Registration> {
-        let user = mfa::normalize_email(email);
+        let address = EmailAddress::parse(email)?;
+        let user = address.normalized();
         let done = self
             .mfa
-            .finish_email_enrollment(&user, &user, code, client)
+            .finish_email_enrollment(&user, Authority::FirstFactor, &address, code, client)
             .await?;
         Ok(match done {
             EnrollmentOutcome::Confirmed { .. } | EnrollmentOutcome::AlreadyEnabled => {
@@ -144,9 +154,11 @@ impl EmailLinkApp {
     /// sends anything), so the page cannot tell who is registered.
     ///
     /// # Errors
+    /// [`Error::Address`](crate::Error::Address) for an invalid address;
     /// [`Error::Mfa`](crate::Error::Mfa) on a store failure.
     pub async fn begin_login(&self, email: &str, client: &ClientInfo) -> Result<PendingLogin> {
-        match self.mfa.begin_email_login(email, client).await? {
+        let address = EmailAddress::parse(email)?;
+        match self.mfa.begin_email_login(&address, client).await? {
             LoginStart::ChallengeRequired {
                 challenge_id,
                 expires_at,
@@ -161,7 +173,8 @@ impl EmailLinkApp {
     }
 
     /// Mails the magic link (to `base_url?token=…`) and the 6-digit code beside it, bound to
-    /// `browser` when given (the link then signs in only there). Replaces any earlier code.
+    /// `browser` when given (the link then signs in only there). Replaces any earlier code of
+    /// this login. `client` decides which send quotas it counts against.
     ///
     /// # Errors
     /// [`Error::Mfa`](crate::Error::Mfa) on a store or delivery failure or a non-https URL.
@@ -170,29 +183,43 @@ impl EmailLinkApp {
         login: &PendingLogin,
         base_url: &str,
         browser: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<SendOutcome> {
-        let id = login.challenge.expose();
-        Ok(self.mfa.send_magic_link(&id, base_url, browser).await?)
+        Ok(self
+            .mfa
+            .send_magic_link(&login.challenge, base_url, browser, client)
+            .await?)
     }
 
     /// Sends a new code for the same login; the previous code stops working.
     ///
     /// # Errors
     /// [`Error::Mfa`](crate::Error::Mfa) on a store or delivery failure.
-    pub async fn resend_code(&self, login: &PendingLogin) -> Result<SendOutcome> {
-        let id = login.challenge.expose();
-        Ok(self.mfa.send_code(&id, Channel::Email).await?)
+    pub async fn resend_code(
+        &self,
+        login: &PendingLogin,
+        client: &ClientInfo,
+    ) -> Result<SendOutcome> {
+        Ok(self
+            .mfa
+            .send_code(&login.challenge, Channel::Email, client)
+            .await?)
     }
 
-    /// What opening the link (a GET, maybe by a mail scanner) finds; consumes nothing.
+    /// What opening the link (a GET, maybe by a mail scanner) finds; consumes nothing. `token`
+    /// is the link's `token` query parameter; anything malformed is an invalid link.
     ///
     /// # Errors
     /// [`Error::Mfa`](crate::Error::Mfa) on a store failure.
     pub async fn open_link(&self, token: &str) -> Result<LinkInspection> {
-        Ok(self.mfa.inspect_magic_link(token).await?)
+        let Ok(token) = token.parse::<MagicLinkToken>() else {
+            return Ok(LinkInspection::Invalid);
+        };
+        Ok(self.mfa.inspect_magic_link(&token).await?)
     }
 
-    /// The explicit confirmation (the button on the page the link opened): signs in once.
+    /// The explicit confirmation (the button on the page the link opened): signs in once. A
+    /// malformed token is answered as an expired link.
     ///
     /// # Errors
     /// [`Error::Mfa`](crate::Error::Mfa) on a store failure.
@@ -202,9 +229,12 @@ impl EmailLinkApp {
         browser: Option<&str>,
         client: &ClientInfo,
     ) -> Result<SignIn> {
+        let Ok(token) = token.parse::<MagicLinkToken>() else {
+            return Ok(SignIn::Expired);
+        };
         let outcome = self
             .mfa
-            .confirm_magic_link(token, browser, client, VerifyOptions::new())
+            .confirm_magic_link(&token, browser, client, VerifyOptions::new())
             .await?;
         Ok(SignIn::from(outcome))
     }
@@ -219,10 +249,14 @@ impl EmailLinkApp {
         code: &str,
         client: &ClientInfo,
     ) -> Result<SignIn> {
-        let id = login.challenge.expose();
         let outcome = self
             .mfa
-            .verify(&id, Proof::EmailCode(code), client, VerifyOptions::new())
+            .verify(
+                &login.challenge,
+                Proof::EmailCode(code),
+                client,
+                VerifyOptions::new(),
+            )
             .await?;
         Ok(SignIn::from(outcome))
     }

@@ -4,7 +4,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use mfa::Store;
-use mfa_store_redis::{KeyPrefix, RedisConfig, RedisStore};
+use mfa_store_redis::{Initialisation, KeyPrefix, RedisConfig, RedisStore};
 // The schema name spliced into SQL is generated below from hex digits, never from input.
 use mfa_store_sql::sqlx::AssertSqlSafe;
 use mfa_store_sql::{PgStore, SqlStoreConfig};
@@ -83,7 +83,7 @@ impl core::fmt::Debug for StoreHandle {
 
 impl StoreHandle {
     /// Connects to `url` and prepares a fresh namespace starting with `tag` (PostgreSQL: a new
-    /// schema with the tables migrated in; Redis: a new key prefix).
+    /// schema with the tables migrated in; Redis: a new key prefix, initialised).
     ///
     /// # Errors
     /// [`Error::Sql`] or [`Error::Redis`] when the server is unreachable or refuses.
@@ -107,7 +107,12 @@ impl StoreHandle {
             }
             StoreKind::Redis => {
                 let prefix = KeyPrefix::new(&namespace)?;
-                let store = RedisStore::connect(url, RedisConfig::with_prefix(prefix)).await?;
+                // The new prefix is a new deployment: write its data-loss markers once, the
+                // provisioning step (an application serving an existing prefix only connects),
+                // then check it as `RedisStore::connect` does.
+                let store = RedisStore::connect_lazy(url, RedisConfig::with_prefix(prefix))?;
+                store.initialise(Initialisation::NewDeployment).await?;
+                store.verify_deployment().await?;
                 Ok(Self {
                     store: Arc::new(store.clone()),
                     cleanup: Cleanup::Redis(store),

@@ -11,6 +11,9 @@ pub enum Error {
     /// The facade failed (store, delivery, randomness).
     #[error("mfa: {0}")]
     Mfa(#[from] mfa::Error),
+    /// An email address that does not parse.
+    #[error("invalid email address: {0}")]
+    Address(#[from] mfa::core::Error),
     /// The facade's configuration was refused at start-up.
     #[error("mfa configuration: {0}")]
     Config(#[from] mfa::ConfigError),

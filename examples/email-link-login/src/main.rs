@@ -4,6 +4,7 @@
     reason = "a demo binary reports each step on standard output"
 )]
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,12 +69,13 @@ async fn run(
         Keyring::new(1, SealingKey::generate()?),
         Pepper::generate()?,
     )?;
-    let client = ClientInfo {
-        ip: Some("127.0.0.1".into()),
-        user_agent: Some("email-link-login demo".into()),
-    };
+    let client =
+        ClientInfo::new(Ipv4Addr::LOCALHOST.into()).with_user_agent("email-link-login demo");
 
-    println!("1. register {email}: {:?}", app.register(email).await?);
+    println!(
+        "1. register {email}: {:?}",
+        app.register(email, &client).await?
+    );
     let code = read_from_mail(&delivery, "the code", code_in_message)?;
     let registered = app.confirm_registration(email, &code, &client).await?;
     println!("2. confirm the address with its code: {registered:?}");
@@ -86,7 +88,7 @@ async fn run(
     let login = app.begin_login(email, &client).await?;
     let browser = Some("demo-browser");
     let sent = app
-        .send_link(&login, "https://localhost:3000/login", browser)
+        .send_link(&login, "https://localhost:3000/login", browser, &client)
         .await?;
     println!("3. sign in: magic link and code sent: {sent:?}");
     let token = read_from_mail(&delivery, "the link's token", link_token_in_message)?;
@@ -104,7 +106,7 @@ async fn run(
     let login = app.begin_login(email, &client).await?;
     println!(
         "7. sign in by code: {:?}",
-        app.send_link(&login, "https://localhost:3000/login", None)
+        app.send_link(&login, "https://localhost:3000/login", None, &client)
             .await?
     );
     let code = read_from_mail(&delivery, "the code", code_in_message)?;

@@ -6,44 +6,35 @@
     clippy::print_stderr
 )]
 
+use std::future::{Future, IntoFuture as _};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use email_link_login::{
-    EmailLinkApp, PendingLogin, Registration, SignIn, StoreHandle, StoreKind, code_in_message,
-    link_token_in_message,
+    EmailLinkApp, PendingLogin, Registration, SignIn, code_in_message, link_token_in_message,
 };
 use mfa::mail::testkit::SmtpTestServer;
 use mfa::{
-    ClientInfo, Clock, Keyring, LinkInspection, ManualClock, Pepper, SealingKey, SendOutcome,
+    ClientInfo, Clock, Keyring, LinkInspection, ManualClock, Pepper, SealingKey, SendOutcome, Store,
 };
+use mfa_store_sql::PgStore;
 
 const EMAIL: &str = "ada@example.com";
 const BASE: &str = "https://app.test/login";
 
+/// The user's usual network: recognised once a login completed from it.
 fn client() -> ClientInfo {
-    ClientInfo {
-        ip: Some("198.51.100.7".into()),
-        user_agent: Some("test".into()),
-    }
+    ClientInfo::new("198.51.100.7".parse().unwrap()).with_user_agent("test")
 }
 
-/// Connects, or skips (fails under `MFA_REQUIRE_SERVICES=1`) when the server is missing.
-async fn connect(kind: StoreKind) -> Option<StoreHandle> {
-    let url = kind.url_from_env();
-    match StoreHandle::connect(kind, &url, "email_link_test").await {
-        Ok(handle) => Some(handle),
-        Err(e) => {
-            assert!(
-                std::env::var("MFA_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                "{} at {url} is required (MFA_REQUIRE_SERVICES=1) but unreachable: {e}",
-                kind.as_str()
-            );
-            eprintln!("SKIPPED: {} at {url} is unreachable ({e})", kind.as_str());
-            None
-        }
-    }
+/// A stranger's network (the seed's limits apply to unrecognised networks).
+fn stranger(n: u8) -> ClientInfo {
+    ClientInfo::new(format!("203.0.113.{n}").parse().unwrap())
 }
+
+/// What removes a throwaway store's data.
+type Cleanup = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 struct Fixture {
     app: EmailLinkApp,
@@ -68,7 +59,10 @@ impl Fixture {
         code_in_message(&self.last_mail()).expect("a code")
     }
     async fn login(&self) -> PendingLogin {
-        self.app.begin_login(EMAIL, &client()).await.unwrap()
+        self.login_from(&client()).await
+    }
+    async fn login_from(&self, from: &ClientInfo) -> PendingLogin {
+        self.app.begin_login(EMAIL, from).await.unwrap()
     }
 }
 
@@ -78,15 +72,13 @@ fn wrong(code: &str) -> String {
         .collect()
 }
 
-async fn whole_flow(kind: StoreKind) {
-    let Some(handle) = connect(kind).await else {
-        return;
-    };
+/// Runs the scenario on `store`, then removes the store's data (also when the scenario fails).
+async fn whole_flow(store: Arc<dyn Store>, cleanup: Cleanup) {
     let smtp = SmtpTestServer::start().unwrap();
     // Redis expires keys on its own clock: start the manual clock at the real time.
     let clock = ManualClock::at_unix_secs(mfa::SystemClock.unix_secs());
     let app = EmailLinkApp::new(
-        handle.store(),
+        store,
         Arc::new(smtp.mailer().unwrap()),
         Arc::new(clock.clone()),
         Keyring::new(1, SealingKey::generate().unwrap()),
@@ -96,7 +88,7 @@ async fn whole_flow(kind: StoreKind) {
     let f = Fixture { app, clock, smtp };
     let run = tokio::spawn(async move { scenario(&f).await });
     let outcome = run.await;
-    handle.remove_data().await.unwrap();
+    cleanup.await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
@@ -108,7 +100,7 @@ async fn scenario(f: &Fixture) {
 
     // Registration: the address's first code proves it.
     assert!(matches!(
-        app.register(EMAIL).await.unwrap(),
+        app.register(EMAIL, &c).await.unwrap(),
         SendOutcome::Sent { .. }
     ));
     let code = f.last_code();
@@ -129,7 +121,7 @@ async fn scenario(f: &Fixture) {
     let login = f.login().await;
     let t0 = f.now();
     assert_eq!(
-        app.send_link(&login, BASE, Some("browser-1"))
+        app.send_link(&login, BASE, Some("browser-1"), &c)
             .await
             .unwrap(),
         SendOutcome::Sent {
@@ -177,7 +169,7 @@ async fn scenario(f: &Fixture) {
     f.advance(31);
     let login = f.login().await;
     assert!(matches!(
-        app.send_link(&login, BASE, None).await.unwrap(),
+        app.send_link(&login, BASE, None, &c).await.unwrap(),
         SendOutcome::Sent { .. }
     ));
     let code = f.last_code();
@@ -197,7 +189,7 @@ async fn scenario(f: &Fixture) {
     let login = f.login().await;
     let t = f.now();
     assert_eq!(
-        app.resend_code(&login).await.unwrap(),
+        app.resend_code(&login, &c).await.unwrap(),
         SendOutcome::Sent {
             expires_at: t + Duration::from_secs(120)
         }
@@ -212,20 +204,20 @@ async fn scenario(f: &Fixture) {
     // A new hour (the address's quota is 5 messages an hour).
     f.advance(3600);
 
-    // One active code per address: a resend replaces the code; the old one no longer verifies.
+    // One active code per login: a resend replaces the code; the old one no longer verifies.
     let login = f.login().await;
     assert!(matches!(
-        app.resend_code(&login).await.unwrap(),
+        app.resend_code(&login, &c).await.unwrap(),
         SendOutcome::Sent { .. }
     ));
     let first = f.last_code();
     assert!(matches!(
-        app.resend_code(&login).await.unwrap(),
+        app.resend_code(&login, &c).await.unwrap(),
         SendOutcome::Cooldown { .. }
     ));
     f.advance(30);
     assert!(matches!(
-        app.resend_code(&login).await.unwrap(),
+        app.resend_code(&login, &c).await.unwrap(),
         SendOutcome::Sent { .. }
     ));
     let second = f.last_code();
@@ -241,64 +233,83 @@ async fn scenario(f: &Fixture) {
             email: EMAIL.into()
         }
     );
-    // A new login replaces the previous one too.
+    // A new login from the same network replaces the previous one too.
     f.advance(31);
     let old = f.login().await;
     let new = f.login().await;
     assert_eq!(
-        app.resend_code(&old).await.unwrap(),
+        app.resend_code(&old, &c).await.unwrap(),
         SendOutcome::NoChallenge
     );
 
-    // 3 wrong tries lock the account for 1 hour, on the third try.
+    // A stranger's 3 wrong tries lock the account for 1 hour against unrecognised networks, on
+    // the third try.
+    let attacker = stranger(9);
+    let theirs = f.login_from(&attacker).await;
     assert!(matches!(
-        app.resend_code(&new).await.unwrap(),
+        app.resend_code(&theirs, &attacker).await.unwrap(),
         SendOutcome::Sent { .. }
     ));
     let right = f.last_code();
     let bad = wrong(&right);
     assert_eq!(
-        app.login_with_code(&new, &bad, &c).await.unwrap(),
+        app.login_with_code(&theirs, &bad, &attacker).await.unwrap(),
         SignIn::WrongCode { attempts_left: 2 }
     );
     assert_eq!(
-        app.login_with_code(&new, &bad, &c).await.unwrap(),
+        app.login_with_code(&theirs, &bad, &attacker).await.unwrap(),
         SignIn::WrongCode { attempts_left: 1 }
     );
     let locked_at = f.now();
     assert_eq!(
-        app.login_with_code(&new, &bad, &c).await.unwrap(),
+        app.login_with_code(&theirs, &bad, &attacker).await.unwrap(),
         SignIn::Locked {
             until: locked_at + Duration::from_secs(3600)
         }
     );
-    // Locked for the hour: a login looks the same but no mail goes out, and the right code of
-    // the locked login does not sign in.
+    // The right code of the locked login does not sign in.
     assert_ne!(
-        app.login_with_code(&new, &right, &c).await.unwrap(),
+        app.login_with_code(&theirs, &right, &attacker)
+            .await
+            .unwrap(),
         SignIn::SignedIn {
             email: EMAIL.into()
         }
     );
+    // The user's own login, started from their usual network before the attack, is neither
+    // cancelled by the stranger's login nor locked: it gets its code and signs in.
+    assert!(matches!(
+        app.resend_code(&new, &c).await.unwrap(),
+        SendOutcome::Sent { .. }
+    ));
+    let mine = f.last_code();
+    assert_eq!(
+        app.login_with_code(&new, &mine, &c).await.unwrap(),
+        SignIn::SignedIn {
+            email: EMAIL.into()
+        }
+    );
+    // Locked for the hour against strangers: their login looks the same but no mail goes out.
+    let other = stranger(10);
     let before = f.mails();
     f.advance(3599);
-    let decoy = f.login().await;
+    let decoy = f.login_from(&other).await;
     assert!(matches!(
-        app.resend_code(&decoy).await.unwrap(),
+        app.resend_code(&decoy, &other).await.unwrap(),
         SendOutcome::Sent { .. }
     ));
     assert_eq!(f.mails(), before);
-    // After the hour, sign-in works again.
+    // After the hour, sign-in from there works again.
     f.advance(1);
-    let login = f.login().await;
+    let login = f.login_from(&other).await;
     assert!(matches!(
-        app.resend_code(&login).await.unwrap(),
+        app.resend_code(&login, &other).await.unwrap(),
         SendOutcome::Sent { .. }
     ));
     assert_eq!(f.mails(), before + 1);
     let code = f.last_code();
     assert_eq!(
-        app.login_with_code(&login, &code, &c).await.unwrap(),
+        app.login_with_code(&login, &code, &other).await.unwrap(),
         SignIn::SignedIn {
             email: EMAIL.into()
         }
@@ -307,10 +318,22 @@ async fn scenario(f: &Fixture) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres() {
-    whole_flow(StoreKind::Postgres).await;
+    // A schema of its own, dropped afterwards; skipped (or failed under
+    // MFA_REQUIRE_SERVICES=1) without the server.
+    let Some(throwaway) = PgStore::throwaway().await else {
+        return;
+    };
+    let (store, cleanup) = throwaway.into_parts();
+    whole_flow(Arc::new(store), cleanup).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis() {
-    whole_flow(StoreKind::Redis).await;
+    // An initialised key prefix of its own, deleted afterwards.
+    let Some((store, cleanup)) =
+        mfa_store_redis::testkit::throwaway_store("email-link-login").await
+    else {
+        return;
+    };
+    whole_flow(Arc::new(store), Box::pin(cleanup.into_future())).await;
 }

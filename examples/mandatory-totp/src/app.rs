@@ -4,16 +4,15 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use mfa::core::PasswordHasher;
-use mfa::mail::EmailAddress;
 use mfa::store::MfaSettings;
 use mfa::{
-    ChallengeId, ClientInfo, Clock, EnrollmentOutcome, Keyring, LoginStart, MailSettings, Mailer,
-    Mfa, Outcome, PasswordCheck, Pepper, Policy, Proof, RecoveryCodes, Store, TotpEnrollment,
-    TotpOptions, VerifyOptions,
+    Authority, ChallengeId, ClientInfo, Clock, EmailAddress, EnrollmentOutcome, Keyring,
+    LoginStart, MailSettings, Mailer, Mfa, Outcome, PasswordVerdict, Pepper, Policy, Proof,
+    RecoveryCodes, Store, TotpEnrollment, TotpOptions, VerifyOptions,
 };
 use zeroize::Zeroizing;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::users::Users;
 
 /// The parts the app is built from.
@@ -143,8 +142,8 @@ pub enum FactorStep {
     },
     /// Unknown, expired or used login: start again.
     Expired,
-    /// Too many failures (5 in 15 min: until the window ends; 10 in 1 h: until an administrator
-    /// unlocks, with a notice email).
+    /// Too many failures (from unrecognised networks, 5 in 15 min: until the window ends; 10 in
+    /// 1 h: until an administrator unlocks, with a notice email).
     Locked {
         /// When the lock ends.
         until: SystemTime,
@@ -160,17 +159,17 @@ pub struct MandatoryTotpApp {
 }
 
 impl MandatoryTotpApp {
-    /// The app with [`Policy::mandatory_totp`]: 5 failed codes per 15 min per account; 10 in
-    /// 1 h lock the account until an administrator unlocks it (and email a notice); TOTP
-    /// secrets sealed with `keyring`; 10 recovery codes.
+    /// The app with [`Policy::mandatory_totp`]: from unrecognised networks, 5 failed codes per
+    /// 15 min per account, and 10 in 1 h lock the account against them until an administrator
+    /// unlocks it (and email a notice); TOTP secrets sealed with `keyring`; 10 recovery codes.
     ///
     /// # Errors
     /// [`Error::Config`](crate::Error::Config) if the facade refuses the parts.
     pub fn new(parts: AppParts) -> Result<Self> {
         let settings = MailSettings::new(
             "Acme",
-            EmailAddress::parse("no-reply@acme.test")?,
-            EmailAddress::parse("help@acme.test")?,
+            EmailAddress::parse("no-reply@acme.test").map_err(Error::Address)?,
+            EmailAddress::parse("help@acme.test").map_err(Error::Address)?,
         );
         let mfa = Mfa::builder()
             .store(parts.store.clone())
@@ -196,25 +195,34 @@ impl MandatoryTotpApp {
     }
 
     /// Registers `user` (password hashed with Argon2id, `email` kept for security notices) and
-    /// starts the authenticator enrolment: show its QR code or key URI. The account cannot log
-    /// in until [`complete_registration`](Self::complete_registration).
+    /// starts the authenticator enrolment, the user's first factor: show its QR code or key
+    /// URI. The account cannot log in until
+    /// [`complete_registration`](Self::complete_registration).
     ///
     /// # Errors
+    /// [`Error::Address`](crate::Error::Address) for an invalid address,
     /// [`Error::UserExists`](crate::Error::UserExists), or a hashing or store failure.
     pub async fn register(
         &self,
         user: &str,
         email: &str,
         password: &str,
+        client: &ClientInfo,
     ) -> Result<TotpEnrollment> {
-        EmailAddress::parse(email)?;
+        let address = EmailAddress::parse(email).map_err(Error::Address)?;
         self.users.add(user, password)?;
         let mut settings = MfaSettings::new(user);
-        settings.email = Some(mfa::normalize_email(email));
+        settings.email = Some(address);
         self.store.put_settings(settings).await?;
         Ok(self
             .mfa
-            .start_totp_enrollment(user, "Authenticator", TotpOptions::new())
+            .start_totp_enrollment(
+                user,
+                Authority::FirstFactor,
+                "Authenticator",
+                TotpOptions::new(),
+                client,
+            )
             .await?)
     }
 
@@ -228,56 +236,61 @@ impl MandatoryTotpApp {
         code: &str,
         client: &ClientInfo,
     ) -> Result<RegistrationStep> {
-        Ok(
-            match self.mfa.finish_totp_enrollment(user, code, client).await? {
-                EnrollmentOutcome::Confirmed {
-                    recovery_codes: Some(recovery_codes),
-                } => {
-                    self.users.complete(user);
-                    RegistrationStep::Complete { recovery_codes }
-                }
-                EnrollmentOutcome::Rejected { .. } => RegistrationStep::WrongCode,
-                _ => RegistrationStep::Expired,
-            },
-        )
+        let done = self
+            .mfa
+            .finish_totp_enrollment(user, Authority::FirstFactor, code, client)
+            .await?;
+        Ok(match done {
+            EnrollmentOutcome::Confirmed {
+                recovery_codes: Some(recovery_codes),
+            } => RegistrationStep::Complete { recovery_codes },
+            EnrollmentOutcome::Rejected { .. } => RegistrationStep::WrongCode,
+            _ => RegistrationStep::Expired,
+        })
     }
 
-    /// The password step: refuses locked accounts and clients, counts a wrong password, and
-    /// on the right one asks for the TOTP code (never a session here).
+    /// The password step ([`Mfa::password_step`]): the attempt is counted in its context before
+    /// the password is checked, a refused one is not checked at all, and on the right password
+    /// the TOTP code is asked for (never a session here). The policy requires an
+    /// authenticator, so a user without one is told to finish the registration.
     ///
     /// # Errors
-    /// A hashing or store failure.
+    /// A hashing or store failure (a hashing failure counts as a wrong password).
     pub async fn login_password(
         &self,
         user: &str,
         password: &str,
         client: &ClientInfo,
     ) -> Result<PasswordStep> {
-        if let PasswordCheck::LockedOut { until } =
-            self.mfa.check_password_attempt(user, client).await?
-        {
-            return Ok(PasswordStep::Locked { until });
+        let mut failure = None;
+        let slot = &mut failure;
+        let users = &self.users;
+        let start = self
+            .mfa
+            .password_step(user, None, client, move || async move {
+                match users.check(user, password) {
+                    Ok(true) => PasswordVerdict::Correct,
+                    Ok(false) => PasswordVerdict::Wrong,
+                    Err(e) => {
+                        *slot = Some(e);
+                        PasswordVerdict::Wrong
+                    }
+                }
+            })
+            .await;
+        if let Some(e) = failure {
+            return Err(e);
         }
-        if !self.users.check(user, password)? {
-            return Ok(
-                match self.mfa.record_password_failure(user, client).await? {
-                    PasswordCheck::LockedOut { until } => PasswordStep::Locked { until },
-                    _ => PasswordStep::WrongPassword,
-                },
-            );
-        }
-        self.mfa.record_password_success(user, client).await?;
-        if !self.users.is_complete(user) {
-            return Ok(PasswordStep::RegistrationIncomplete);
-        }
-        Ok(match self.mfa.begin_login(user, None, client).await? {
+        Ok(match start? {
             LoginStart::ChallengeRequired { challenge_id, .. } => {
                 PasswordStep::TotpRequired(PendingLogin {
                     challenge: challenge_id,
                 })
             }
+            LoginStart::PasswordRejected => PasswordStep::WrongPassword,
             LoginStart::LockedOut { until } => PasswordStep::Locked { until },
-            // No confirmed authenticator: the registration is not complete.
+            // No confirmed authenticator (`EnrollmentRequired`): the registration is not
+            // complete, and no session opens without one.
             _ => PasswordStep::RegistrationIncomplete,
         })
     }
@@ -298,12 +311,7 @@ impl MandatoryTotpApp {
         };
         let outcome = self
             .mfa
-            .verify(
-                &login.challenge.expose(),
-                proof,
-                client,
-                VerifyOptions::new(),
-            )
+            .verify(&login.challenge, proof, client, VerifyOptions::new())
             .await?;
         Ok(match outcome {
             Outcome::Verified {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use mfa::Store;
-use mfa_store_redis::{KeyPrefix, RedisConfig, RedisStore};
+use mfa_store_redis::{Initialisation, KeyPrefix, RedisConfig, RedisStore};
 
 use crate::error::{Error, Result};
 
@@ -20,14 +20,19 @@ impl StoreHandle {
         std::env::var("MFA_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
     }
 
-    /// Connects to `url` under a new key prefix starting with `tag`.
+    /// Connects to `url` under a new key prefix starting with `tag`, initialised.
     ///
     /// # Errors
     /// [`Error::Redis`] when Redis is unreachable or refuses.
     pub async fn connect(url: &str, tag: &str) -> Result<Self> {
         let random = getrandom::u64().map_err(|_| Error::Rng)?;
         let prefix = KeyPrefix::new(&format!("{tag}-{random:016x}"))?;
-        let store = RedisStore::connect(url, RedisConfig::with_prefix(prefix)).await?;
+        // The new prefix is a new deployment: write its data-loss markers once, the
+        // provisioning step (an application serving an existing prefix only connects), then
+        // check it as `RedisStore::connect` does.
+        let store = RedisStore::connect_lazy(url, RedisConfig::with_prefix(prefix))?;
+        store.initialise(Initialisation::NewDeployment).await?;
+        store.verify_deployment().await?;
         Ok(Self { store })
     }
 

@@ -15,6 +15,9 @@ pub enum Error {
     /// The facade's configuration was refused at start-up.
     #[error("mfa configuration: {0}")]
     Config(#[from] mfa::ConfigError),
+    /// An email address that does not parse.
+    #[error("invalid email address: {0}")]
+    Address(#[source] mfa::core::Error),
     /// Hashing or checking a password failed.
     #[error("password hashing: {0}")]
     Password(#[from] mfa::core::Error),

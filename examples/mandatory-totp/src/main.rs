@@ -1,10 +1,12 @@
 //! A scripted demo session: registration with an authenticator, password + TOTP logins, a
-//! recovery code, the lock after 10 failures with its notice email, and the admin unlock.
+//! recovery code, a stranger's 10 failures locking unrecognised networks out (with the notice
+//! email) while the user's own network still signs in, and the admin unlock.
 #![allow(
     clippy::print_stdout,
     reason = "a demo binary reports each step on standard output"
 )]
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,17 +64,14 @@ async fn run(handle: &StoreHandle, args: &Args) -> Result<(), Box<dyn std::error
         pepper: Pepper::generate()?,
         hasher: PasswordHasher::default(),
     })?;
-    let client = ClientInfo {
-        ip: Some("127.0.0.1".into()),
-        user_agent: Some("mandatory-totp demo".into()),
-    };
+    let client = ClientInfo::new(Ipv4Addr::LOCALHOST.into()).with_user_agent("mandatory-totp demo");
     let user = args.user.as_str();
     let later = |secs: u64| {
         clock.advance(Duration::from_secs(secs));
         println!("   ({secs} s later)");
     };
 
-    let enrollment = app.register(user, &args.email, PASSWORD).await?;
+    let enrollment = app.register(user, &args.email, PASSWORD, &client).await?;
     println!(
         "1. register {user}: scan the QR code ({} bytes of SVG) with an authenticator app",
         enrollment.qr_svg().len()
@@ -107,35 +106,50 @@ async fn run(handle: &StoreHandle, args: &Args) -> Result<(), Box<dyn std::error
         .await?;
     println!("5. password, then a recovery code instead: {step:?}");
 
-    let login = password(&app, user, &client).await?;
+    // A stranger who has the password guesses codes from another network, where the seed's
+    // limits apply (the user's network is recognised since the first login: it has its own).
+    let attacker = ClientInfo::new(Ipv4Addr::new(203, 0, 113, 9).into());
+    let login = password(&app, user, &attacker).await?;
     for attempt in 1..=5 {
         let step = app
-            .login_second_factor(&login, SecondFactor::Totp("00000000"), &client)
+            .login_second_factor(&login, SecondFactor::Totp("00000000"), &attacker)
             .await?;
-        println!("6.{attempt} wrong TOTP code: {step:?}");
+        println!("6.{attempt} a stranger's wrong TOTP code: {step:?}");
     }
     later(900);
-    let login = password(&app, user, &client).await?;
+    let login = password(&app, user, &attacker).await?;
     for attempt in 6..=10 {
         let step = app
-            .login_second_factor(&login, SecondFactor::Totp("00000000"), &client)
+            .login_second_factor(&login, SecondFactor::Totp("00000000"), &attacker)
             .await?;
-        println!("6.{attempt} wrong TOTP code: {step:?}");
+        println!("6.{attempt} a stranger's wrong TOTP code: {step:?}");
     }
     println!("   a notice went to {}", args.email);
     println!(
-        "7. log in while locked: {:?}",
-        app.login_password(user, PASSWORD, &client).await?
+        "7. the stranger logs in while locked: {:?}",
+        app.login_password(user, PASSWORD, &attacker).await?
     );
-    app.admin_unlock(user, "admin@acme.test").await?;
-    println!("8. an administrator unlocks {user}");
     later(30);
     let login = password(&app, user, &client).await?;
     let code = authenticator_code(enrollment.key_uri(), clock.unix_secs())?;
     let step = app
         .login_second_factor(&login, SecondFactor::Totp(&code), &client)
         .await?;
-    println!("9. password, then TOTP: {step:?}");
+    println!("8. {user} from her usual network meanwhile: {step:?}");
+    let travelling = ClientInfo::new(Ipv4Addr::new(198, 51, 100, 20).into());
+    println!(
+        "9. {user} from a new network: {:?}",
+        app.login_password(user, PASSWORD, &travelling).await?
+    );
+    app.admin_unlock(user, "admin@acme.test").await?;
+    println!("10. an administrator unlocks {user}");
+    later(30);
+    let login = password(&app, user, &travelling).await?;
+    let code = authenticator_code(enrollment.key_uri(), clock.unix_secs())?;
+    let step = app
+        .login_second_factor(&login, SecondFactor::Totp(&code), &travelling)
+        .await?;
+    println!("11. {user} from the new network, password then TOTP: {step:?}");
     if !matches!(step, FactorStep::Session(_)) {
         return Err("login after the unlock failed".into());
     }

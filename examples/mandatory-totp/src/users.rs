@@ -1,4 +1,4 @@
-//! A tiny in-memory user table: names, Argon2id password hashes, registration state.
+//! A tiny in-memory user table: names and Argon2id password hashes.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -11,8 +11,6 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 struct User {
     hash: PasswordHash,
-    /// Registration is complete only once an authenticator is enrolled.
-    complete: bool,
 }
 
 /// The application's users (a real application keeps them in its own database).
@@ -41,28 +39,8 @@ impl Users {
         if users.contains_key(name) {
             return Err(Error::UserExists);
         }
-        users.insert(
-            name.to_owned(),
-            User {
-                hash,
-                complete: false,
-            },
-        );
+        users.insert(name.to_owned(), User { hash });
         Ok(())
-    }
-
-    /// Marks `name`'s registration complete (its authenticator is enrolled).
-    pub(crate) fn complete(&self, name: &str) {
-        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(user) = users.get_mut(name) {
-            user.complete = true;
-        }
-    }
-
-    /// Whether `name` finished registering.
-    pub(crate) fn is_complete(&self, name: &str) -> bool {
-        let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
-        users.get(name).is_some_and(|u| u.complete)
     }
 
     /// Whether `password` is `name`'s (the same work for unknown names).

@@ -1,4 +1,5 @@
-//! The whole flow against the real services: Redis, and SMTP on loopback for the notice.
+//! The whole flow against the real services: Redis (a throwaway key prefix of the backend's
+//! testkit), and SMTP on loopback for the notice.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -6,12 +7,13 @@
     clippy::print_stderr
 )]
 
+use std::future::IntoFuture as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use mandatory_totp::{
     AppParts, FactorStep, MandatoryTotpApp, PasswordStep, PendingLogin, RegistrationStep,
-    SecondFactor, StoreHandle,
+    SecondFactor,
 };
 use mfa::core::{
     Algorithm, Digits, KeyUri, PasswordHasher, PasswordParams, Secret, Totp, TotpParams,
@@ -26,11 +28,14 @@ fn keyring() -> Keyring {
     Keyring::new(1, SealingKey::from_bytes(&[0x11; 32]).unwrap())
 }
 
+/// The user's usual network: recognised once a login completed from it.
 fn client() -> ClientInfo {
-    ClientInfo {
-        ip: Some("198.51.100.7".into()),
-        user_agent: None,
-    }
+    ClientInfo::new("198.51.100.7".parse().unwrap())
+}
+
+/// A stranger's network (the seed's limits apply to unrecognised networks).
+fn stranger(n: u8) -> ClientInfo {
+    ClientInfo::new(format!("203.0.113.{n}").parse().unwrap())
 }
 
 /// The code of `secret` at `unix`, computed here with the RFC 6238 parameters of the seed
@@ -63,19 +68,25 @@ impl Fixture {
         self.clock.now()
     }
     async fn password(&self) -> PendingLogin {
-        match self
-            .app
-            .login_password(USER, PASSWORD, &client())
-            .await
-            .unwrap()
-        {
+        self.password_from(&client()).await
+    }
+    async fn password_from(&self, from: &ClientInfo) -> PendingLogin {
+        match self.app.login_password(USER, PASSWORD, from).await.unwrap() {
             PasswordStep::TotpRequired(login) => login,
             other => panic!("expected the TOTP step, got {other:?}"),
         }
     }
     async fn second(&self, login: &PendingLogin, factor: SecondFactor<'_>) -> FactorStep {
+        self.second_from(login, factor, &client()).await
+    }
+    async fn second_from(
+        &self,
+        login: &PendingLogin,
+        factor: SecondFactor<'_>,
+        from: &ClientInfo,
+    ) -> FactorStep {
         self.app
-            .login_second_factor(login, factor, &client())
+            .login_second_factor(login, factor, from)
             .await
             .unwrap()
     }
@@ -83,23 +94,18 @@ impl Fixture {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis() {
-    let url = StoreHandle::url_from_env();
-    let handle = match StoreHandle::connect(&url, "mandatory-totp-test").await {
-        Ok(handle) => handle,
-        Err(e) => {
-            assert!(
-                std::env::var("MFA_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                "Redis at {url} is required (MFA_REQUIRE_SERVICES=1) but unreachable: {e}"
-            );
-            eprintln!("SKIPPED: Redis at {url} is unreachable ({e})");
-            return;
-        }
+    // An initialised key prefix of its own, deleted afterwards; skipped (or failed under
+    // MFA_REQUIRE_SERVICES=1) without the server.
+    let Some((redis, cleanup)) = mfa_store_redis::testkit::throwaway_store("mandatory-totp").await
+    else {
+        return;
     };
+    let store: Arc<dyn Store> = Arc::new(redis);
     let smtp = SmtpTestServer::start().unwrap();
     // Redis expires keys on its own clock: start the manual clock at the real time.
     let clock = ManualClock::at_unix_secs(mfa::SystemClock.unix_secs());
     let app = MandatoryTotpApp::new(AppParts {
-        store: handle.store(),
+        store: store.clone(),
         mailer: Arc::new(smtp.mailer().unwrap()),
         clock: Arc::new(clock.clone()),
         keyring: keyring(),
@@ -110,12 +116,12 @@ async fn redis() {
     .unwrap();
     let f = Fixture {
         app,
-        store: handle.store(),
+        store,
         clock,
         smtp,
     };
     let outcome = tokio::spawn(async move { scenario(&f).await }).await;
-    handle.remove_data().await.unwrap();
+    cleanup.into_future().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
@@ -127,7 +133,7 @@ async fn scenario(f: &Fixture) {
 
     // Registration hands out an 8-digit authenticator; until its first code, no login at all.
     let enrollment = app
-        .register(USER, "carol@example.com", PASSWORD)
+        .register(USER, "carol@example.com", PASSWORD, &c)
         .await
         .unwrap();
     let uri = KeyUri::parse(enrollment.key_uri()).unwrap();
@@ -230,38 +236,49 @@ async fn scenario(f: &Fixture) {
     ));
     f.advance(60);
 
-    // 5 tries per 15 minutes (counted in Redis): the fifth failure refuses until the window
-    // ends. (The two failures above count too: start in a fresh hour.)
+    // From a stranger's network (one who has the password): 5 tries per 15 minutes (counted in
+    // Redis), the fifth failure refuses further tries until the window ends. (The two failures
+    // above count too: start in a fresh hour.)
     f.advance(3600);
-    let login = f.password().await;
+    let attacker = stranger(9);
+    let login = f.password_from(&attacker).await;
     let bad = "00000000";
     for left in (1..5).rev() {
-        let step = f.second(&login, SecondFactor::Totp(bad)).await;
+        let step = f
+            .second_from(&login, SecondFactor::Totp(bad), &attacker)
+            .await;
         assert!(
             matches!(step, FactorStep::WrongCode { attempts_left } if attempts_left == left),
             "{step:?}"
         );
     }
     let t = f.now();
-    let step = f.second(&login, SecondFactor::Totp(bad)).await;
+    let step = f
+        .second_from(&login, SecondFactor::Totp(bad), &attacker)
+        .await;
     assert!(
         matches!(step, FactorStep::Locked { until } if until == t + Duration::from_secs(900)),
         "{step:?}"
     );
     assert!(matches!(
-        app.login_password(USER, PASSWORD, &c).await.unwrap(),
+        app.login_password(USER, PASSWORD, &attacker).await.unwrap(),
         PasswordStep::Locked { .. }
     ));
     let notices_before = f.smtp.messages().len();
 
-    // 10 failures in 1 hour lock until an administrator unlocks, and email a notice.
+    // 10 failures in 1 hour lock unrecognised networks out until an administrator unlocks, and
+    // email a notice.
     f.advance(900);
-    let login = f.password().await;
+    let login = f.password_from(&attacker).await;
     for _ in 0..4 {
-        let step = f.second(&login, SecondFactor::Totp(bad)).await;
+        let step = f
+            .second_from(&login, SecondFactor::Totp(bad), &attacker)
+            .await;
         assert!(matches!(step, FactorStep::WrongCode { .. }), "{step:?}");
     }
-    let step = f.second(&login, SecondFactor::Totp(bad)).await;
+    let step = f
+        .second_from(&login, SecondFactor::Totp(bad), &attacker)
+        .await;
     let FactorStep::Locked { until } = step else {
         panic!("the tenth failure locks: {step:?}")
     };
@@ -272,17 +289,29 @@ async fn scenario(f: &Fixture) {
     assert_eq!(notice.rcpt_to, vec!["carol@example.com".to_owned()]);
     assert!(notice.text().contains("locked"));
     f.advance(7200);
+    let elsewhere = stranger(10);
     assert!(matches!(
-        app.login_password(USER, PASSWORD, &c).await.unwrap(),
+        app.login_password(USER, PASSWORD, &elsewhere)
+            .await
+            .unwrap(),
         PasswordStep::Locked { .. }
     ));
-
-    // The administrator unlocks; password then TOTP sign in again.
-    app.admin_unlock(USER, "admin-1").await.unwrap();
+    // The user's own network is not locked out.
     let login = f.password().await;
     let code = totp(&secret, f.clock.unix_secs());
     assert!(matches!(
         f.second(&login, SecondFactor::Totp(&code)).await,
+        FactorStep::Session(_)
+    ));
+
+    // The administrator unlocks; password then TOTP sign in again from elsewhere.
+    app.admin_unlock(USER, "admin-1").await.unwrap();
+    f.advance(30);
+    let login = f.password_from(&elsewhere).await;
+    let code = totp(&secret, f.clock.unix_secs());
+    assert!(matches!(
+        f.second_from(&login, SecondFactor::Totp(&code), &elsewhere)
+            .await,
         FactorStep::Session(_)
     ));
     let audit = f.store.audit_events(USER, 100).await.unwrap();

@@ -4,13 +4,13 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use mfa::core::PasswordHasher;
-use mfa::mail::EmailAddress;
 use mfa::{
-    ChallengeId, Channel, ClientInfo, Clock, EnrollmentOutcome, Keyring, LoginStart, MailSettings,
-    Mailer, Mfa, Outcome, PasswordCheck, Pepper, Policy, Proof, SendOutcome, Store, VerifyOptions,
+    Authority, ChallengeId, Channel, ClientInfo, Clock, EmailAddress, EnrollmentOutcome, Keyring,
+    LoginStart, MailSettings, Mailer, Mfa, Outcome, PasswordVerdict, Pepper, Policy, Proof,
+    SendOutcome, Store, VerifyOptions,
 };
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::session::{Claims, SessionKey, SessionToken};
 use crate::users::Users;
 
@@ -77,7 +77,7 @@ pub enum CodeStep {
     },
 }
 
-/// Password, then an email code (10 minutes, one active per address), then an HS256 JWT.
+/// Password, then an email code (10 minutes, one active per login), then an HS256 JWT.
 #[derive(Debug)]
 pub struct PasswordEmailApp {
     mfa: Mfa,
@@ -88,16 +88,16 @@ pub struct PasswordEmailApp {
 
 impl PasswordEmailApp {
     /// The app with [`Policy::password_then_email_code`]: 3 failed passwords in 15 min lock
-    /// the account for 10 s; 10 failed passwords per client network in 15 min refuse that
-    /// client; the code lives 10 min.
+    /// the account for 10 s against unrecognised networks; 10 failed passwords per client
+    /// network in 15 min refuse that client; the code lives 10 min.
     ///
     /// # Errors
     /// [`Error::Config`](crate::Error::Config) if the facade refuses the parts.
     pub fn new(parts: AppParts) -> Result<Self> {
         let settings = MailSettings::new(
             "Acme",
-            EmailAddress::parse("no-reply@acme.test")?,
-            EmailAddress::parse("help@acme.test")?,
+            EmailAddress::parse("no-reply@acme.test").map_err(Error::Address)?,
+            EmailAddress::parse("help@acme.test").map_err(Error::Address)?,
         );
         let mfa = Mfa::builder()
             .store(parts.store)
@@ -123,13 +123,25 @@ impl PasswordEmailApp {
     }
 
     /// Registers `user` with `password` (hashed with Argon2id) and mails `email` a code that
-    /// proves the address; [`confirm_email`](Self::confirm_email) completes the registration.
+    /// proves the address (the user's first factor); [`confirm_email`](Self::confirm_email)
+    /// completes the registration.
     ///
     /// # Errors
+    /// [`Error::Address`](crate::Error::Address) for an invalid address,
     /// [`Error::UserExists`](crate::Error::UserExists), or a hashing, store or delivery failure.
-    pub async fn register(&self, user: &str, email: &str, password: &str) -> Result<SendOutcome> {
-        self.users.add(user, email, password)?;
-        Ok(self.mfa.start_email_enrollment(user, email).await?)
+    pub async fn register(
+        &self,
+        user: &str,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<SendOutcome> {
+        let address = EmailAddress::parse(email).map_err(Error::Address)?;
+        self.users.add(user, &address, password)?;
+        Ok(self
+            .mfa
+            .start_email_enrollment(user, Authority::FirstFactor, &address, client)
+            .await?)
     }
 
     /// Completes the registration with the code from the first email; `true` when confirmed.
@@ -142,7 +154,7 @@ impl PasswordEmailApp {
         };
         let done = self
             .mfa
-            .finish_email_enrollment(user, &email, code, client)
+            .finish_email_enrollment(user, Authority::FirstFactor, &email, code, client)
             .await?;
         Ok(matches!(
             done,
@@ -150,42 +162,49 @@ impl PasswordEmailApp {
         ))
     }
 
-    /// The password step: refuses a locked account or client without checking, counts a wrong
-    /// password, and on the right one emails a code (replacing any earlier one).
+    /// The password step ([`Mfa::password_step`]): the attempt is counted in its context
+    /// before the password is checked, a refused one is not checked at all, and on the right
+    /// password a code is emailed (replacing any earlier one of this login).
     ///
     /// # Errors
-    /// A hashing, store or delivery failure.
+    /// A hashing, store or delivery failure (a hashing failure counts as a wrong password).
     pub async fn login_password(
         &self,
         user: &str,
         password: &str,
         client: &ClientInfo,
     ) -> Result<PasswordStep> {
-        if let PasswordCheck::LockedOut { until } =
-            self.mfa.check_password_attempt(user, client).await?
-        {
-            return Ok(PasswordStep::Locked { until });
+        let mut failure = None;
+        let slot = &mut failure;
+        let users = &self.users;
+        let start = self
+            .mfa
+            .password_step(user, None, client, move || async move {
+                match users.check(user, password) {
+                    Ok(true) => PasswordVerdict::Correct,
+                    Ok(false) => PasswordVerdict::Wrong,
+                    Err(e) => {
+                        *slot = Some(e);
+                        PasswordVerdict::Wrong
+                    }
+                }
+            })
+            .await;
+        if let Some(e) = failure {
+            return Err(e);
         }
-        if !self.users.check(user, password)? {
-            return Ok(
-                match self.mfa.record_password_failure(user, client).await? {
-                    PasswordCheck::LockedOut { until } => PasswordStep::Locked { until },
-                    _ => PasswordStep::WrongPassword,
-                },
-            );
-        }
-        self.mfa.record_password_success(user, client).await?;
-        match self.mfa.begin_login(user, None, client).await? {
+        match start? {
             LoginStart::ChallengeRequired { challenge_id, .. } => {
                 let sent = self
                     .mfa
-                    .send_code(&challenge_id.expose(), Channel::Email)
+                    .send_code(&challenge_id, Channel::Email, client)
                     .await?;
                 Ok(PasswordStep::CodeSent(PendingLogin {
                     challenge: challenge_id,
                     sent,
                 }))
             }
+            LoginStart::PasswordRejected => Ok(PasswordStep::WrongPassword),
             LoginStart::LockedOut { until } => Ok(PasswordStep::Locked { until }),
             // No confirmed address (registration incomplete): never a session on the
             // password alone.
@@ -197,10 +216,14 @@ impl PasswordEmailApp {
     ///
     /// # Errors
     /// A store or delivery failure.
-    pub async fn resend_code(&self, login: &PendingLogin) -> Result<SendOutcome> {
+    pub async fn resend_code(
+        &self,
+        login: &PendingLogin,
+        client: &ClientInfo,
+    ) -> Result<SendOutcome> {
         Ok(self
             .mfa
-            .send_code(&login.challenge.expose(), Channel::Email)
+            .send_code(&login.challenge, Channel::Email, client)
             .await?)
     }
 
@@ -217,7 +240,7 @@ impl PasswordEmailApp {
         let outcome = self
             .mfa
             .verify(
-                &login.challenge.expose(),
+                &login.challenge,
                 Proof::EmailCode(code),
                 client,
                 VerifyOptions::new(),

@@ -5,6 +5,7 @@
     reason = "a demo binary reports each step on standard output"
 )]
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,15 +70,13 @@ async fn run(
         hasher: PasswordHasher::default(),
         session_key: SessionKey::generate()?,
     })?;
-    let client = ClientInfo {
-        ip: Some("127.0.0.1".into()),
-        user_agent: Some("password-email-otp-jwt demo".into()),
-    };
+    let client =
+        ClientInfo::new(Ipv4Addr::LOCALHOST.into()).with_user_agent("password-email-otp-jwt demo");
     let password = "correct horse battery staple";
 
     println!(
         "1. register bob: {:?}",
-        app.register("bob", email, password).await?
+        app.register("bob", email, password, &client).await?
     );
     let code = read_code(&delivery)?;
     println!(
@@ -120,7 +119,7 @@ async fn run(
 
 /// The code as the user reads it: from the newest outbox file, or pasted in (real SMTP).
 /// Never printed.
-fn read_code(delivery: &Delivery) -> Result<String, Box<dyn std::error::Error>> {
+fn read_code(delivery: &ChosenMailer) -> Result<String, Box<dyn std::error::Error>> {
     let found = match delivery {
         ChosenMailer::Outbox(dir) => newest_outbox_message(dir)?
             .as_deref()

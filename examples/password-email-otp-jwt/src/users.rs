@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
+use mfa::EmailAddress;
 use mfa::core::{PasswordHash, PasswordHasher};
 
 use crate::error::{Error, Result};
@@ -10,7 +11,7 @@ use crate::error::{Error, Result};
 /// One registered user.
 #[derive(Debug, Clone)]
 struct User {
-    email: String,
+    email: EmailAddress,
     hash: PasswordHash,
 }
 
@@ -34,7 +35,7 @@ impl Users {
     }
 
     /// Adds `name` with the hash of `password`.
-    pub(crate) fn add(&self, name: &str, email: &str, password: &str) -> Result<()> {
+    pub(crate) fn add(&self, name: &str, email: &EmailAddress, password: &str) -> Result<()> {
         let hash = self.hasher.hash_password(password.as_bytes())?;
         let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
         if users.contains_key(name) {
@@ -43,7 +44,7 @@ impl Users {
         users.insert(
             name.to_owned(),
             User {
-                email: email.to_owned(),
+                email: email.clone(),
                 hash,
             },
         );
@@ -51,7 +52,7 @@ impl Users {
     }
 
     /// The address of `name`, if registered.
-    pub(crate) fn email(&self, name: &str) -> Option<String> {
+    pub(crate) fn email(&self, name: &str) -> Option<EmailAddress> {
         let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
         users.get(name).map(|u| u.email.clone())
     }

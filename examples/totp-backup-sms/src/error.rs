@@ -13,6 +13,9 @@ pub enum Error {
     /// The facade failed (store, delivery, crypto) or a management call was not authorised.
     #[error("the facade failed")]
     Mfa(#[from] mfa::Error),
+    /// A phone number (or email address) that does not parse.
+    #[error("invalid phone number or address")]
+    Address(#[from] mfa::core::Error),
     /// The SMS sender could not be configured.
     #[error("the SMS sender could not be configured")]
     Sms(#[from] mfa::mail::MailError),

@@ -4,8 +4,9 @@ use core::fmt;
 use std::time::SystemTime;
 
 use mfa::{
-    ChallengeId, Channel, ClientInfo, EnrollmentOutcome, LoginStart, Method, Mfa, Outcome, Proof,
-    RecoveryCodes, SendOutcome, StepUpGrant, TotpEnrollment, TotpOptions, VerifyOptions,
+    Authority, ChallengeId, Channel, ClientInfo, EnrollmentOutcome, LoginStart, Method, Mfa,
+    Outcome, PhoneNumber, Proof, RecoveryCodes, SendOutcome, StepUpGrant, TotpEnrollment,
+    TotpOptions, VerifyOptions,
 };
 
 use crate::error::{Error, Result};
@@ -90,14 +91,26 @@ impl TotpBackupSms {
         &self.mfa
     }
 
-    /// Starts the authenticator set-up: the Key URI and QR code to show (once).
+    /// Starts the authenticator set-up, the user's first factor: the Key URI and QR code to show
+    /// (once).
     ///
     /// # Errors
-    /// [`Error::Mfa`] when the user already has an authenticator, or the store fails.
-    pub async fn start_authenticator(&self, user: &str) -> Result<TotpEnrollment> {
+    /// [`Error::Mfa`] when the user already has a factor (`NotAuthorised`: a change of factors
+    /// needs a step-up), or the store fails.
+    pub async fn start_authenticator(
+        &self,
+        user: &str,
+        client: &ClientInfo,
+    ) -> Result<TotpEnrollment> {
         Ok(self
             .mfa
-            .start_totp_enrollment(user, "Authenticator", TotpOptions::new())
+            .start_totp_enrollment(
+                user,
+                Authority::FirstFactor,
+                "Authenticator",
+                TotpOptions::new(),
+                client,
+            )
             .await?)
     }
 
@@ -105,14 +118,19 @@ impl TotpBackupSms {
     /// show them once; the store keeps only a locator and a verifier per code.
     ///
     /// # Errors
-    /// [`Error::NotEnrolled`] for a wrong or late code; [`Error::Mfa`] for store failures.
+    /// [`Error::NotEnrolled`] for a wrong or late code; [`Error::Mfa`] for store failures, or
+    /// `NotAuthorised` once the user has an active factor.
     pub async fn confirm_authenticator(
         &self,
         user: &str,
         code: &str,
         client: &ClientInfo,
     ) -> Result<RecoveryCodes> {
-        match self.mfa.finish_totp_enrollment(user, code, client).await? {
+        match self
+            .mfa
+            .finish_totp_enrollment(user, Authority::FirstFactor, code, client)
+            .await?
+        {
             EnrollmentOutcome::Confirmed {
                 recovery_codes: Some(codes),
             } => Ok(codes),
@@ -120,29 +138,46 @@ impl TotpBackupSms {
         }
     }
 
-    /// Sends an enrolment code to `phone` for the SMS fallback; returns when it expires.
+    /// Sends an enrolment code to `phone` for the SMS fallback; returns when it expires. A
+    /// change of factors once the authenticator is active: it needs a step-up `grant`
+    /// ([`step_up`](Self::step_up)).
     ///
     /// # Errors
-    /// [`Error::NotSent`] in a cooldown or over quota; [`Error::Mfa`] for an invalid number,
-    /// delivery or store failures.
-    pub async fn start_sms_fallback(&self, user: &str, phone: &str) -> Result<SystemTime> {
-        sent(self.mfa.start_sms_enrollment(user, phone).await?)
+    /// [`Error::Address`] for an invalid number; [`Error::NotSent`] in a cooldown or over
+    /// quota; [`Error::Mfa`] without a live grant (`NotAuthorised`), for delivery or store
+    /// failures.
+    pub async fn start_sms_fallback(
+        &self,
+        user: &str,
+        grant: &StepUpGrant,
+        phone: &str,
+        client: &ClientInfo,
+    ) -> Result<SystemTime> {
+        let phone = PhoneNumber::parse(phone)?;
+        sent(
+            self.mfa
+                .start_sms_enrollment(user, Authority::StepUp(grant), &phone, client)
+                .await?,
+        )
     }
 
-    /// Confirms the SMS fallback with the code sent to `phone`.
+    /// Confirms the SMS fallback with the code sent to `phone`, under the same step-up `grant`.
     ///
     /// # Errors
-    /// [`Error::NotEnrolled`] for a wrong or expired code; [`Error::Mfa`] for store failures.
+    /// [`Error::Address`] for an invalid number; [`Error::NotEnrolled`] for a wrong or expired
+    /// code; [`Error::Mfa`] without a live grant, or for store failures.
     pub async fn confirm_sms_fallback(
         &self,
         user: &str,
+        grant: &StepUpGrant,
         phone: &str,
         code: &str,
         client: &ClientInfo,
     ) -> Result<()> {
+        let phone = PhoneNumber::parse(phone)?;
         match self
             .mfa
-            .finish_sms_enrollment(user, phone, code, client)
+            .finish_sms_enrollment(user, Authority::StepUp(grant), &phone, code, client)
             .await?
         {
             EnrollmentOutcome::Confirmed { .. } => Ok(()),
@@ -159,13 +194,21 @@ impl TotpBackupSms {
     }
 
     /// Sends the SMS fallback code for `challenge_id` (valid for five minutes); returns when it
-    /// expires.
+    /// expires. `client` decides which send quotas it counts against.
     ///
     /// # Errors
     /// [`Error::NotSent`] in a cooldown, over quota, or without an SMS number;
     /// [`Error::Mfa`] for delivery and store failures.
-    pub async fn send_sms_code(&self, challenge_id: &str) -> Result<SystemTime> {
-        sent(self.mfa.send_code(challenge_id, Channel::Sms).await?)
+    pub async fn send_sms_code(
+        &self,
+        challenge_id: &ChallengeId,
+        client: &ClientInfo,
+    ) -> Result<SystemTime> {
+        sent(
+            self.mfa
+                .send_code(challenge_id, Channel::Sms, client)
+                .await?,
+        )
     }
 
     /// Checks `answer` against `challenge_id`.
@@ -174,7 +217,7 @@ impl TotpBackupSms {
     /// [`Error::Mfa`] for store failures (nothing is granted then).
     pub async fn sign_in(
         &self,
-        challenge_id: &str,
+        challenge_id: &ChallengeId,
         answer: Answer<'_>,
         client: &ClientInfo,
     ) -> Result<SignIn> {
@@ -211,7 +254,7 @@ impl TotpBackupSms {
         let outcome = self
             .mfa
             .verify(
-                &login.challenge_id.expose(),
+                &login.challenge_id,
                 proof(answer),
                 client,
                 VerifyOptions::new().grant_step_up(),
@@ -236,10 +279,7 @@ impl TotpBackupSms {
         user: &str,
         grant: &StepUpGrant,
     ) -> Result<RecoveryCodes> {
-        Ok(self
-            .mfa
-            .regenerate_recovery_codes(user, &grant.expose())
-            .await?)
+        Ok(self.mfa.regenerate_recovery_codes(user, grant).await?)
     }
 
     /// How many unused backup codes `user` has.

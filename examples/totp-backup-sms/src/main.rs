@@ -6,6 +6,7 @@
 )]
 
 use std::io::BufRead as _;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -69,13 +70,11 @@ async fn main() -> BoxResult<()> {
 
 async fn run(flow: &TotpBackupSms, phone: &str) -> BoxResult<()> {
     let user = "alice";
-    let client = ClientInfo {
-        ip: Some("127.0.0.1".into()),
-        user_agent: Some("totp-backup-sms demo".into()),
-    };
+    let client =
+        ClientInfo::new(Ipv4Addr::LOCALHOST.into()).with_user_agent("totp-backup-sms demo");
 
     // 1. Authenticator: the Key URI / QR is shown once; the first code activates it.
-    let setup = flow.start_authenticator(user).await?;
+    let setup = flow.start_authenticator(user, &client).await?;
     println!(
         "1. authenticator set-up: Key URI and QR code issued ({} bytes of SVG)",
         setup.qr_svg().len()
@@ -90,11 +89,18 @@ async fn run(flow: &TotpBackupSms, phone: &str) -> BoxResult<()> {
         backup.len()
     );
 
-    // 2. SMS fallback: the number is confirmed with a code.
-    flow.start_sms_fallback(user, phone).await?;
+    // 2. SMS fallback: the number is confirmed with a code. A change of factors once the
+    //    authenticator is active: after a step-up with it (a new 30 s step: the enrolment code
+    //    cannot be replayed).
+    wait(Duration::from_secs(30), "the next TOTP step").await;
+    let grant = flow
+        .step_up(user, Answer::Totp(&app.code_now()?), &client)
+        .await?;
+    flow.start_sms_fallback(user, &grant, phone, &client)
+        .await?;
     let sms_sent = Instant::now();
-    let code = prompt("2. SMS fallback: type the code sent to the phone")?;
-    flow.confirm_sms_fallback(user, phone, &code, &client)
+    let code = prompt("2. SMS fallback (after a step-up): type the code sent to the phone")?;
+    flow.confirm_sms_fallback(user, &grant, phone, &code, &client)
         .await?;
     println!("   SMS fallback confirmed for {phone}");
 
@@ -103,24 +109,16 @@ async fn run(flow: &TotpBackupSms, phone: &str) -> BoxResult<()> {
     for attempt in ["3. backup code", "   same backup code again"] {
         let login = flow.begin_login(user, &client).await?;
         let result = flow
-            .sign_in(
-                &login.challenge_id.expose(),
-                Answer::BackupCode(first),
-                &client,
-            )
+            .sign_in(&login.challenge_id, Answer::BackupCode(first), &client)
             .await?;
         println!("{attempt}: {result:?}");
     }
 
-    // 4. The authenticator app (a new 30 s step: the enrolment code cannot be replayed).
+    // 4. The authenticator app (a new 30 s step: the step-up's code cannot be replayed).
     wait(Duration::from_secs(30), "the next TOTP step").await;
     let login = flow.begin_login(user, &client).await?;
     let result = flow
-        .sign_in(
-            &login.challenge_id.expose(),
-            Answer::Totp(&app.code_now()?),
-            &client,
-        )
+        .sign_in(&login.challenge_id, Answer::Totp(&app.code_now()?), &client)
         .await?;
     println!("4. authenticator code: {result:?}");
 
@@ -131,8 +129,8 @@ async fn run(flow: &TotpBackupSms, phone: &str) -> BoxResult<()> {
     )
     .await;
     let login = flow.begin_login(user, &client).await?;
-    let id = login.challenge_id.expose();
-    flow.send_sms_code(&id).await?;
+    let id = login.challenge_id;
+    flow.send_sms_code(&id, &client).await?;
     let code = prompt("5. SMS fallback login: type the code sent to the phone")?;
     let result = flow.sign_in(&id, Answer::SmsCode(&code), &client).await?;
     println!("   {result:?}");
@@ -151,11 +149,7 @@ async fn run(flow: &TotpBackupSms, phone: &str) -> BoxResult<()> {
     let login = flow.begin_login(user, &client).await?;
     let third = backup.get(2).ok_or("no third backup code")?;
     let result = flow
-        .sign_in(
-            &login.challenge_id.expose(),
-            Answer::BackupCode(third),
-            &client,
-        )
+        .sign_in(&login.challenge_id, Answer::BackupCode(third), &client)
         .await?;
     println!("   an old backup code: {result:?}");
     if matches!(result, SignIn::Verified { .. }) {

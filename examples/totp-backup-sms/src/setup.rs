@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mfa::mail::{MemoryOutbox, PhoneNumber, TwilioConfig, TwilioSender, TwilioSms};
-use mfa::{Clock, Keyring, MailSettings, Mfa, Pepper, Policy, SmsSender, Store};
+use mfa::mail::{TwilioConfig, TwilioSender, TwilioSms};
+use mfa::{
+    Clock, EmailAddress, Keyring, MailSettings, Mfa, Pepper, PhoneNumber, Policy, SmsSender, Store,
+};
 use mfa_store_sql::{PgStore, SqlStoreConfig};
 
 use crate::error::Result;
@@ -32,8 +34,8 @@ pub struct Backends {
 
 /// Builds the facade with [`Policy::totp_backup_sms`] and [`BACKUP_CODES`] backup codes.
 ///
-/// The flow sends no email (TOTP, backup codes and SMS only), so the mailer is an in-memory
-/// outbox that only a security notice to a user with an email address would reach.
+/// The flow sends no email (TOTP, backup codes and SMS only), so the facade has no mailer; the
+/// mail settings name the product in the SMS texts (codes, and the notices sent by SMS).
 ///
 /// # Errors
 /// [`Error::Config`](crate::Error::Config) when the facade refuses its configuration, or a
@@ -41,13 +43,12 @@ pub struct Backends {
 pub fn build_mfa(backends: Backends, issuer: &str) -> Result<Mfa> {
     let settings = MailSettings::new(
         issuer,
-        mfa::mail::EmailAddress::parse("no-reply@example.com")?,
-        mfa::mail::EmailAddress::parse("support@example.com")?,
+        EmailAddress::parse("no-reply@example.com")?,
+        EmailAddress::parse("support@example.com")?,
     );
     Ok(Mfa::builder()
         .store(backends.store)
         .sms(backends.sms)
-        .mailer(Arc::new(MemoryOutbox::new()))
         .clock(backends.clock)
         .keyring(backends.keyring)
         .pepper(backends.pepper)
@@ -96,7 +97,8 @@ impl core::fmt::Debug for TwilioAccount {
 /// basic auth and the `To`, `From` and `Body` form fields.
 ///
 /// # Errors
-/// [`Error::Sms`](crate::Error::Sms) for a malformed SID or number.
+/// [`Error::Address`](crate::Error::Address) for a malformed number,
+/// [`Error::Sms`](crate::Error::Sms) for a malformed SID.
 pub fn twilio_sms(account: &TwilioAccount) -> Result<TwilioSms> {
     let from = PhoneNumber::parse(&account.from)?;
     let mut config = TwilioConfig::new(

@@ -1,5 +1,5 @@
-//! The whole seed-5 flow against PostgreSQL (own schema, dropped after) and a Twilio-compatible
-//! HTTP server on loopback.
+//! The whole seed-5 flow against PostgreSQL (a throwaway schema of the backend's testkit, dropped
+//! after) and a Twilio-compatible HTTP server on loopback.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,13 +13,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mfa::core::{Algorithm, KeyUri, Secret, Totp, TotpParams};
-use mfa::{ClientInfo, Clock as _, Keyring, ManualClock, Method, Pepper, SealingKey};
+use mfa::{ClientInfo, Clock as _, Keyring, ManualClock, Method, Pepper, SealingKey, StepUpGrant};
+use mfa_store_sql::PgStore;
 use mfa_store_sql::sqlx::{self, AssertSqlSafe, Row as _};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use totp_backup_sms::{
     Answer, BACKUP_CODES, Backends, Error, SMS_CODE_LIFETIME, SignIn, TotpBackupSms, TwilioAccount,
-    connect_postgres, twilio_sms,
+    twilio_sms,
 };
 
 const SID: &str = "AC0123456789abcdef";
@@ -173,10 +174,7 @@ fn app_code(uri: &KeyUri, unix: u64) -> String {
 }
 
 fn client() -> ClientInfo {
-    ClientInfo {
-        ip: Some("198.51.100.7".into()),
-        user_agent: Some("test".into()),
-    }
+    ClientInfo::new("198.51.100.7".parse().unwrap()).with_user_agent("test")
 }
 
 /// The rows of the user's backup codes, as PostgreSQL holds them: (locator, verifier).
@@ -195,28 +193,16 @@ async fn stored_codes(pool: &sqlx::PgPool, schema: &str, user: &str) -> Vec<(Vec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn totp_backup_codes_and_sms_fallback_on_postgres_and_twilio() {
-    let url = std::env::var("MFA_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("totp_backup_sms_{:016x}", getrandom::u64().unwrap());
-    let store = match connect_postgres(&url, &schema).await {
-        Ok(store) => store,
-        Err(e) => {
-            assert!(
-                std::env::var("MFA_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                "PostgreSQL at {url} is required (MFA_REQUIRE_SERVICES=1) but unreachable: {e}"
-            );
-            eprintln!("SKIPPED: PostgreSQL at {url} is unreachable ({e})");
-            return;
-        }
+    // A schema of its own, dropped afterwards; skipped (or failed under
+    // MFA_REQUIRE_SERVICES=1) without the server.
+    let Some(throwaway) = PgStore::throwaway().await else {
+        return;
     };
-    let pool = store.pool().clone();
-    let run = tokio::spawn(flow(Arc::new(store), pool.clone(), schema.clone())).await;
-    let drop_schema = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-    sqlx::query(AssertSqlSafe(drop_schema))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    let schema = throwaway.name().to_owned();
+    let pool = throwaway.pool().clone();
+    let (store, cleanup) = throwaway.into_parts();
+    let run = tokio::spawn(flow(Arc::new(store), pool, schema)).await;
+    cleanup.await;
     if let Err(e) = run {
         std::panic::resume_unwind(e.into_panic());
     }
@@ -246,7 +232,7 @@ async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: St
     let user = "gina";
 
     // TOTP: the first code from the app activates it and returns 10 backup codes, once.
-    let setup = app.start_authenticator(user).await.unwrap();
+    let setup = app.start_authenticator(user, &client()).await.unwrap();
     let uri = KeyUri::parse(setup.key_uri()).unwrap();
     assert_eq!(uri.issuer.as_deref(), Some("Acme"));
     let codes = app
@@ -261,11 +247,12 @@ async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: St
         !format!("{codes:?}").contains(&shown[0]),
         "redacted in Debug"
     );
-    // Shown once: a second confirmation returns no codes.
+    // Shown once: a second confirmation returns no codes (with an active factor, any change of
+    // factors needs a step-up grant).
     assert!(matches!(
         app.confirm_authenticator(user, &app_code(&uri, clock.unix_secs()), &client())
             .await,
-        Err(Error::NotEnrolled(_))
+        Err(Error::Mfa(mfa::Error::NotAuthorised))
     ));
 
     // The store holds only a locator and a verifier per code, never the code.
@@ -300,10 +287,28 @@ async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: St
     }
     let old_locators: HashSet<Vec<u8>> = rows.into_iter().map(|(l, _)| l).collect();
 
-    // SMS fallback, confirmed through the Twilio API.
-    app.start_sms_fallback(user, PHONE).await.unwrap();
+    // SMS fallback, confirmed through the Twilio API: a change of factors, behind a step-up
+    // with the authenticator (a new time step: the activation code cannot be replayed).
+    let forged: StepUpGrant = "A".repeat(43).parse().unwrap();
+    assert!(matches!(
+        app.start_sms_fallback(user, &forged, PHONE, &client())
+            .await,
+        Err(Error::Mfa(mfa::Error::NotAuthorised))
+    ));
+    clock.advance(Duration::from_secs(30));
+    let grant = app
+        .step_up(
+            user,
+            Answer::Totp(&app_code(&uri, clock.unix_secs())),
+            &client(),
+        )
+        .await
+        .unwrap();
+    app.start_sms_fallback(user, &grant, PHONE, &client())
+        .await
+        .unwrap();
     let code = last_code(&twilio, PHONE);
-    app.confirm_sms_fallback(user, PHONE, &code, &client())
+    app.confirm_sms_fallback(user, &grant, PHONE, &code, &client())
         .await
         .unwrap();
 
@@ -314,8 +319,8 @@ async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: St
         login.methods,
         vec![Method::Totp, Method::Sms, Method::RecoveryCode]
     );
-    let id = login.challenge_id.expose();
-    let expires_at = app.send_sms_code(&id).await.unwrap();
+    let id = login.challenge_id;
+    let expires_at = app.send_sms_code(&id, &client()).await.unwrap();
     assert_eq!(expires_at, mfa::Clock::now(&clock) + SMS_CODE_LIFETIME);
     assert_eq!(SMS_CODE_LIFETIME, Duration::from_secs(300));
     let code = last_code(&twilio, PHONE);
@@ -326,13 +331,8 @@ async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: St
             .unwrap(),
         SignIn::Expired
     );
-    let id = app
-        .begin_login(user, &client())
-        .await
-        .unwrap()
-        .challenge_id
-        .expose();
-    app.send_sms_code(&id).await.unwrap();
+    let id = app.begin_login(user, &client()).await.unwrap().challenge_id;
+    app.send_sms_code(&id, &client()).await.unwrap();
     let code = last_code(&twilio, PHONE);
     clock.advance(Duration::from_secs(299));
     assert_eq!(
@@ -344,15 +344,18 @@ async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: St
             backup_codes_left: None
         }
     );
-    assert_eq!(twilio.lock().unwrap().messages.len(), 3);
+    // Three codes (the number's confirmation, two logins) and, to the new number, the notice
+    // that a second factor was added.
+    let messages = twilio.lock().unwrap().messages.clone();
+    assert_eq!(messages.len(), 4);
+    assert!(
+        messages[1].1.contains("was added to your account"),
+        "{:?}",
+        messages[1].1
+    );
 
     // A backup code works once (typed loosely), and is refused the second time.
-    let id = app
-        .begin_login(user, &client())
-        .await
-        .unwrap()
-        .challenge_id
-        .expose();
+    let id = app.begin_login(user, &client()).await.unwrap().challenge_id;
     let loose = shown[3].to_lowercase().replace('-', " ");
     assert_eq!(
         app.sign_in(&id, Answer::BackupCode(&loose), &client())
@@ -363,12 +366,7 @@ async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: St
             backup_codes_left: Some(9)
         }
     );
-    let id = app
-        .begin_login(user, &client())
-        .await
-        .unwrap()
-        .challenge_id
-        .expose();
+    let id = app.begin_login(user, &client()).await.unwrap().challenge_id;
     assert!(matches!(
         app.sign_in(&id, Answer::BackupCode(&shown[3]), &client())
             .await
@@ -380,12 +378,7 @@ async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: St
 
     // TOTP accepts the previous step (±1 step).
     clock.advance(Duration::from_secs(30));
-    let id = app
-        .begin_login(user, &client())
-        .await
-        .unwrap()
-        .challenge_id
-        .expose();
+    let id = app.begin_login(user, &client()).await.unwrap().challenge_id;
     let previous = app_code(&uri, clock.unix_secs() - 30);
     assert!(matches!(
         app.sign_in(&id, Answer::Totp(&previous), &client())
@@ -413,24 +406,14 @@ async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: St
         new_locators.is_disjoint(&old_locators),
         "the old set is gone"
     );
-    let id = app
-        .begin_login(user, &client())
-        .await
-        .unwrap()
-        .challenge_id
-        .expose();
+    let id = app.begin_login(user, &client()).await.unwrap().challenge_id;
     assert!(matches!(
         app.sign_in(&id, Answer::BackupCode(&shown[0]), &client())
             .await
             .unwrap(),
         SignIn::WrongCode { .. }
     ));
-    let id = app
-        .begin_login(user, &client())
-        .await
-        .unwrap()
-        .challenge_id
-        .expose();
+    let id = app.begin_login(user, &client()).await.unwrap().challenge_id;
     let new_code = fresh.expose()[0].to_string();
     assert_eq!(
         app.sign_in(&id, Answer::BackupCode(&new_code), &client())
@@ -441,11 +424,9 @@ async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: St
             backup_codes_left: Some(9)
         }
     );
-    // Regenerating needs a grant of this user.
+    // Regenerating needs a live grant of this user.
     assert!(matches!(
-        app.mfa()
-            .regenerate_recovery_codes(user, "not-a-grant")
-            .await,
-        Err(mfa::Error::NotAuthorised)
+        app.regenerate_backup_codes(user, &forged).await,
+        Err(Error::Mfa(mfa::Error::NotAuthorised))
     ));
 }

@@ -24,7 +24,12 @@ pub enum Error {
     /// The cryptographic core failed (randomness unavailable, a sealed secret that does not
     /// open with any key of the keyring).
     #[error("cryptographic operation failed")]
-    Crypto(#[from] mfa_core::Error),
+    Crypto(#[source] mfa_core::Error),
+    /// Text the application parsed at its edge is not what it should be: an email address, a
+    /// phone number, a handle, a code, a Key URI. The source says which; it carries no part of
+    /// the input.
+    #[error("invalid input")]
+    Input(#[source] mfa_core::Error),
     /// A change of factors without a valid step-up grant for this user while the user has an
     /// active factor, or a management call without one ("not authorised").
     #[error("a fresh second-factor verification (step-up) is required")]
@@ -36,10 +41,45 @@ pub enum Error {
     /// without the mailer or SMS sender it needs.
     #[error("this method is not enabled for the user")]
     MethodNotEnabled,
+    /// The application's password check answered
+    /// [`PasswordVerdict::Unavailable`](crate::PasswordVerdict::Unavailable); the attempt
+    /// was not counted and nothing was granted.
+    #[error("the password could not be checked")]
+    PasswordCheck,
     /// An argument the application passed is unusable (a magic-link base URL that is not
     /// https).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+}
+
+impl From<mfa_core::Error> for Error {
+    /// Parse errors of user or application input become [`Error::Input`]; the rest (randomness,
+    /// keys, sealed blobs, password hashing) [`Error::Crypto`].
+    fn from(error: mfa_core::Error) -> Self {
+        use mfa_core::Error as E;
+        match error {
+            E::InvalidBase32
+            | E::InvalidHex
+            | E::UriScheme
+            | E::UriMissingType
+            | E::UriUnknownType
+            | E::UriMissingAccount
+            | E::UriMissingSecret
+            | E::UriInvalidSecret
+            | E::UriInvalidPercentEncoding
+            | E::UriNotUtf8
+            | E::UriIssuerMismatch
+            | E::UriInvalidParameter(_)
+            | E::UriMissingCounter
+            | E::MalformedCode { .. }
+            | E::MalformedRecoveryCode
+            | E::MalformedToken
+            | E::InvalidEmailAddress
+            | E::InvalidPhoneNumber
+            | E::UnknownName(_) => Self::Input(error),
+            _ => Self::Crypto(error),
+        }
+    }
 }
 
 impl Error {

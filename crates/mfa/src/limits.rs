@@ -464,6 +464,23 @@ impl Mfa {
             .extend(admitted.slots.iter().map(|(_, k)| k.clone()));
     }
 
+    /// Gives back, in one store step, every unit an admitted attempt took: nothing was
+    /// evaluated (the application's password check was unavailable).
+    pub(crate) async fn attempt_given_back(
+        &self,
+        admitted: &Admitted,
+        user: &str,
+        now: SystemTime,
+    ) -> Result<()> {
+        let mut settlement = Settlement {
+            user: user.to_owned(),
+            ..Settlement::default()
+        };
+        Self::undo_into(admitted, &mut settlement);
+        self.inner.store.settle(settlement, now).await?;
+        Ok(())
+    }
+
     /// Settles a success of an admitted attempt in one store step.
     pub(crate) async fn attempt_succeeded(
         &self,

@@ -99,8 +99,16 @@ impl Mfa {
         }
     }
 
-    /// The methods `user` can answer with (two reads: for the calls off the login path).
-    pub(crate) async fn user_methods(&self, user: &str) -> Result<Vec<Method>> {
+    /// The second factors `user` can answer with now: the active factors, in the order of
+    /// [`Method`], then [`Method::RecoveryCode`] while codes are left. Empty when the user has
+    /// no active factor: the one state in which [`Authority::FirstFactor`](crate::Authority)
+    /// may enrol one, so an application asks this to choose between that and a step-up.
+    ///
+    /// Two store reads; not on the login path (a login reads the same in its one view).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn enabled_methods(&self, user: &str) -> Result<Vec<Method>> {
         let settings = self.inner.store.settings(user).await?;
         let left = self.inner.store.remaining_recovery_codes(user).await?;
         Ok(methods(settings.as_ref(), left))

@@ -57,6 +57,11 @@ pub enum PasswordVerdict {
     Correct,
     /// It is not (or the user does not exist).
     Wrong,
+    /// The check could not be made: the user directory or the hasher failed. Nothing was
+    /// evaluated, so the attempt counts nowhere, and
+    /// [`password_step`](crate::Mfa::password_step) fails with
+    /// [`Error::PasswordCheck`](crate::Error::PasswordCheck): open no session.
+    Unavailable,
 }
 
 /// The answer a user gave to a challenge. Only the factor named is checked.

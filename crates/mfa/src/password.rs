@@ -7,7 +7,7 @@ use std::future::Future;
 use mfa_policy::Factor;
 use mfa_store::ClientInfo;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::facade::Mfa;
 use crate::handles::DeviceToken;
@@ -56,7 +56,9 @@ impl Mfa {
     /// ```
     ///
     /// # Errors
-    /// Store failures (open no session).
+    /// Store failures; [`Error::PasswordCheck`] when `check` answers
+    /// [`PasswordVerdict::Unavailable`] (the attempt is given back: nothing was evaluated).
+    /// Open no session on any error.
     pub async fn password_step<F, Fut>(
         &self,
         user: &str,
@@ -97,6 +99,10 @@ impl Mfa {
                         AfterFailure::Blocked(until) => LoginStart::LockedOut { until },
                     },
                 )
+            }
+            PasswordVerdict::Unavailable => {
+                self.attempt_given_back(&admitted, user, now).await?;
+                Err(Error::PasswordCheck)
             }
             PasswordVerdict::Correct => {
                 self.attempt_succeeded(&admitted, user, Vec::new(), now)

@@ -11,7 +11,7 @@ use mfa_policy::Factor;
 use mfa_store::{AttemptOutcome, Challenge, ClientInfo, Settlement};
 
 use crate::context::Attempt;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::facade::Mfa;
 use crate::handles::{self, ChallengeId, UnlockToken};
@@ -137,7 +137,7 @@ impl Mfa {
         ) {
             return Ok(UnlockStart::Invalid);
         }
-        let methods = self.user_methods(&user).await?;
+        let methods = self.enabled_methods(&user).await?;
         let ticket = Token::generate()?;
         let (ticket_id, _) = handles::store_id(&self.inner.pepper, digest::CHALLENGE_ID, &ticket);
         let expires_at = self
@@ -182,7 +182,8 @@ impl Mfa {
     /// Returns [`Outcome::Unlocked`] on success: the user then signs in from the start.
     ///
     /// # Errors
-    /// Store failures.
+    /// Store failures; [`Error::PasswordCheck`] when `check` answers
+    /// [`PasswordVerdict::Unavailable`] (the ticket's try is spent, the budgets are given back).
     pub async fn unlock_with_password<F, Fut>(
         &self,
         challenge: &ChallengeId,
@@ -236,6 +237,10 @@ impl Mfa {
                         AfterFailure::Blocked(until) => Outcome::LockedOut { until },
                     },
                 )
+            }
+            PasswordVerdict::Unavailable => {
+                self.attempt_given_back(&admitted, &user, now).await?;
+                Err(Error::PasswordCheck)
             }
             PasswordVerdict::Correct => {
                 self.unlocked(

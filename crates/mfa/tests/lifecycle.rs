@@ -13,8 +13,8 @@ use mfa::Clock as _;
 use mfa::core::Algorithm;
 use mfa::store::MfaSettings;
 use mfa::{
-    Authority, Channel, EnrollmentOutcome, Error, LoginStart, Method, Outcome, Policy, Proof,
-    SendOutcome, Store, TotpOptions, VerifyOptions,
+    Authority, Channel, EnrollmentOutcome, Error, LoginStart, Method, Outcome, PasswordVerdict,
+    Policy, Proof, SendOutcome, Store, TotpOptions, VerifyOptions,
 };
 
 /// With an active factor, a session alone (no grant) can add or replace no factor; the first
@@ -427,6 +427,54 @@ async fn typed_edges(store: Arc<dyn Store>) {
     h.store.put_settings(s).await.unwrap();
     let read = h.store.settings("ty2").await.unwrap().unwrap();
     assert_eq!(read.email.unwrap().normalized(), "ty@example.com");
+    // Text parsed at the application's edge fails as input, not as cryptography.
+    let bad_address = "not an address".parse::<mfa::EmailAddress>().unwrap_err();
+    assert!(matches!(Error::from(bad_address), Error::Input(_)));
+    let bad_handle = "x".parse::<mfa::ChallengeId>().unwrap_err();
+    assert!(matches!(Error::from(bad_handle), Error::Input(_)));
+    // What an application asks to choose between a first enrolment and a step-up.
+    assert_eq!(
+        h.mfa.enabled_methods("ty").await.unwrap(),
+        [Method::Totp, Method::RecoveryCode]
+    );
+    assert!(h.mfa.enabled_methods("ty2").await.unwrap().is_empty());
+}
+
+/// A password check that cannot be made (the application's directory or hasher failed) opens
+/// nothing and counts nowhere: a hundred of them leave the budgets untouched.
+async fn an_unavailable_password_check_counts_nowhere(store: Arc<dyn Store>) {
+    let h = harness(store, Policy::password_then_email_code());
+    let from = stranger(7);
+    for _ in 0..100 {
+        let r = h
+            .mfa
+            .password_step("pat", None, &from, || async {
+                PasswordVerdict::Unavailable
+            })
+            .await;
+        assert!(matches!(r, Err(Error::PasswordCheck)), "{r:?}");
+    }
+    // Seed 001 locks for 10 s after 3 wrong passwords: none of the above counted.
+    for _ in 0..2 {
+        let r = h
+            .mfa
+            .password_step("pat", None, &from, || async { PasswordVerdict::Wrong })
+            .await
+            .unwrap();
+        assert!(matches!(r, LoginStart::PasswordRejected), "{r:?}");
+    }
+    let r = h
+        .mfa
+        .password_step("pat", None, &from, || async { PasswordVerdict::Correct })
+        .await
+        .unwrap();
+    assert!(
+        !matches!(
+            r,
+            LoginStart::LockedOut { .. } | LoginStart::PasswordRejected
+        ),
+        "{r:?}"
+    );
 }
 
 scenarios!([memory, sqlite, postgres, mysql, redis, redis_cluster]: {
@@ -437,4 +485,5 @@ scenarios!([memory, sqlite, postgres, mysql, redis, redis_cluster]: {
     mandatory_mfa_fails_closed,
     send_quotas_ignore_case_and_bound_each_user,
     typed_edges,
+    an_unavailable_password_check_counts_nowhere,
 });

@@ -18,8 +18,7 @@ use crate::web::{Ctx, Shared, WebResult};
 /// Whether `user` has an active second factor: adding one more is then a change of factors,
 /// which needs a step-up grant.
 async fn has_factor(state: &AppState, user: &str) -> crate::Result<bool> {
-    let settings = state.store.settings(user).await.map_err(mfa::Error::from)?;
-    Ok(settings.is_some_and(|s| !s.enabled.is_empty()))
+    Ok(!state.mfa.enabled_methods(user).await?.is_empty())
 }
 
 pub(crate) async fn email_page(

@@ -7,7 +7,9 @@ use std::time::SystemTime;
 
 use mfa_core::{Channel, Code, CodeDigest, RecoveryCode, Totp, TotpParams};
 use mfa_policy::Factor;
-use mfa_store::{AttemptOutcome, Challenge, ClientInfo, FactorStatus, Settlement, TotpFactor};
+use mfa_store::{
+    AttemptOutcome, Challenge, ClientInfo, CounterTake, FactorStatus, Settlement, TotpFactor,
+};
 
 use crate::context::Attempt;
 use crate::error::Result;
@@ -140,6 +142,10 @@ impl Mfa {
             return Ok(refused(&view.outcome));
         };
         let user = stored.user.clone();
+        // The store reads the factors only when every take counted; a take refused by a lock
+        // from before an unlock is made again by `judge_plan`, and the factors are then read
+        // here (off the common path: once per unlock).
+        let read_factors = totp && !view.takes.iter().all(CounterTake::is_taken);
         let admitted = match self
             .judge_plan(
                 Factor::SecondFactor,
@@ -177,8 +183,13 @@ impl Mfa {
             });
         }
         let method = proof.method();
+        let factors = if read_factors {
+            self.inner.store.totp_factors(&user).await?
+        } else {
+            view.factors
+        };
         let eval = match proof {
-            Proof::Totp(input) => self.check_totp(&user, input, &view.factors, now)?,
+            Proof::Totp(input) => self.check_totp(&user, input, &factors, now)?,
             Proof::EmailCode(input) | Proof::SmsCode(input) => {
                 let code_purpose = match channel {
                     Some(Channel::Sms) => digest::SMS_CODE,

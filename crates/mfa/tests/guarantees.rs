@@ -382,15 +382,28 @@ async fn admin_unlock_frees_the_locked_network(store: Arc<dyn Store>) {
     let h = harness(store, Policy::authenticator_setup());
     let (secret, _) = h.enrol_totp("ul", TotpOptions::new()).await;
     let home = client_at("192.0.2.10");
-    let mut locked = false;
-    for _ in 0..10 {
-        if let Outcome::LockedOut { .. } = wrong_totp(&h, "ul", &secret, &home).await {
-            locked = true;
-            break;
+    let lock = || async {
+        for _ in 0..10 {
+            if let Outcome::LockedOut { .. } = wrong_totp(&h, "ul", &secret, &home).await {
+                return true;
+            }
         }
-    }
+        false
+    };
+    let right_code = || async {
+        h.advance(30);
+        let id = match h.mfa.begin_login("ul", None, &home).await.unwrap() {
+            LoginStart::ChallengeRequired { challenge_id, .. } => challenge_id,
+            other => panic!("{other:?}"),
+        };
+        let code = totp_code(&secret, 6, Algorithm::Sha1, h.clock.unix_secs());
+        h.mfa
+            .verify(&id, Proof::Totp(&code), &home, VerifyOptions::new())
+            .await
+            .unwrap()
+    };
     assert!(
-        locked,
+        lock().await,
         "the client-first rule locks this network for the account"
     );
     assert!(matches!(
@@ -398,6 +411,14 @@ async fn admin_unlock_frees_the_locked_network(store: Arc<dyn Store>) {
         LoginStart::LockedOut { .. }
     ));
 
+    // The user's very next act after the unlock, the right code, signs in (the stale lock is
+    // cleared inside that verification).
+    h.mfa.admin_unlock("ul", "admin-1").await.unwrap();
+    let ok = right_code().await;
+    assert!(ok.is_verified(), "the first code after the unlock: {ok:?}");
+
+    // Locked again and unlocked again: a failure after the unlock starts a fresh count.
+    assert!(lock().await, "locked a second time");
     h.mfa.admin_unlock("ul", "admin-1").await.unwrap();
     assert!(
         matches!(
@@ -411,17 +432,7 @@ async fn admin_unlock_frees_the_locked_network(store: Arc<dyn Store>) {
         matches!(next, Outcome::Rejected { .. }),
         "a failure after the unlock starts a fresh count: {next:?}"
     );
-    h.advance(30);
-    let id = match h.mfa.begin_login("ul", None, &home).await.unwrap() {
-        LoginStart::ChallengeRequired { challenge_id, .. } => challenge_id,
-        other => panic!("{other:?}"),
-    };
-    let code = totp_code(&secret, 6, Algorithm::Sha1, h.clock.unix_secs());
-    let ok = h
-        .mfa
-        .verify(&id, Proof::Totp(&code), &home, VerifyOptions::new())
-        .await
-        .unwrap();
+    let ok = right_code().await;
     assert!(ok.is_verified(), "{ok:?}");
 }
 

@@ -163,11 +163,11 @@ pub(crate) async fn login(
                     Ok(Ok(_)) => PasswordVerdict::Wrong,
                     Ok(Err(e)) => {
                         *slot = Some(crate::Error::from(e));
-                        PasswordVerdict::Wrong
+                        PasswordVerdict::Unavailable
                     }
                     Err(_) => {
                         *slot = Some(crate::Error::Config("password hashing task failed".into()));
-                        PasswordVerdict::Wrong
+                        PasswordVerdict::Unavailable
                     }
                 }
             },

@@ -273,7 +273,7 @@ impl MandatoryTotpApp {
                     Ok(false) => PasswordVerdict::Wrong,
                     Err(e) => {
                         *slot = Some(e);
-                        PasswordVerdict::Wrong
+                        PasswordVerdict::Unavailable
                     }
                 }
             })

@@ -185,7 +185,7 @@ impl PasswordEmailApp {
                     Ok(false) => PasswordVerdict::Wrong,
                     Err(e) => {
                         *slot = Some(e);
-                        PasswordVerdict::Wrong
+                        PasswordVerdict::Unavailable
                     }
                 }
             })

@@ -165,7 +165,8 @@ impl Policy {
 
     /// Logins (tickets) one account may start per hour from unrecognised contexts together,
     /// and from each recognised context on its own; beyond it a login start answers like an
-    /// unknown account (a decoy) and stores nothing.
+    /// unknown account (a decoy) and stores nothing. A login that completes gives its unit
+    /// back: the budget bounds logins that are started and left unanswered.
     #[must_use]
     pub const fn ticket_budget(&self) -> NonZeroU32 {
         self.ticket_budget

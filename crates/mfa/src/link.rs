@@ -239,7 +239,8 @@ impl Mfa {
             }
             Admission::Admitted(admitted) => admitted,
         };
-        let is_link = matches!(Purpose::decode(&challenge.purpose), Some(Purpose::Link(_)));
+        let link_purpose = Purpose::decode(&challenge.purpose);
+        let is_link = matches!(link_purpose, Some(Purpose::Link(_)));
         let link_ok = is_link
             && challenge
                 .link_digest
@@ -276,6 +277,7 @@ impl Mfa {
             step: None,
             consume: vec![link_id, handles::hex(&ticket_ref)],
             recovery_left: None,
+            opened_from: link_purpose.as_ref().and_then(Purpose::context).cloned(),
         };
         self.succeed(success, admitted, attempts_left_after, client, options, now)
             .await

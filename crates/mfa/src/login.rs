@@ -8,7 +8,7 @@
 use std::time::{Duration, SystemTime};
 
 use mfa_core::{ChallengeKind, EmailAddress, FactorKind, Token};
-use mfa_policy::{Context, Enrolment, Factor};
+use mfa_policy::{Enrolment, Factor};
 use mfa_store::{
     AttemptPlan, Challenge, ClientInfo, CounterKey, CounterScope, CounterState, MfaSettings, Take,
     TrustedDevice,
@@ -21,7 +21,7 @@ use crate::facade::Mfa;
 use crate::handles::{self, ChallengeId, DeviceToken};
 use crate::method::Method;
 use crate::outcome::LoginStart;
-use crate::purpose::{Purpose, digest};
+use crate::purpose::{Purpose, TicketContext, digest};
 
 /// What a login start read about a user, in one store step.
 pub(crate) struct Start {
@@ -74,12 +74,14 @@ fn methods(settings: Option<&MfaSettings>, recovery_codes_left: usize) -> Vec<Me
     methods
 }
 
-/// One of the logins a context may start per hour.
-fn ticket_budget(user: &str, attempt: &Attempt, per_hour: u32) -> Take {
-    let scope = match &attempt.tag {
-        Some(tag) if attempt.class == Context::Recognised => CounterScope::AccountClient {
+/// One of the logins a context may start per hour: a recognised network's own budget, or the
+/// account's budget shared by every unrecognised context. A ticket that ends in a success gives
+/// its unit back (`verify`), so the budget bounds logins that do not complete.
+pub(crate) fn ticket_budget(user: &str, ticket: &TicketContext, per_hour: u32) -> Take {
+    let scope = match &ticket.network {
+        Some(network) if ticket.recognised => CounterScope::AccountClient {
             account: user.to_owned(),
-            client: tag.clone(),
+            client: format!("net:{network}"),
         },
         _ => CounterScope::Account(user.to_owned()),
     };
@@ -214,7 +216,11 @@ impl Mfa {
         let plan = self.plan(Factor::SecondFactor, user, attempt);
         let (ticket, handle) = self.new_ticket(user, &purpose, plan, now)?;
         let expires_at = ticket.expires_at;
-        let budget = ticket_budget(user, attempt, self.inner.policy.ticket_budget().get());
+        let budget = ticket_budget(
+            user,
+            &attempt.ticket_context(),
+            self.inner.policy.ticket_budget().get(),
+        );
         let event = self.event(
             user,
             Some(client),

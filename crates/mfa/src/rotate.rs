@@ -22,7 +22,7 @@ impl Mfa {
     /// caller supplies the users.
     ///
     /// # Errors
-    /// Store failures; [`Error::Crypto`] for a blob no key of the keyring opens.
+    /// Store failures; [`Error::Crypto`](crate::Error::Crypto) for a blob no key of the keyring opens.
     pub async fn rotate_keys<S: AsRef<str>>(&self, users: &[S]) -> Result<RotationReport> {
         let mut report = RotationReport::default();
         let keyring = &self.inner.keyring;

@@ -17,9 +17,10 @@ use crate::events::EventKind;
 use crate::facade::Mfa;
 use crate::handles::{self, ChallengeId};
 use crate::limits::{Admission, Admitted, AfterFailure};
+use crate::login::ticket_budget;
 use crate::method::Method;
 use crate::outcome::{Outcome, Proof, VerifyOptions};
-use crate::purpose::{Purpose, digest};
+use crate::purpose::{Purpose, TicketContext, digest};
 
 /// A live, unconsumed ticket, found by its handle.
 pub(crate) struct Ticket {
@@ -227,6 +228,7 @@ impl Mfa {
             step,
             consume: vec![id],
             recovery_left,
+            opened_from: purpose.context().cloned(),
         };
         self.succeed(success, admitted, attempts_left_after, client, options, now)
             .await
@@ -373,6 +375,7 @@ impl Mfa {
             step,
             consume,
             recovery_left,
+            opened_from,
         } = success;
         let mut settlement = Settlement {
             user: user.to_owned(),
@@ -381,6 +384,12 @@ impl Mfa {
             ..Settlement::default()
         };
         Self::success(&admitted, &mut settlement);
+        if let Some(context) = &opened_from {
+            let per_hour = self.inner.policy.ticket_budget().get();
+            settlement
+                .refunds
+                .push(ticket_budget(user, context, per_hour).key);
+        }
         settlement.locks.extend(self.remembered(user, client, now));
         let mut events = vec![self.event(
             user,
@@ -434,4 +443,7 @@ pub(crate) struct Success<'a> {
     pub(crate) step: Option<(String, u64)>,
     pub(crate) consume: Vec<String>,
     pub(crate) recovery_left: Option<usize>,
+    /// The context the login's ticket was opened from: its unit of the ticket budget is given
+    /// back, so logins that complete never spend the budget that bounds those that do not.
+    pub(crate) opened_from: Option<TicketContext>,
 }

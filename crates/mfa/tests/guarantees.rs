@@ -436,4 +436,50 @@ async fn admin_unlock_frees_the_locked_network(store: Arc<dyn Store>) {
     assert!(ok.is_verified(), "{ok:?}");
 }
 
-scenarios!([memory, sqlite, postgres, mysql, redis, redis_cluster]: { same_totp_code_succeeds_once, concurrent_guesses_are_bounded, recovery_code_redeemed_once_in_parallel, recovery_failures_lock_on_the_locking_attempt, password_success_keeps_second_factor_count, trusted_device_revoked_by_factor_change, trusted_device_exempt_from_the_strangers_locks, nist_cap_locks_until_admin_unlock, admin_unlock_frees_the_locked_network });
+/// The ticket budget (30 logins started an hour per context) bounds logins that do not
+/// complete: a user who completes 45 logins in 45 minutes is never refused, while 30 logins
+/// left unanswered from one network refuse the 31st there.
+async fn completed_logins_never_spend_the_ticket_budget(store: Arc<dyn Store>) {
+    let h = harness(store, Policy::authenticator_setup());
+    let (secret, _) = h.enrol_totp("tb", TotpOptions::new()).await;
+    let home = client_at("192.0.2.20");
+    for i in 0..45 {
+        h.advance(60);
+        let id = match h.mfa.begin_login("tb", None, &home).await.unwrap() {
+            LoginStart::ChallengeRequired { challenge_id, .. } => challenge_id,
+            other => panic!("login {i}: {other:?}"),
+        };
+        let code = totp_code(&secret, 6, Algorithm::Sha1, h.clock.unix_secs());
+        let ok = h
+            .mfa
+            .verify(&id, Proof::Totp(&code), &home, VerifyOptions::new())
+            .await
+            .unwrap();
+        assert!(ok.is_verified(), "login {i}: {ok:?}");
+    }
+    let away = stranger(31);
+    for i in 0..30 {
+        assert!(
+            matches!(
+                h.mfa.begin_login("tb", None, &away).await.unwrap(),
+                LoginStart::ChallengeRequired { .. }
+            ),
+            "unanswered login {i}"
+        );
+    }
+    assert!(
+        matches!(
+            h.mfa.begin_login("tb", None, &away).await.unwrap(),
+            LoginStart::LockedOut { .. }
+        ),
+        "the 31st unanswered login of the hour is refused"
+    );
+    // The user's own network keeps its budget.
+    h.advance(60);
+    assert!(matches!(
+        h.mfa.begin_login("tb", None, &home).await.unwrap(),
+        LoginStart::ChallengeRequired { .. }
+    ));
+}
+
+scenarios!([memory, sqlite, postgres, mysql, redis, redis_cluster]: { same_totp_code_succeeds_once, concurrent_guesses_are_bounded, recovery_code_redeemed_once_in_parallel, recovery_failures_lock_on_the_locking_attempt, password_success_keeps_second_factor_count, trusted_device_revoked_by_factor_change, trusted_device_exempt_from_the_strangers_locks, nist_cap_locks_until_admin_unlock, admin_unlock_frees_the_locked_network, completed_logins_never_spend_the_ticket_budget });

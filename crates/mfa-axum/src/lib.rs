@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod client_ip;
+mod config;
+mod cookie;
+mod error;
+mod forwarded;
+mod headers;
+mod proxy;
+
+pub use crate::client_ip::{ClientIp, ClientIpRejection};
+pub use crate::config::{EdgeConfig, EdgeConfigBuilder, Transport};
+pub use crate::cookie::{CookieKind, CookiePolicy, CookieValue, HostPrefix, MAX_COOKIE_AGE};
+pub use crate::error::{Error, Result};
+pub use crate::forwarded::ForwardedHeader;
+pub use crate::headers::{
+    DEFAULT_CSP, DEFAULT_HSTS, EdgeFuture, EdgeLayer, EdgeService, SecurityHeaders,
+};
+pub use crate::proxy::{ClientIpSource, MAX_TRUSTED_HOPS, TrustedProxies};
+
+/// The cookie jar handlers take and return (axum-extra's), re-exported so the versions match.
+pub use axum_extra::extract::cookie::CookieJar;
+/// The IP network type of [`TrustedProxies::networks`].
+pub use ipnet::IpNet;

@@ -59,6 +59,9 @@ pub(crate) struct Inner {
     pub(crate) client_ip: ClientIpSource,
     pub(crate) cookies: CookiePolicy,
     pub(crate) headers: SecurityHeaders,
+    /// `scheme://host[:port]`, lower case.
+    pub(crate) trusted_origins: Vec<String>,
+    pub(crate) csrf_form_limit: usize,
 }
 
 impl EdgeConfig {
@@ -73,6 +76,8 @@ impl EdgeConfig {
             device_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
             csp: DEFAULT_CSP.to_owned(),
             hsts: DEFAULT_HSTS.to_owned(),
+            trusted_origins: Vec::new(),
+            csrf_form_limit: DEFAULT_CSRF_FORM_LIMIT,
         }
     }
 
@@ -101,6 +106,10 @@ impl EdgeConfig {
     }
 }
 
+/// The largest `application/x-www-form-urlencoded` body the CSRF layer reads to find the token
+/// (64 KiB): larger form posts are answered 413 unless they carry the token in the header.
+pub const DEFAULT_CSRF_FORM_LIMIT: usize = 64 * 1024;
+
 /// Settings for [`EdgeConfig`]; every check happens in [`build`](Self::build).
 #[derive(Debug, Clone)]
 #[must_use]
@@ -113,6 +122,8 @@ pub struct EdgeConfigBuilder {
     device_lifetime: Duration,
     csp: String,
     hsts: String,
+    trusted_origins: Vec<String>,
+    csrf_form_limit: usize,
 }
 
 impl EdgeConfigBuilder {
@@ -166,11 +177,26 @@ impl EdgeConfigBuilder {
         self
     }
 
+    /// Accepts unsafe requests whose `Origin` is `origin` (`https://app.example.com`), for an
+    /// application whose `Host` header, as it arrives, is not the name browsers use (a proxy
+    /// that rewrites it). Without any, `Origin` must name the request's `Host`.
+    pub fn trusted_origin(mut self, origin: &str) -> Self {
+        self.trusted_origins.push(origin.to_owned());
+        self
+    }
+
+    /// The largest form body the CSRF layer reads (default [`DEFAULT_CSRF_FORM_LIMIT`]).
+    pub fn csrf_form_limit(mut self, bytes: usize) -> Self {
+        self.csrf_form_limit = bytes;
+        self
+    }
+
     /// Checks the settings.
     ///
     /// # Errors
     /// [`Error::ProxiesNotConfigured`] for [`Transport::TlsBehindProxy`] without trusted
     /// proxies; [`Error::InvalidLifetime`] for a lifetime of zero or beyond 400 days;
+    /// [`Error::InvalidOrigin`] for a trusted origin that is not `http(s)://host[:port]`;
     /// [`Error::InvalidHeaderValue`] for a CSP or HSTS value HTTP cannot carry.
     pub fn build(self) -> Result<EdgeConfig> {
         let client_ip = match (self.transport, self.client_ip) {
@@ -187,6 +213,11 @@ impl EdgeConfigBuilder {
                 return Err(Error::InvalidLifetime { what });
             }
         }
+        let trusted_origins = self
+            .trusted_origins
+            .iter()
+            .map(|o| normalise_origin(o).ok_or_else(|| Error::InvalidOrigin(o.clone())))
+            .collect::<Result<Vec<_>>>()?;
         let header = |what, value: &str| {
             HeaderValue::from_str(value).map_err(|_| Error::InvalidHeaderValue { what })
         };
@@ -212,6 +243,20 @@ impl EdgeConfigBuilder {
                 device_age: self.device_lifetime,
             },
             headers,
+            trusted_origins,
+            csrf_form_limit: self.csrf_form_limit,
         })))
     }
+}
+
+/// `http(s)://host[:port]` (optionally with a trailing `/`) in lower case, or `None`.
+pub(crate) fn normalise_origin(origin: &str) -> Option<String> {
+    let lower = origin.trim().to_ascii_lowercase();
+    let lower = lower.strip_suffix('/').unwrap_or(&lower);
+    let (scheme, authority) = lower.split_once("://")?;
+    let host_ok = !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    (matches!(scheme, "http" | "https") && host_ok).then(|| format!("{scheme}://{authority}"))
 }

@@ -20,7 +20,7 @@ const MAX_VALUE_LEN: usize = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CookieKind {
-    /// The session id.
+    /// The session id (set by the session layer, [`EdgeConfig::session_layer`](crate::EdgeConfig::session_layer)).
     Session,
     /// A login ticket carried between the password step and the second factor, for an
     /// application that keeps it in a cookie rather than in the session.

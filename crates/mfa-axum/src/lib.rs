@@ -4,22 +4,30 @@
 mod client_ip;
 mod config;
 mod cookie;
+mod csrf;
+mod csrf_layer;
 mod error;
 mod forwarded;
 mod headers;
 mod proxy;
+mod session;
 
 pub use crate::client_ip::{ClientIp, ClientIpRejection};
-pub use crate::config::{EdgeConfig, EdgeConfigBuilder, Transport};
+pub use crate::config::{DEFAULT_CSRF_FORM_LIMIT, EdgeConfig, EdgeConfigBuilder, Transport};
 pub use crate::cookie::{CookieKind, CookiePolicy, CookieValue, HostPrefix, MAX_COOKIE_AGE};
+pub use crate::csrf::{CSRF_FIELD, CSRF_HEADER, CsrfToken, SessionRejection};
+pub use crate::csrf_layer::{CsrfLayer, CsrfService};
 pub use crate::error::{Error, Result};
 pub use crate::forwarded::ForwardedHeader;
 pub use crate::headers::{
     DEFAULT_CSP, DEFAULT_HSTS, EdgeFuture, EdgeLayer, EdgeService, SecurityHeaders,
 };
 pub use crate::proxy::{ClientIpSource, MAX_TRUSTED_HOPS, TrustedProxies};
+pub use crate::session::{AuthSession, AuthState, LoginTicket};
 
 /// The cookie jar handlers take and return (axum-extra's), re-exported so the versions match.
 pub use axum_extra::extract::cookie::CookieJar;
 /// The IP network type of [`TrustedProxies::networks`].
 pub use ipnet::IpNet;
+/// The session crate this one builds on (its `MemoryStore`, `Session`, `SessionStore`).
+pub use tower_sessions;

@@ -57,6 +57,17 @@ pub enum Error {
     /// The session store failed (read, write or id rotation): nothing was granted.
     #[error("session store: {0}")]
     Session(#[source] tower_sessions::session::Error),
+    /// The SQL session store failed.
+    #[cfg(feature = "sqlx")]
+    #[error("session database: {0}")]
+    Database(#[source] sqlx::Error),
+    /// A table prefix outside `[a-z0-9_]`, starting with a digit, or longer than 32 characters.
+    #[cfg(feature = "sqlx")]
+    #[error(
+        "invalid table prefix: only [a-z0-9_] allowed, not starting with a digit, at most 32 \
+         characters"
+    )]
+    InvalidTablePrefix,
 }
 
 impl Error {
@@ -64,7 +75,15 @@ impl Error {
     /// or busy), as opposed to a configuration or input that will fail again.
     #[must_use]
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Session(_) | Self::Rng)
+        match self {
+            Self::Session(_) | Self::Rng => true,
+            #[cfg(feature = "sqlx")]
+            Self::Database(e) => matches!(
+                e,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+            ),
+            _ => false,
+        }
     }
 }
 

@@ -25,8 +25,9 @@ impl EdgeConfig {
     /// `HttpOnly`, `SameSite=Strict`, `Path=/`, `Secure` over TLS, `__Host-` prefixed when secure,
     /// and a `Max-Age` of the session lifetime (renewed whenever the session changes).
     ///
-    /// tower-sessions' `MemoryStore` keeps every session until its expiry is checked on load,
-    /// which suits tests and development only; use a persistent store in production.
+    /// Use `SqlSessionStore` in production (features `sqlite`,
+    /// `postgres`, `mysql`); tower-sessions' `MemoryStore` keeps every session until its
+    /// expiry is checked on load, which suits tests and development only.
     pub fn session_layer<S: SessionStore>(&self, store: S) -> SessionManagerLayer<S> {
         let cookies = self.cookies();
         SessionManagerLayer::new(store)

@@ -62,6 +62,16 @@ pub(crate) struct Inner {
     /// `scheme://host[:port]`, lower case.
     pub(crate) trusted_origins: Vec<String>,
     pub(crate) csrf_form_limit: usize,
+    pub(crate) pages: Pages,
+}
+
+/// Where the guards send a browser they refuse (an HTML request; scripts get JSON).
+#[derive(Debug, Clone)]
+pub(crate) struct Pages {
+    pub(crate) sign_in: String,
+    pub(crate) second_factor: String,
+    pub(crate) step_up: String,
+    pub(crate) enrolment: String,
 }
 
 impl EdgeConfig {
@@ -78,6 +88,12 @@ impl EdgeConfig {
             hsts: DEFAULT_HSTS.to_owned(),
             trusted_origins: Vec::new(),
             csrf_form_limit: DEFAULT_CSRF_FORM_LIMIT,
+            pages: Pages {
+                sign_in: "/login".to_owned(),
+                second_factor: "/login/second-factor".to_owned(),
+                step_up: "/step-up".to_owned(),
+                enrolment: "/enroll".to_owned(),
+            },
         }
     }
 
@@ -124,9 +140,31 @@ pub struct EdgeConfigBuilder {
     hsts: String,
     trusted_origins: Vec<String>,
     csrf_form_limit: usize,
+    pages: Pages,
 }
 
 impl EdgeConfigBuilder {
+    /// The pages the guards send a refused browser to (a `303 See Other`; a request that does
+    /// not accept HTML gets the JSON [`Problem`](crate::Problem) instead): sign-in (default
+    /// `/login`), the second factor of a pending sign-in (`/login/second-factor`), step-up
+    /// (`/step-up`) and enrolment (`/enroll`). Each must be a path on this site (`/...`, not
+    /// `//...`).
+    pub fn pages(
+        mut self,
+        sign_in: &str,
+        second_factor: &str,
+        step_up: &str,
+        enrolment: &str,
+    ) -> Self {
+        self.pages = Pages {
+            sign_in: sign_in.to_owned(),
+            second_factor: second_factor.to_owned(),
+            step_up: step_up.to_owned(),
+            enrolment: enrolment.to_owned(),
+        };
+        self
+    }
+
     /// Reads client addresses from `header`, as written by the proxies `trust` describes.
     pub fn trusted_proxies(mut self, header: ForwardedHeader, trust: TrustedProxies) -> Self {
         self.client_ip = Some(ClientIpSource::proxies(header, trust));
@@ -213,6 +251,20 @@ impl EdgeConfigBuilder {
                 return Err(Error::InvalidLifetime { what });
             }
         }
+        for path in [
+            &self.pages.sign_in,
+            &self.pages.second_factor,
+            &self.pages.step_up,
+            &self.pages.enrolment,
+        ] {
+            let local = path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && HeaderValue::from_str(path).is_ok();
+            if !local {
+                return Err(Error::InvalidPagePath(path.clone()));
+            }
+        }
         let trusted_origins = self
             .trusted_origins
             .iter()
@@ -245,6 +297,7 @@ impl EdgeConfigBuilder {
             headers,
             trusted_origins,
             csrf_form_limit: self.csrf_form_limit,
+            pages: self.pages,
         })))
     }
 }

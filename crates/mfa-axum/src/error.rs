@@ -39,6 +39,9 @@ pub enum Error {
         /// Which lifetime was refused.
         what: &'static str,
     },
+    /// A guard's page that is not a path on this site (`/...`).
+    #[error("not a local path (expected /login or the like): {0:?}")]
+    InvalidPagePath(String),
     /// A header value the configuration supplied that HTTP cannot carry.
     #[error("the {what} header value is not a valid HTTP header value")]
     InvalidHeaderValue {

@@ -6,11 +6,15 @@ mod config;
 mod cookie;
 mod csrf;
 mod csrf_layer;
+mod device;
 mod error;
 mod forwarded;
+mod guard;
 mod headers;
+mod problem;
 mod proxy;
 mod session;
+mod signin;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql_store;
 
@@ -19,13 +23,17 @@ pub use crate::config::{DEFAULT_CSRF_FORM_LIMIT, EdgeConfig, EdgeConfigBuilder, 
 pub use crate::cookie::{CookieKind, CookiePolicy, CookieValue, HostPrefix, MAX_COOKIE_AGE};
 pub use crate::csrf::{CSRF_FIELD, CSRF_HEADER, CsrfToken, SessionRejection};
 pub use crate::csrf_layer::{CsrfLayer, CsrfService};
+pub use crate::device::TrustedDevice;
 pub use crate::error::{Error, Result};
 pub use crate::forwarded::ForwardedHeader;
+pub use crate::guard::{Client, GuardRejection, SecondFactor, SignedIn, SteppedUp};
 pub use crate::headers::{
     DEFAULT_CSP, DEFAULT_HSTS, EdgeFuture, EdgeLayer, EdgeService, SecurityHeaders,
 };
+pub use crate::problem::Problem;
 pub use crate::proxy::{ClientIpSource, MAX_TRUSTED_HOPS, TrustedProxies};
-pub use crate::session::{AuthSession, AuthState, LoginTicket};
+pub use crate::session::{AuthSession, AuthState, LinkBinding, LoginTicket};
+pub use crate::signin::{SignInStep, Verified};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use crate::sql_store::SqlSessionStore;
 

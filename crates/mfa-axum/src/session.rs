@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
+use mfa::{ChallengeId, StepUpGrant};
+use mfa_core::Token;
 use serde::{Deserialize, Serialize};
 use tower_sessions::cookie::{SameSite, time};
 use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
@@ -19,6 +21,12 @@ use crate::error::Result;
 
 /// The session key the sign-in state is kept under.
 const AUTH_KEY: &str = "mfa.auth";
+
+/// The session key of the step-up grant.
+const STEP_UP_KEY: &str = "mfa.step_up";
+
+/// The session key of the magic-link binding.
+const LINK_BINDING_KEY: &str = "mfa.link_binding";
 
 impl EdgeConfig {
     /// The tower-sessions layer over `store`, with the session cookie of this configuration:
@@ -63,11 +71,45 @@ impl LoginTicket {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// The facade's handle. A session's ticket always parses (it was written from one), so an
+    /// error here means a tampered session store: answer it like an expired login.
+    ///
+    /// # Errors
+    /// [`mfa::core::Error::MalformedToken`] when the text is not a handle.
+    pub fn challenge_id(&self) -> Result<ChallengeId, mfa::core::Error> {
+        self.0.parse()
+    }
+}
+
+impl From<&ChallengeId> for LoginTicket {
+    fn from(id: &ChallengeId) -> Self {
+        Self(id.expose())
+    }
 }
 
 impl fmt::Debug for LoginTicket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoginTicket").finish_non_exhaustive()
+    }
+}
+
+/// A session's magic-link binding ([`AuthSession::link_binding`]): zeroized on drop, redacted
+/// in `Debug`.
+pub struct LinkBinding(Zeroizing<String>);
+
+impl LinkBinding {
+    /// The value, for [`Mfa::send_magic_link`](mfa::Mfa::send_magic_link) and
+    /// [`Mfa::confirm_magic_link`](mfa::Mfa::confirm_magic_link).
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for LinkBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkBinding").finish_non_exhaustive()
     }
 }
 
@@ -88,12 +130,15 @@ pub enum AuthState {
         /// The user who must enrol.
         user: String,
     },
-    /// Signed in with both factors.
+    /// Signed in.
     SignedIn {
         /// The user.
         user: String,
-        /// When the second factor was passed (for step-up: how fresh it is). Kept to the second.
-        second_factor_at: SystemTime,
+        /// When the second factor was passed, kept to the second; `None` when the user has no
+        /// second factor and the policy let them in on the password alone
+        /// ([`LoginStart::NotRequired`](mfa::LoginStart::NotRequired)). Routes that need the
+        /// second factor check this ([`SecondFactor`](crate::SecondFactor)).
+        second_factor_at: Option<SystemTime>,
     },
 }
 
@@ -146,9 +191,17 @@ impl fmt::Debug for AuthState {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 enum Stored {
-    SecondFactorPending { user: String, ticket: String },
-    EnrolmentRequired { user: String },
-    SignedIn { user: String, second_factor_at: u64 },
+    SecondFactorPending {
+        user: String,
+        ticket: String,
+    },
+    EnrolmentRequired {
+        user: String,
+    },
+    SignedIn {
+        user: String,
+        second_factor_at: Option<u64>,
+    },
 }
 
 impl From<&AuthState> for Stored {
@@ -165,8 +218,7 @@ impl From<&AuthState> for Stored {
             } => Self::SignedIn {
                 user: user.clone(),
                 second_factor_at: second_factor_at
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
+                    .map(|at| at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())),
             },
         }
     }
@@ -185,9 +237,11 @@ impl From<Stored> for AuthState {
                 second_factor_at,
             } => Self::SignedIn {
                 user,
-                second_factor_at: UNIX_EPOCH
-                    .checked_add(Duration::from_secs(second_factor_at))
-                    .unwrap_or(UNIX_EPOCH),
+                second_factor_at: second_factor_at.map(|secs| {
+                    UNIX_EPOCH
+                        .checked_add(Duration::from_secs(secs))
+                        .unwrap_or(UNIX_EPOCH)
+                }),
             },
         }
     }
@@ -235,13 +289,113 @@ impl AuthSession {
     /// # Errors
     /// [`Error::Session`](crate::Error::Session) when the store fails (the state is then not
     /// changed in the store: the response is not saved), [`Error::Rng`](crate::Error::Rng).
+    /// A step-up grant and a magic-link binding belong to the sign-in they were made in: both
+    /// are forgotten.
     pub async fn set_state(&self, state: AuthState) -> Result<()> {
         let stored = serde_json::to_value(Stored::from(&state))
             .map_err(|e| crate::Error::Session(tower_sessions::session::Error::SerdeJson(e)))?;
         self.session.cycle_id().await?;
         csrf::issue(&self.session).await?;
+        self.forget_grants().await?;
         self.session.insert_value(AUTH_KEY, stored).await?;
         Ok(())
+    }
+
+    async fn forget_grants(&self) -> Result<()> {
+        self.session.remove_value(STEP_UP_KEY).await?;
+        self.session.remove_value(LINK_BINDING_KEY).await?;
+        Ok(())
+    }
+
+    /// The password was right and a second factor is asked for: keeps `user` and the login
+    /// ticket (`challenge`) in the session, which gets a new id.
+    ///
+    /// # Errors
+    /// As [`set_state`](Self::set_state).
+    pub async fn second_factor_pending(&self, user: &str, challenge: &ChallengeId) -> Result<()> {
+        self.set_state(AuthState::SecondFactorPending {
+            user: user.to_owned(),
+            ticket: LoginTicket::from(challenge),
+        })
+        .await
+    }
+
+    /// Signs `user` in; `second_factor_at` is when the second factor was passed (`None` for a
+    /// user the policy lets in on the password alone). The session gets a new id.
+    ///
+    /// # Errors
+    /// As [`set_state`](Self::set_state).
+    pub async fn sign_in(&self, user: &str, second_factor_at: Option<SystemTime>) -> Result<()> {
+        self.set_state(AuthState::SignedIn {
+            user: user.to_owned(),
+            second_factor_at,
+        })
+        .await
+    }
+
+    /// Keeps a step-up grant (from [`VerifyOptions::grant_step_up`](mfa::VerifyOptions)) for
+    /// the account-management routes behind [`SteppedUp`](crate::SteppedUp). The session gets a
+    /// new id: its privilege grew. The grant is checked with the facade at every use (it ends
+    /// with its window, or earlier when a factor changes) and forgotten at the next change of
+    /// the sign-in state.
+    ///
+    /// # Errors
+    /// [`Error::Session`](crate::Error::Session).
+    pub async fn keep_step_up(&self, grant: &StepUpGrant) -> Result<()> {
+        self.session.cycle_id().await?;
+        self.session
+            .insert_value(
+                STEP_UP_KEY,
+                serde_json::Value::from(grant.expose().as_str()),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The step-up grant kept in this session, if any (not checked: [`SteppedUp`](crate::SteppedUp)
+    /// checks it with the facade).
+    ///
+    /// # Errors
+    /// [`Error::Session`](crate::Error::Session).
+    pub async fn step_up(&self) -> Result<Option<StepUpGrant>> {
+        let value = self.session.get_value(STEP_UP_KEY).await?;
+        Ok(value
+            .as_ref()
+            .and_then(serde_json::Value::as_str)
+            .and_then(|text| text.parse().ok()))
+    }
+
+    /// Forgets the step-up grant (after the management call it was asked for, if the
+    /// application wants one grant per change).
+    ///
+    /// # Errors
+    /// [`Error::Session`](crate::Error::Session).
+    pub async fn forget_step_up(&self) -> Result<()> {
+        self.session.remove_value(STEP_UP_KEY).await?;
+        Ok(())
+    }
+
+    /// This session's magic-link binding: a 256-bit random value, created on first use and
+    /// kept until the sign-in state changes. Give it to
+    /// [`Mfa::send_magic_link`](mfa::Mfa::send_magic_link) and to
+    /// [`Mfa::confirm_magic_link`](mfa::Mfa::confirm_magic_link): a link then signs in only in
+    /// the browser session that asked for it, not in whoever else's hands it lands.
+    ///
+    /// # Errors
+    /// [`Error::Session`](crate::Error::Session), [`Error::Rng`](crate::Error::Rng).
+    pub async fn link_binding(&self) -> Result<LinkBinding> {
+        let kept = self.session.get_value(LINK_BINDING_KEY).await?;
+        if let Some(text) = kept.as_ref().and_then(serde_json::Value::as_str)
+            && let Ok(token) = Token::parse(text)
+        {
+            return Ok(LinkBinding(token.expose()));
+        }
+        let token = Token::generate().map_err(|_| crate::Error::Rng)?;
+        let text = token.expose();
+        self.session
+            .insert_value(LINK_BINDING_KEY, serde_json::Value::from(text.as_str()))
+            .await?;
+        Ok(LinkBinding(text))
     }
 
     /// Signs out: forgets the state, and gives the now anonymous session a new id and a new
@@ -252,6 +406,7 @@ impl AuthSession {
     pub async fn sign_out(&self) -> Result<()> {
         self.session.cycle_id().await?;
         self.session.remove_value(AUTH_KEY).await?;
+        self.forget_grants().await?;
         csrf::issue(&self.session).await?;
         Ok(())
     }

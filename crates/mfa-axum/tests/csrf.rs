@@ -38,7 +38,7 @@ async fn submit(Form(fields): Form<HashMap<String, String>>) -> String {
 async fn sign_in(session: AuthSession) -> &'static str {
     let state = AuthState::SignedIn {
         user: "alice".into(),
-        second_factor_at: SystemTime::now(),
+        second_factor_at: Some(SystemTime::now()),
     };
     session.set_state(state).await.unwrap();
     "signed in"

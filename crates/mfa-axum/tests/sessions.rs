@@ -45,6 +45,7 @@ async fn describe(session: AuthSession) -> String {
         }) => format!(
             "signed in {user} at {}",
             second_factor_at
+                .unwrap()
                 .duration_since(UNIX_EPOCH)
                 .unwrap()
                 .as_secs()
@@ -93,7 +94,7 @@ async fn app() -> SocketAddr {
                 let user = s.state().await.unwrap().unwrap().user().to_owned();
                 s.set_state(AuthState::SignedIn {
                     user,
-                    second_factor_at: at,
+                    second_factor_at: Some(at),
                 })
                 .await
                 .unwrap();
@@ -237,7 +238,7 @@ fn debug_shows_no_ticket() {
     );
     let signed_in = AuthState::SignedIn {
         user: "alice".into(),
-        second_factor_at: SystemTime::UNIX_EPOCH,
+        second_factor_at: Some(SystemTime::UNIX_EPOCH),
     };
     assert_eq!(signed_in.signed_in_user(), Some("alice"));
     assert_eq!(state.signed_in_user(), None);

@@ -150,7 +150,7 @@ async fn sign_in_over_http(engine: &str, store: SqlSessionStore, rows: impl Asyn
             post(|s: AuthSession| async move {
                 let state = AuthState::SignedIn {
                     user: "alice".into(),
-                    second_factor_at: SystemTime::now(),
+                    second_factor_at: Some(SystemTime::now()),
                 };
                 s.set_state(state).await.unwrap();
             }),

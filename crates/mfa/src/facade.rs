@@ -54,10 +54,25 @@ impl Mfa {
         &self.inner.policy
     }
 
-    /// The current time by the configured clock: read once per call, so that every decision of
-    /// one call sees the same instant.
-    pub(crate) fn now(&self) -> SystemTime {
+    /// The current time by the configured clock (each facade call reads it once, so that every
+    /// decision of one call sees the same instant). An application that records when a second
+    /// factor was passed, or turns a lock's end into a wait, reads the same clock here.
+    #[must_use]
+    pub fn now(&self) -> SystemTime {
         self.inner.clock.now()
+    }
+
+    /// How long a step-up grant is accepted after the verification that granted it.
+    #[must_use]
+    pub fn step_up_window(&self) -> std::time::Duration {
+        self.inner.settings.step_up_window
+    }
+
+    /// How long a trusted device stays trusted (the cookie that carries its token should live
+    /// as long).
+    #[must_use]
+    pub fn trusted_device_lifetime(&self) -> std::time::Duration {
+        self.inner.settings.trusted_device_lifetime
     }
 
     /// Deletes expired challenges, counters and trusted devices (the purge call a SQL

@@ -47,6 +47,7 @@ pub(crate) struct ChallengeSql {
     get: Sql,
     pub(crate) refusal: Sql,
     pub(crate) consume: Sql,
+    consume_own: Sql,
     replace_code: Sql,
     delete: Sql,
     revoke_user: Sql,
@@ -65,6 +66,10 @@ impl ChallengeSql {
             consume: d.sql(
                 "UPDATE {p}challenges SET consumed = TRUE \
                  WHERE id = ? AND NOT consumed AND expires_at > ?",
+            ),
+            consume_own: d.sql(
+                "UPDATE {p}challenges SET consumed = TRUE \
+                 WHERE id = ? AND user_id = ? AND NOT consumed AND expires_at > ?",
             ),
             replace_code: d.sql(
                 "UPDATE {p}challenges SET kind = ?, code_digest = ?, expires_at = ? \
@@ -178,6 +183,19 @@ impl<E: Engine> SqlStore<E> {
     pub(crate) async fn consume_on(&self, on: On<'_, E>, id: &str, now: i64) -> SResult<bool> {
         let args = [Arg::Text(id), Arg::Int(now)];
         Ok(execute_on(on, &self.sql().challenge.consume, &args).await? == 1)
+    }
+
+    /// `consume_on`, only if the challenge is `user`'s (a settlement stays inside its user).
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    pub(crate) async fn consume_own_on(
+        &self,
+        on: On<'_, E>,
+        user: &str,
+        id: &str,
+        now: i64,
+    ) -> SResult<bool> {
+        let args = [Arg::Text(id), Arg::Text(user), Arg::Int(now)];
+        Ok(execute_on(on, &self.sql().challenge.consume_own, &args).await? == 1)
     }
 
     /// Why no try of `id` was spent, read on `on`: `None` for an unknown id, `Some(None)` if

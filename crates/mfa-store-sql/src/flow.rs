@@ -207,6 +207,11 @@ impl<E: Engine> FlowStore for SqlStore<E> {
     }
 
     async fn settle(&self, settlement: Settlement, now: SystemTime) -> SResult<bool> {
+        // The contract's rules on what a settlement may name, checked before any statement; a
+        // consumed challenge must also be the user's, which the routines check row by row.
+        if !settlement.is_own() {
+            return Ok(false);
+        }
         let step = match &settlement.advance {
             Some((_, step)) => match totp::step_i64(*step) {
                 Some(step) => Some(step),

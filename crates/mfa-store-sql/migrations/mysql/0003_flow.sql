@@ -370,7 +370,7 @@ BEGIN
         WHILE i < n DO
             UPDATE {p}challenges SET consumed = TRUE
                 WHERE id = {n}unhex_at(p_settlement, CONCAT('$.consume[', i, ']'))
-                    AND NOT consumed AND expires_at > p_now;
+                    AND user_id = v_user AND NOT consumed AND expires_at > p_now;
             IF ROW_COUNT() <> 1 THEN
                 ROLLBACK;
                 SELECT FALSE AS held;

@@ -157,7 +157,8 @@ BEGIN
         END IF;
         FOR v_text IN SELECT jsonb_array_elements_text(p_settlement -> 'consume') LOOP
             UPDATE {p}challenges SET consumed = TRUE
-            WHERE id = {p}unhex(v_text) AND NOT consumed AND expires_at > p_now;
+            WHERE id = {p}unhex(v_text) AND user_id = v_user AND NOT consumed
+                AND expires_at > p_now;
             IF NOT FOUND THEN
                 RAISE EXCEPTION 'settlement refused';
             END IF;

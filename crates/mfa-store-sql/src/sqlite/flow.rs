@@ -109,7 +109,9 @@ pub(super) async fn settle(
         if !held {
             break;
         }
-        held = store.consume_on(On::Tx(&mut *tx), id, now).await?;
+        held = store
+            .consume_own_on(On::Tx(&mut *tx), &s.user, id, now)
+            .await?;
     }
     if !held {
         tx.rollback().await.map_err(store_err)?;

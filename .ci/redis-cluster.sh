@@ -69,6 +69,9 @@ start_nodes() {
       say "port $port is held by a process this script did not start; stop it or set MFA_REDIS_CLUSTER_PORTS"
       exit 1
     fi
+    # A node that died (or a machine that rebooted) leaves its nodes.conf behind; a node started
+    # on it would remember the old cluster and refuse to join a new one ("is not empty").
+    rm -rf "${DIR:?}/$port"
     mkdir -p "$DIR/$port"
     redis-server --port "$port" --bind "$HOST" \
       --cluster-enabled yes --cluster-config-file "$DIR/$port/nodes.conf" \
@@ -85,6 +88,11 @@ start_nodes() {
 create_cluster() {
   local nodes=() port
   for port in "${PORTS[@]}"; do nodes+=("$HOST:$port"); done
+  # Freshly started and ours: make sure each is an empty, lone master before joining them.
+  for port in "${PORTS[@]}"; do
+    cli "$port" FLUSHALL >/dev/null
+    cli "$port" CLUSTER RESET HARD >/dev/null
+  done
   say "creating the cluster of ${nodes[*]}"
   redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >&2
 }

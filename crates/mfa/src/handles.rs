@@ -65,7 +65,8 @@ handle!(
 );
 handle!(
     /// A step-up grant: proof of a fresh second-factor verification, accepted by the
-    /// management calls until it expires or a factor change ends it.
+    /// management calls until it expires, or until a factor is removed, the password changes or
+    /// an administrator resets the account (adding a factor keeps it).
     StepUpGrant
 );
 handle!(

@@ -177,9 +177,13 @@ impl Mfa {
         })
     }
 
-    /// Answers an unlock ticket with the password: `check` verifies it (as in
-    /// [`password_step`](Self::password_step)) and runs only within the unlock's own budget.
-    /// Returns [`Outcome::Unlocked`] on success: the user then signs in from the start.
+    /// Answers an unlock ticket with the password: `check` is given the user the ticket (and so
+    /// the emailed link) belongs to, and verifies the password typed *for that user* (as in
+    /// [`password_step`](Self::password_step)); it runs only within the unlock's own budget.
+    /// The application never learns the user from the link otherwise, so it cannot check the
+    /// wrong account's password: someone holding a victim's link and their own password gains
+    /// nothing. Returns [`Outcome::Unlocked`] on success: the user then signs in from the
+    /// start.
     ///
     /// # Errors
     /// Store failures; [`Error::PasswordCheck`] when `check` answers
@@ -191,7 +195,7 @@ impl Mfa {
         check: F,
     ) -> Result<Outcome>
     where
-        F: FnOnce() -> Fut + Send,
+        F: FnOnce(String) -> Fut + Send,
         Fut: Future<Output = PasswordVerdict> + Send,
     {
         let now = self.now();
@@ -223,7 +227,7 @@ impl Mfa {
             }
             Admission::Admitted(admitted) => admitted,
         };
-        match check().await {
+        match check(user.clone()).await {
             PasswordVerdict::Wrong => {
                 let failed = self.event(&user, Some(client), EventKind::PasswordFailed, now);
                 Ok(

@@ -492,9 +492,25 @@ async fn the_unlock_link_is_single_use_and_needs_a_proof(store: Arc<dyn Store>) 
     else {
         panic!()
     };
+    // The application's password check, for the user the facade names: a thief who holds the
+    // link and types the password of an account of their own gains nothing.
+    let passwords = |user: String, typed: &'static str| async move {
+        let right = match user.as_str() {
+            "ul" => "ul's password",
+            "mallory" => "mallory's password",
+            _ => return PasswordVerdict::Wrong,
+        };
+        if typed == right {
+            PasswordVerdict::Correct
+        } else {
+            PasswordVerdict::Wrong
+        }
+    };
     let r = h
         .mfa
-        .unlock_with_password(&challenge_id, &browser, || async { PasswordVerdict::Wrong })
+        .unlock_with_password(&challenge_id, &browser, |user| {
+            passwords(user, "mallory's password")
+        })
         .await
         .unwrap();
     assert!(matches!(r, Outcome::Rejected { .. }), "{r:?}");
@@ -509,8 +525,8 @@ async fn the_unlock_link_is_single_use_and_needs_a_proof(store: Arc<dyn Store>) 
     // With the password in that browser: unlocked, no session.
     let r = h
         .mfa
-        .unlock_with_password(&challenge_id, &browser, || async {
-            PasswordVerdict::Correct
+        .unlock_with_password(&challenge_id, &browser, |user| {
+            passwords(user, "ul's password")
         })
         .await
         .unwrap();

@@ -25,6 +25,27 @@ pub enum Transport {
     TlsBehindProxy,
 }
 
+impl core::str::FromStr for Transport {
+    type Err = Error;
+
+    /// `development` (plain HTTP), `tls`, or `tls-behind-proxy` (any case), as read from an
+    /// environment variable.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`] for anything else.
+    fn from_str(text: &str) -> Result<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "development" => Ok(Self::PlainHttpForDevelopment),
+            "tls" => Ok(Self::Tls),
+            "tls-behind-proxy" => Ok(Self::TlsBehindProxy),
+            _ => Err(Error::InvalidSetting {
+                what: "transport",
+                expected: "development, tls or tls-behind-proxy",
+            }),
+        }
+    }
+}
+
 impl Transport {
     /// Whether browsers see HTTPS.
     #[must_use]
@@ -257,10 +278,7 @@ impl EdgeConfigBuilder {
             &self.pages.step_up,
             &self.pages.enrolment,
         ] {
-            let local = path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.contains('\\')
-                && HeaderValue::from_str(path).is_ok();
+            let local = crate::guard::is_local_path(path) && HeaderValue::from_str(path).is_ok();
             if !local {
                 return Err(Error::InvalidPagePath(path.clone()));
             }

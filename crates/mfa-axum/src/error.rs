@@ -39,6 +39,14 @@ pub enum Error {
         /// Which lifetime was refused.
         what: &'static str,
     },
+    /// A setting read from text (an environment variable) that is not one of its values.
+    #[error("invalid {what}: expected {expected}")]
+    InvalidSetting {
+        /// Which setting.
+        what: &'static str,
+        /// The values accepted, in words.
+        expected: &'static str,
+    },
     /// A guard's page that is not a path on this site (`/...`).
     #[error("not a local path (expected /login or the like): {0:?}")]
     InvalidPagePath(String),

@@ -32,6 +32,25 @@ pub enum ForwardedHeader {
     XForwardedFor,
 }
 
+impl core::str::FromStr for ForwardedHeader {
+    type Err = crate::Error;
+
+    /// `forwarded` or `x-forwarded-for` (any case), as read from an environment variable.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`](crate::Error::InvalidSetting) for anything else.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "forwarded" => Ok(Self::Forwarded),
+            "x-forwarded-for" => Ok(Self::XForwardedFor),
+            _ => Err(crate::Error::InvalidSetting {
+                what: "forwarded header",
+                expected: "forwarded or x-forwarded-for",
+            }),
+        }
+    }
+}
+
 impl ForwardedHeader {
     /// The header's name.
     #[must_use]

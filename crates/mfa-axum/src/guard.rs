@@ -70,6 +70,40 @@ impl IntoResponse for GuardRejection {
     }
 }
 
+/// The session key of the page a guard refused, to return to after the step it asked for.
+pub(crate) const RETURN_TO_KEY: &str = "mfa.return_to";
+
+/// Whether `path` is a path on this site that is safe to redirect to: `/...`, not `//...` or
+/// `/\...` (which browsers read as another host), no control characters, at most 2 KiB.
+pub(crate) fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && path.len() <= 2048
+        && !path.bytes().any(|b| b.is_ascii_control() || b == b'\\')
+}
+
+/// A refusal; for a browser's GET, the page asked for is kept in the session so that the step
+/// the refusal leads to can come back to it ([`AuthSession::take_return_to`]).
+async fn refuse(problem: Problem, parts: &Parts) -> GuardRejection {
+    let rejection = GuardRejection::new(problem, parts);
+    if rejection.page.is_some()
+        && parts.method == http::Method::GET
+        && let Some(path) = parts
+            .uri
+            .path_and_query()
+            .map(http::uri::PathAndQuery::as_str)
+        && is_local_path(path)
+        && let Ok(session) = session_of(parts)
+        && let Err(e) = session
+            .insert_value(RETURN_TO_KEY, serde_json::Value::from(path))
+            .await
+    {
+        tracing::warn!(error = %e, "could not keep the page to return to");
+    }
+    rejection
+}
+
 async fn auth_state(parts: &Parts) -> Result<Option<AuthState>, GuardRejection> {
     let session = session_of(parts).map_err(|_| {
         tracing::error!("a guard needs EdgeConfig::session_layer on the router");
@@ -135,7 +169,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SecondFactor {
                 user: signed_in.user,
                 at,
             }),
-            None => Err(GuardRejection::new(Problem::EnrollmentRequired, parts)),
+            None => Err(refuse(Problem::EnrollmentRequired, parts).await),
         }
     }
 }
@@ -143,8 +177,9 @@ impl<S: Send + Sync> FromRequestParts<S> for SecondFactor {
 /// A signed-in session holding a step-up grant the facade accepts now
 /// ([`Mfa::step_up_valid`]): the guard for account management (changing factors, recovery
 /// codes, trusted devices). The grant is checked with the store at every use, so it ends with
-/// its window or with any factor change. Needs `Mfa: FromRef<S>` (the facade in the router's
-/// state).
+/// its window, or earlier when a factor is removed, the password changes or an administrator
+/// resets the account (adding a factor keeps it, so one step-up covers a set-up). Needs
+/// `Mfa: FromRef<S>` (the facade in the router's state).
 #[derive(Debug)]
 pub struct SteppedUp {
     /// The user.
@@ -170,7 +205,7 @@ where
             .await
             .map_err(|e| GuardRejection::new(Problem::from(e), parts))?;
         let Some(grant) = grant else {
-            return Err(GuardRejection::new(Problem::StepUpRequired, parts));
+            return Err(refuse(Problem::StepUpRequired, parts).await);
         };
         let mfa = Mfa::from_ref(state);
         match mfa.step_up_valid(&signed_in.user, &grant).await {
@@ -178,8 +213,108 @@ where
                 user: signed_in.user,
                 grant,
             }),
-            Ok(false) => Err(GuardRejection::new(Problem::StepUpRequired, parts)),
+            Ok(false) => Err(refuse(Problem::StepUpRequired, parts).await),
             Err(e) => Err(GuardRejection::new(Problem::from(e), parts)),
+        }
+    }
+}
+
+/// A session whose password step ended in "enrol first"
+/// ([`AuthState::EnrolmentRequired`], under [`Enrolment::Required`](mfa::Enrolment)): the
+/// guard of the enrolment pages that such a user may reach before any other page. Enrol with
+/// [`Authority::FirstFactor`](mfa::Authority::FirstFactor), then sign in again (or move the
+/// session on with [`AuthSession::sign_in`]).
+#[derive(Debug, Clone)]
+pub struct Enrolling {
+    /// The user who must enrol.
+    pub user: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Enrolling {
+    type Rejection = GuardRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match auth_state(parts).await? {
+            Some(AuthState::EnrolmentRequired { user }) => Ok(Self { user }),
+            _ => Err(refuse(Problem::SignInRequired, parts).await),
+        }
+    }
+}
+
+/// A signed-in session that may change its user's factors now: either the user has no active
+/// factor yet (the first enrolment needs nothing more than the session), or the session holds a
+/// step-up grant the facade accepts. Otherwise the request is refused as
+/// [`Problem::StepUpRequired`] (a browser is sent to the step-up page). Pass
+/// [`authority`](Self::authority) to the enrolment calls. Needs `Mfa: FromRef<S>`.
+#[derive(Debug)]
+pub struct FactorChange {
+    /// The user.
+    pub user: String,
+    /// The step-up grant, when the user already has a factor.
+    pub grant: Option<StepUpGrant>,
+}
+
+impl FactorChange {
+    /// The authority for the facade's enrolment calls.
+    #[must_use]
+    pub fn authority(&self) -> mfa::Authority<'_> {
+        match &self.grant {
+            Some(grant) => mfa::Authority::StepUp(grant),
+            None => mfa::Authority::FirstFactor,
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for FactorChange
+where
+    S: Send + Sync,
+    Mfa: FromRef<S>,
+{
+    type Rejection = GuardRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let signed_in = SignedIn::from_request_parts(parts, state).await?;
+        let mfa = Mfa::from_ref(state);
+        let methods = mfa
+            .enabled_methods(&signed_in.user)
+            .await
+            .map_err(|e| GuardRejection::new(Problem::from(e), parts))?;
+        if methods.is_empty() {
+            return Ok(Self {
+                user: signed_in.user,
+                grant: None,
+            });
+        }
+        let stepped = SteppedUp::from_request_parts(parts, state).await?;
+        Ok(Self {
+            user: stepped.user,
+            grant: Some(stepped.grant),
+        })
+    }
+}
+
+/// Lets a handler run only in development (an [`EdgeConfig`] on
+/// [`Transport::PlainHttpForDevelopment`](crate::Transport::PlainHttpForDevelopment)) for a
+/// client on a loopback address; everything else gets a plain 404, as for a page that does not
+/// exist. For development tools such as an inbox of the codes sent.
+#[derive(Debug, Clone, Copy)]
+pub struct DevelopmentOnly;
+
+impl<S: Send + Sync> FromRequestParts<S> for DevelopmentOnly {
+    type Rejection = http::StatusCode;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let development = parts
+            .extensions
+            .get::<EdgeConfig>()
+            .is_some_and(|c| !c.transport().is_tls());
+        let loopback = ClientIp::from_request_parts(parts, state)
+            .await
+            .is_ok_and(|ClientIp(ip)| ip.is_loopback());
+        if development && loopback {
+            Ok(Self)
+        } else {
+            Err(http::StatusCode::NOT_FOUND)
         }
     }
 }

@@ -26,7 +26,10 @@ pub use crate::csrf_layer::{CsrfLayer, CsrfService};
 pub use crate::device::TrustedDevice;
 pub use crate::error::{Error, Result};
 pub use crate::forwarded::ForwardedHeader;
-pub use crate::guard::{Client, GuardRejection, SecondFactor, SignedIn, SteppedUp};
+pub use crate::guard::{
+    Client, DevelopmentOnly, Enrolling, FactorChange, GuardRejection, SecondFactor, SignedIn,
+    SteppedUp,
+};
 pub use crate::headers::{
     DEFAULT_CSP, DEFAULT_HSTS, EdgeFuture, EdgeLayer, EdgeService, SecurityHeaders,
 };

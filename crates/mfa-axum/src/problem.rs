@@ -284,19 +284,33 @@ impl fmt::Display for Problem {
 
 impl std::error::Error for Problem {}
 
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
-        let mut response = (self.status(), Json(self.body())).into_response();
-        let wait = match self {
-            Self::Unavailable => Some(Duration::from_secs(5)),
-            other => other.retry_after(),
-        };
-        if let Some(wait) = wait
-            && let Ok(value) = HeaderValue::from_str(&seconds(wait).to_string())
+impl Problem {
+    /// The `Retry-After` value in whole seconds (rounded up), where the problem has one: a lock,
+    /// a send quota, or an outage (5 s).
+    #[must_use]
+    pub fn retry_after_secs(self) -> Option<u64> {
+        match self {
+            Self::Unavailable => Some(5),
+            other => other.retry_after().map(seconds),
+        }
+    }
+
+    /// The problem's status and `Retry-After` with a body of the application's own (an HTML
+    /// page that shows [`message`](Self::message) in its layout); `IntoResponse` gives JSON.
+    pub fn with_body(self, body: impl IntoResponse) -> Response {
+        let mut response = (self.status(), body).into_response();
+        if let Some(wait) = self.retry_after_secs()
+            && let Ok(value) = HeaderValue::from_str(&wait.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        self.with_body(Json(self.body()))
     }
 }
 

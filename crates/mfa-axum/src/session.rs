@@ -336,8 +336,8 @@ impl AuthSession {
     /// Keeps a step-up grant (from [`VerifyOptions::grant_step_up`](mfa::VerifyOptions)) for
     /// the account-management routes behind [`SteppedUp`](crate::SteppedUp). The session gets a
     /// new id: its privilege grew. The grant is checked with the facade at every use (it ends
-    /// with its window, or earlier when a factor changes) and forgotten at the next change of
-    /// the sign-in state.
+    /// with its window, or earlier when a factor is removed or the password changes) and
+    /// forgotten at the next change of the sign-in state.
     ///
     /// # Errors
     /// [`Error::Session`](crate::Error::Session).

@@ -7,8 +7,8 @@
 use std::future::Future;
 
 use mfa::{
-    ClientInfo, DeviceToken, LoginStart, Method, Mfa, Outcome, PasswordVerdict, Proof,
-    VerifyOptions,
+    Channel, ClientInfo, DeviceToken, LoginStart, MagicLinkToken, Method, Mfa, Outcome,
+    PasswordVerdict, Proof, SendOutcome, VerifyOptions,
 };
 
 use crate::problem::Problem;
@@ -275,5 +275,178 @@ impl AuthSession {
             Outcome::Verified { .. } => Err(Problem::Internal),
             other => Err(Problem::from_outcome(&other, mfa.now()).unwrap_or(Problem::Internal)),
         }
+    }
+}
+
+impl AuthSession {
+    /// Whether the request carried this session (its cookie), as opposed to one that started
+    /// with this request. A page reached from an email link under `SameSite=Strict` carries no
+    /// cookie: it must not start a session there (that would replace the browser's own), and
+    /// should continue with a same-site step instead.
+    #[must_use]
+    pub fn is_established(&self) -> bool {
+        self.session().id().is_some()
+    }
+
+    /// The page a guard refused this session (a browser's GET), to go back to after the step
+    /// it asked for; taken once, and only a path on this site.
+    ///
+    /// # Errors
+    /// [`Error::Session`](crate::Error::Session).
+    pub async fn take_return_to(&self) -> Result<Option<String>, crate::Error> {
+        let value = self
+            .session()
+            .remove_value(crate::guard::RETURN_TO_KEY)
+            .await?;
+        Ok(value
+            .as_ref()
+            .and_then(serde_json::Value::as_str)
+            .filter(|path| crate::guard::is_local_path(path))
+            .map(str::to_owned))
+    }
+
+    /// The login ticket of the pending sign-in, if this session has one.
+    async fn pending(&self) -> Result<Option<(String, mfa::ChallengeId)>, Problem> {
+        match self.state().await? {
+            Some(AuthState::SecondFactorPending { user, ticket }) => {
+                Ok(ticket.challenge_id().ok().map(|id| (user, id)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Sends a code through `channel` for the pending sign-in ([`Mfa::send_code`]). A wait is
+    /// answered as [`Problem::TooManyMessages`]; every other answer (sent, or not, for an
+    /// address the facade answers for with a decoy) is `Ok`, so the page says "if this
+    /// address is known, we sent a code" either way.
+    ///
+    /// # Errors
+    /// [`Problem::SignInRequired`] without a pending sign-in; the facade's failures.
+    pub async fn send_code(
+        &self,
+        mfa: &Mfa,
+        channel: Channel,
+        client: &ClientInfo,
+    ) -> Result<SendOutcome, Problem> {
+        let Some((_, ticket)) = self.pending().await? else {
+            return Err(Problem::SignInRequired);
+        };
+        let sent = mfa.send_code(&ticket, channel, client).await?;
+        match Problem::from_send(&sent, true) {
+            Some(problem) => Err(problem),
+            None => Ok(sent),
+        }
+    }
+
+    /// Sends a magic link for the pending sign-in ([`Mfa::send_magic_link`]), bound to this
+    /// session ([`link_binding`](Self::link_binding)): it signs in only here. Answers as
+    /// [`send_code`](Self::send_code).
+    ///
+    /// # Errors
+    /// As [`send_code`](Self::send_code); [`Problem::Internal`] for a base URL the facade refuses.
+    pub async fn send_magic_link(
+        &self,
+        mfa: &Mfa,
+        base_url: &str,
+        client: &ClientInfo,
+    ) -> Result<SendOutcome, Problem> {
+        let Some((_, ticket)) = self.pending().await? else {
+            return Err(Problem::SignInRequired);
+        };
+        let binding = self.link_binding().await?;
+        let sent = mfa
+            .send_magic_link(&ticket, base_url, Some(binding.expose()), client)
+            .await?;
+        match Problem::from_send(&sent, true) {
+            Some(problem) => Err(problem),
+            None => Ok(sent),
+        }
+    }
+
+    /// Confirms a magic link (the explicit POST from the page the link opened) in the session
+    /// that asked for it, and signs that session in. A link never grants a step-up: whoever
+    /// reads the mailbox must still prove a factor for account changes.
+    ///
+    /// # Errors
+    /// [`Problem::VerificationFailed`] for every failure (a link asked for in another browser
+    /// included); the facade's and the session store's failures.
+    pub async fn confirm_magic_link(
+        &self,
+        mfa: &Mfa,
+        token: &MagicLinkToken,
+        client: &ClientInfo,
+    ) -> Result<Verified, Problem> {
+        let binding = self.link_binding().await?;
+        let outcome = mfa
+            .confirm_magic_link(token, Some(binding.expose()), client, VerifyOptions::new())
+            .await?;
+        let Outcome::Verified {
+            user,
+            method,
+            trusted_device_token,
+            recovery_codes_left,
+            ..
+        } = outcome
+        else {
+            return Err(Problem::public(&outcome).unwrap_or(Problem::VerificationFailed));
+        };
+        self.sign_in(&user, Some(mfa.now())).await?;
+        Ok(Verified {
+            user,
+            method,
+            trusted_device_token,
+            recovery_codes_left,
+        })
+    }
+
+    /// Sends a code through `channel` for the pending step-up, starting one for the signed-in
+    /// user if none is pending. Answers as [`send_code`](Self::send_code), and
+    /// [`Problem::MethodNotEnabled`] when the user has no such channel.
+    ///
+    /// # Errors
+    /// [`Problem::SignInRequired`] without a signed-in session; the facade's failures.
+    pub async fn send_step_up_code(
+        &self,
+        mfa: &Mfa,
+        channel: Channel,
+        client: &ClientInfo,
+    ) -> Result<SendOutcome, Problem> {
+        let ticket = self.step_up_ticket_or_begin(mfa, client).await?;
+        let sent = mfa.send_code(&ticket, channel, client).await?;
+        match Problem::from_send(&sent, false) {
+            Some(problem) => Err(problem),
+            None => Ok(sent),
+        }
+    }
+
+    /// Steps up with `proof` in one call: starts a step-up for the signed-in user if none is
+    /// pending (for an authenticator or a recovery code, which need nothing sent first), then
+    /// answers it as [`finish_step_up`](Self::finish_step_up).
+    ///
+    /// # Errors
+    /// As [`begin_step_up`](Self::begin_step_up) and [`finish_step_up`](Self::finish_step_up).
+    pub async fn step_up_with(
+        &self,
+        mfa: &Mfa,
+        proof: Proof<'_>,
+        client: &ClientInfo,
+    ) -> Result<(), Problem> {
+        self.step_up_ticket_or_begin(mfa, client).await?;
+        self.finish_step_up(mfa, proof, client).await
+    }
+
+    async fn step_up_ticket_or_begin(
+        &self,
+        mfa: &Mfa,
+        client: &ClientInfo,
+    ) -> Result<mfa::ChallengeId, Problem> {
+        let Some(AuthState::SignedIn { user, .. }) = self.state().await? else {
+            return Err(Problem::SignInRequired);
+        };
+        if let Some(ticket) = self.step_up_ticket().await? {
+            return Ok(ticket);
+        }
+        self.begin_step_up(mfa, &user, client).await?;
+        self.step_up_ticket().await?.ok_or(Problem::Internal)
     }
 }

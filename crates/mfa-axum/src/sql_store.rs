@@ -74,9 +74,19 @@ enum Engine {
 }
 
 impl Queries {
-    fn new(engine: Engine, prefix: &str) -> Result<Self> {
+    fn new(engine: Engine, prefix: &str, schema: Option<&str>) -> Result<Self> {
         validate_prefix(prefix)?;
-        let t = format!("{prefix}sessions");
+        let base = format!("{prefix}sessions");
+        let t = match schema {
+            Some(schema) => {
+                if schema.is_empty() {
+                    return Err(Error::InvalidTablePrefix);
+                }
+                validate_prefix(schema)?;
+                format!("{schema}.{base}")
+            }
+            None => base.clone(),
+        };
         let numbered = match engine {
             #[cfg(feature = "postgres")]
             Engine::Postgres => true,
@@ -109,7 +119,7 @@ impl Queries {
         };
         let mut create_table = vec![Arc::from(format!(
             "CREATE TABLE IF NOT EXISTS {t} ({})",
-            columns.replace("{t}", &t)
+            columns.replace("{t}", &base)
         ))];
         #[cfg(feature = "mysql")]
         let separate_index = engine != Engine::MySql;
@@ -117,7 +127,7 @@ impl Queries {
         let separate_index = true;
         if separate_index {
             create_table.push(Arc::from(format!(
-                "CREATE INDEX IF NOT EXISTS {t}_expires ON {t} (expires_at)"
+                "CREATE INDEX IF NOT EXISTS {base}_expires ON {t} (expires_at)"
             )));
         }
         Ok(Self {
@@ -185,7 +195,7 @@ impl SqlSessionStore {
     pub fn sqlite(pool: sqlx::SqlitePool, table_prefix: &str) -> Result<Self> {
         Ok(Self {
             pool: Pool::Sqlite(pool),
-            q: Arc::new(Queries::new(Engine::Sqlite, table_prefix)?),
+            q: Arc::new(Queries::new(Engine::Sqlite, table_prefix, None)?),
         })
     }
 
@@ -198,7 +208,25 @@ impl SqlSessionStore {
     pub fn postgres(pool: sqlx::PgPool, table_prefix: &str) -> Result<Self> {
         Ok(Self {
             pool: Pool::Postgres(pool),
-            q: Arc::new(Queries::new(Engine::Postgres, table_prefix)?),
+            q: Arc::new(Queries::new(Engine::Postgres, table_prefix, None)?),
+        })
+    }
+
+    /// A store on PostgreSQL whose table lives in `schema` (which must exist: the second-factor
+    /// store's schema, for example), whatever the connections' `search_path`. `schema` follows
+    /// the rules of `table_prefix` and must not be empty.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTablePrefix`] for a prefix or schema outside `[a-z0-9_]`.
+    #[cfg(feature = "postgres")]
+    pub fn postgres_in_schema(
+        pool: sqlx::PgPool,
+        schema: &str,
+        table_prefix: &str,
+    ) -> Result<Self> {
+        Ok(Self {
+            pool: Pool::Postgres(pool),
+            q: Arc::new(Queries::new(Engine::Postgres, table_prefix, Some(schema))?),
         })
     }
 
@@ -211,7 +239,7 @@ impl SqlSessionStore {
     pub fn mysql(pool: sqlx::MySqlPool, table_prefix: &str) -> Result<Self> {
         Ok(Self {
             pool: Pool::MySql(pool),
-            q: Arc::new(Queries::new(Engine::MySql, table_prefix)?),
+            q: Arc::new(Queries::new(Engine::MySql, table_prefix, None)?),
         })
     }
 
@@ -231,6 +259,29 @@ impl SqlSessionStore {
                 .map_err(Error::Database)?;
         }
         Ok(())
+    }
+
+    /// A task that calls [`purge_expired`](Self::purge_expired) every `every` (at least one
+    /// second) for as long as it runs; spawn it once at start-up, beside
+    /// [`Mfa::purge_task`](mfa::Mfa::purge_task). A failed purge is logged and retried at the
+    /// next tick.
+    pub fn purge_task(
+        &self,
+        every: std::time::Duration,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let store = self.clone();
+        let every = every.max(std::time::Duration::from_secs(1));
+        async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match store.purge_expired().await {
+                    Ok(purged) => tracing::debug!(purged, "session purge"),
+                    Err(e) => tracing::warn!(error = %e, "session purge failed; retried next tick"),
+                }
+            }
+        }
     }
 
     /// Deletes every expired session; returns how many.

@@ -30,8 +30,8 @@ use mfa::{
 };
 use mfa_axum::tower_sessions::MemoryStore;
 use mfa_axum::{
-    AuthSession, Client, CsrfToken, EdgeConfig, Problem, SecondFactor, SignInStep, SignedIn,
-    SteppedUp, Transport, TrustedDevice,
+    AuthSession, Client, CsrfToken, DevelopmentOnly, EdgeConfig, FactorChange, Problem,
+    SecondFactor, SignInStep, SignedIn, SteppedUp, Transport, TrustedDevice,
 };
 
 use common::{Reply, Req, serve};
@@ -188,19 +188,9 @@ async fn link_send(
     session
         .second_factor_pending(address.normalized().as_str(), &challenge_id)
         .await?;
-    let binding = session.link_binding().await?;
-    let sent = app
-        .mfa
-        .send_magic_link(
-            &challenge_id,
-            "http://localhost/link",
-            Some(binding.expose()),
-            &client,
-        )
+    let _sent = session
+        .send_magic_link(&app.mfa, "http://localhost/link", &client)
         .await?;
-    if let Some(problem) = Problem::from_send(&sent, true) {
-        return Err(problem);
-    }
     Ok("sent if known")
 }
 
@@ -216,24 +206,35 @@ async fn link_confirm(
     Form(form): Form<LinkForm>,
 ) -> Result<&'static str, Problem> {
     let token = form.token.parse().map_err(mfa::Error::from)?;
-    let binding = session.link_binding().await?;
-    let outcome = app
-        .mfa
-        .confirm_magic_link(
-            &token,
-            Some(binding.expose()),
-            &client,
-            VerifyOptions::new(),
-        )
+    let _verified = session
+        .confirm_magic_link(&app.mfa, &token, &client)
         .await?;
-    if let Some(problem) = Problem::public(&outcome) {
-        return Err(problem);
-    }
-    let Outcome::Verified { user, .. } = outcome else {
-        return Err(Problem::Internal);
-    };
-    session.sign_in(&user, Some(app.mfa.now())).await?;
     Ok("signed in by link")
+}
+
+/// Step-up with an authenticator code in one call, then back to the page that asked for it.
+async fn step_up_totp(
+    State(app): State<App>,
+    session: AuthSession,
+    Client(client): Client,
+    Form(form): Form<Code>,
+) -> Result<Redirect, Problem> {
+    session
+        .step_up_with(&app.mfa, Proof::Totp(&form.code), &client)
+        .await?;
+    let back = session.take_return_to().await?;
+    Ok(Redirect::to(back.as_deref().unwrap_or("/")))
+}
+
+async fn may_change(change: FactorChange) -> String {
+    match change.authority() {
+        Authority::FirstFactor => format!("{}: first factor", change.user),
+        Authority::StepUp(_) => format!("{}: step-up", change.user),
+    }
+}
+
+async fn dev_only(_: DevelopmentOnly) -> &'static str {
+    "development tools"
 }
 
 fn router(app: App) -> Router {
@@ -253,6 +254,9 @@ fn router(app: App) -> Router {
         .route("/step-up", get(step_up_begin).post(step_up_finish))
         .route("/link", post(link_send))
         .route("/link/confirm", post(link_confirm))
+        .route("/step-up/totp", post(step_up_totp))
+        .route("/may-change", get(may_change))
+        .route("/dev", get(dev_only))
         .layer(edge.csrf_layer())
         .layer(edge.session_layer(MemoryStore::default()))
         .layer(edge.layer())
@@ -766,4 +770,112 @@ fn guard_pages_must_be_local_paths() {
             .build()
             .is_ok()
     );
+}
+
+#[tokio::test]
+async fn a_refused_page_is_the_page_a_step_up_returns_to() {
+    let w = world().await;
+    let totp = w.enrol("erin").await;
+    let mut b = Browser::default();
+    b.password(w.addr, "erin", PASSWORD).await;
+    b.get(w.addr, "/login/second-factor").await;
+    let code = w.code(&totp);
+    b.post(w.addr, "/login/second-factor", &format!("code={code}"))
+        .await;
+    // A user with a factor may change factors only after a step-up.
+    let reply = b.get(w.addr, "/may-change").await;
+    assert_eq!(reply.header("location"), Some("/step-up"));
+    let reply = b.get(w.addr, "/danger?tab=factors").await;
+    assert_eq!(reply.header("location"), Some("/step-up"));
+    b.get(w.addr, "/login").await;
+    let code = w.code(&totp);
+    let reply = b
+        .post(w.addr, "/step-up/totp", &format!("code={code}"))
+        .await;
+    assert_eq!(
+        reply.header("location"),
+        Some("/danger?tab=factors"),
+        "back to the last page refused"
+    );
+    assert_eq!(b.get(w.addr, "/may-change").await.body, "erin: step-up");
+    // Taken once: the next step-up goes home.
+    b.get(w.addr, "/login").await;
+    let code = w.code(&totp);
+    let reply = b
+        .post(w.addr, "/step-up/totp", &format!("code={code}"))
+        .await;
+    assert_eq!(reply.header("location"), Some("/"));
+}
+
+#[tokio::test]
+async fn a_first_factor_needs_no_step_up() {
+    let w = world().await;
+    let mut b = Browser::default();
+    b.password(w.addr, "fresh", PASSWORD).await;
+    assert_eq!(
+        b.get(w.addr, "/may-change").await.body,
+        "fresh: first factor"
+    );
+}
+
+#[tokio::test]
+async fn development_tools_answer_only_in_development_on_loopback() {
+    let w = world().await;
+    let mut b = Browser::default();
+    assert_eq!(b.get(w.addr, "/dev").await.body, "development tools");
+    // The same route behind a TLS proxy, even from loopback: 404.
+    let edge = EdgeConfig::builder(Transport::TlsBehindProxy)
+        .trusted_proxies(
+            mfa_axum::ForwardedHeader::XForwardedFor,
+            mfa_axum::TrustedProxies::count(1).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/dev", get(dev_only))
+        .layer(edge.layer());
+    let addr = serve(app).await;
+    let reply = Req::get("/dev")
+        .header("X-Forwarded-For", "127.0.0.1")
+        .send(addr)
+        .await;
+    assert_eq!(reply.status, 404);
+}
+
+#[test]
+fn settings_parse_from_text() {
+    assert_eq!(
+        "tls-behind-proxy".parse::<Transport>().unwrap(),
+        Transport::TlsBehindProxy
+    );
+    assert_eq!(
+        "Development".parse::<Transport>().unwrap(),
+        Transport::PlainHttpForDevelopment
+    );
+    assert!("http".parse::<Transport>().is_err());
+    assert_eq!(
+        "X-Forwarded-For"
+            .parse::<mfa_axum::ForwardedHeader>()
+            .unwrap(),
+        mfa_axum::ForwardedHeader::XForwardedFor
+    );
+    assert!("x-real-ip".parse::<mfa_axum::ForwardedHeader>().is_err());
+}
+
+#[test]
+fn a_problem_renders_in_the_application_s_own_page() {
+    let locked = Problem::LockedOut {
+        retry_after: Duration::from_millis(1500),
+    };
+    assert_eq!(locked.retry_after_secs(), Some(2));
+    let response = locked.with_body(Html("<p>Too many attempts.</p>"));
+    assert_eq!(response.status().as_u16(), 429);
+    assert_eq!(response.headers()["retry-after"], "2");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(Problem::NotAuthorised.retry_after_secs(), None);
 }

@@ -278,6 +278,72 @@ async fn postgres() {
         .unwrap();
 }
 
+/// A store in a named schema keeps its table there whatever the pool's `search_path`, and its
+/// purge task removes expired sessions.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_in_a_schema_with_a_purge_task() {
+    use mfa_axum::sqlx::{AssertSqlSafe, PgPool};
+    let url = std::env::var("MFA_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let pool = match PgPool::connect(&url).await {
+        Ok(pool) => pool,
+        Err(e) => return missing("PostgreSQL", &url, &e),
+    };
+    let schema = unique_prefix().trim_end_matches('_').to_owned();
+    mfa_axum::sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(matches!(
+        SqlSessionStore::postgres_in_schema(pool.clone(), "Bad-Schema", "mfa_"),
+        Err(mfa_axum::Error::InvalidTablePrefix)
+    ));
+    let store = SqlSessionStore::postgres_in_schema(pool.clone(), &schema, "mfa_").unwrap();
+    assert_eq!(store.table(), format!("{schema}.mfa_sessions"));
+    store.migrate().await.unwrap();
+    let tables: Vec<(String,)> = mfa_axum::sqlx::query_as(
+        "SELECT table_schema::TEXT FROM information_schema.tables WHERE table_name = 'mfa_sessions'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(tables.iter().any(|(s,)| *s == schema), "{tables:?}");
+    let select = format!("SELECT id_digest, data, expires_at FROM {}", store.table());
+    let rows = async || -> Vec<Row> {
+        mfa_axum::sqlx::query_as(AssertSqlSafe(select.clone()))
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    conformance("postgres-schema", &store, &rows).await;
+    // An expired row, then the purge task: gone within a tick.
+    let mut expired = record(7, Duration::minutes(1), "old");
+    store.create(&mut expired).await.unwrap();
+    mfa_axum::sqlx::query(AssertSqlSafe(format!(
+        "UPDATE {} SET expires_at = 0",
+        store.table()
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let task = tokio::spawn(store.purge_task(std::time::Duration::from_secs(1)));
+    let mut left = rows().await.len();
+    for _ in 0..50 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        left = rows().await.len();
+    }
+    task.abort();
+    assert_eq!(left, 0, "the purge task removed the expired session");
+    mfa_axum::sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&pool)
+        .await
+        .unwrap();
+}
+
 #[cfg(feature = "mysql")]
 #[tokio::test]
 async fn mysql() {

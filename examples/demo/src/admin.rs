@@ -1,37 +1,38 @@
-//! The admin page (unlock an account) and the development inbox.
-
-use std::net::SocketAddr;
+//! The admin page (unlock an account), for the administrators the configuration names and only
+//! past their second factor; and the development inbox, served only in development mode and
+//! only to this machine.
 
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts as _, Request, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse as _;
+use mfa_axum::{ClientIp, SecondFactor};
 use mfa_mail::escape_html;
 use serde::Deserialize;
 
+use crate::app::AppState;
 use crate::db;
+use crate::page::{Ctx, Flash, WebResult, not_found};
 use crate::time::format_utc;
-use crate::web::{Ctx, Shared, WebResult};
 
-pub(crate) async fn page(
-    State(state): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> WebResult {
-    let ctx = Ctx::load(&state, &headers, addr).await?;
-    let Some(admin) = ctx
-        .user()
-        .filter(|u| state.is_admin(u))
-        .map(ToOwned::to_owned)
-    else {
-        return Ok(ctx.page_status(
-            &state,
-            StatusCode::FORBIDDEN,
-            "Administration",
-            "<p class=\"error\">Only administrators (those named in <code>MFA_DEMO_ADMINS</code>, \
-             or when it is unset the user <code>admin</code>) may open this page.</p>",
-        ));
-    };
-    let users: String = db::usernames(&state.db)
+/// The refusal page (403) for a user who is not an administrator, `None` for an administrator.
+fn refusal(ctx: &Ctx, user: &str) -> Option<axum::response::Response> {
+    if ctx.app.is_admin(user) {
+        return None;
+    }
+    Some(ctx.error_page(
+        StatusCode::FORBIDDEN,
+        "Administration",
+        "Only administrators may open this page (those MFA_DEMO_ADMINS names).",
+        "",
+    ))
+}
+
+pub(crate) async fn page(SecondFactor { user, .. }: SecondFactor, ctx: Ctx) -> WebResult {
+    if let Some(refused) = refusal(&ctx, &user) {
+        return Ok(refused);
+    }
+    let users: String = db::usernames(&ctx.app.db)
         .await?
         .iter()
         .map(|u| format!("<option value=\"{0}\">{0}</option>", escape_html(u)))
@@ -39,62 +40,75 @@ pub(crate) async fn page(
     let body = format!(
         "<p>Signed in as administrator {}. Unlocking lifts the account's second-factor and \
          password locks and failure counts; it is written to the user's security log.</p>\
-         <form method=\"post\" action=\"/admin\">{}\
+         <form method=\"post\" action=\"/admin/unlock\">{}\
          <label>User <select name=\"username\" id=\"unlock-user\">{users}</select></label>\
          <button id=\"unlock\">Unlock account</button></form>",
-        escape_html(&admin),
-        ctx.csrf_field(&state)
+        escape_html(&user),
+        ctx.csrf_field()
     );
-    Ok(ctx.page(&state, "Administration", &body))
+    Ok(ctx.page("Administration", &body))
 }
 
 #[derive(Deserialize)]
 pub(crate) struct UnlockForm {
-    csrf: String,
     username: String,
 }
 
 pub(crate) async fn unlock(
-    State(state): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    SecondFactor { user, .. }: SecondFactor,
+    ctx: Ctx,
     Form(form): Form<UnlockForm>,
 ) -> WebResult {
-    let ctx = Ctx::load(&state, &headers, addr).await?;
-    if !ctx.csrf_ok(&state, &form.csrf) {
-        return Ok(ctx.csrf_refused(&state));
+    if let Some(refused) = refusal(&ctx, &user) {
+        return Ok(refused);
     }
-    let Some(admin) = ctx
-        .user()
-        .filter(|u| state.is_admin(u))
-        .map(ToOwned::to_owned)
-    else {
-        return Ok(ctx.csrf_refused(&state));
-    };
-    state.mfa.admin_unlock(&form.username, &admin).await?;
-    let msg = format!("Unlocked {}.", form.username);
-    Ok(ctx.redirect(&state, "/admin", Some(msg)).await?)
+    let target = form.username.trim().to_ascii_lowercase();
+    ctx.app.mfa.admin_unlock(&target, &user).await?;
+    let flash = Flash::ok(format!("Unlocked {target}."));
+    ctx.redirect("/admin", Some(flash)).await
 }
 
+/// Every message the development outboxes caught, codes and links included: served only in
+/// development mode and only to a client on this machine (the address mfa-axum trusts, so a
+/// tunnel or proxy in front does not make it public). Anything else gets 404.
 pub(crate) async fn inbox(
-    State(state): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    request: Request,
 ) -> WebResult {
-    let ctx = Ctx::load(&state, &headers, addr).await?;
+    // Checked before the session is touched: a refused client gets exactly the 404 of a path
+    // that does not exist, without a session cookie.
+    if !app.development || !ip.is_loopback() {
+        return Ok(not_found().await);
+    }
+    let (mut parts, _) = request.into_parts();
+    let ctx = Ctx::from_request_parts(&mut parts, &app).await?;
     let warning = "<p class=\"warn\"><strong>Development only.</strong> This page shows every \
-        message the development outbox caught, codes and links included, to anyone. It exists \
-        only while no SMTP server is configured (<code>MFA_DEMO_SMTP_HOST</code>).</p>";
-    let Some(dev) = &state.inbox else {
-        let body = format!("{warning}<p>Mail goes through SMTP: nothing is caught here.</p>");
-        return Ok(ctx.page(&state, "Development inbox", &body));
-    };
+        message the development outboxes caught, codes and links included. It exists only in \
+        development mode, for clients on this machine.</p>";
     let mut body = warning.to_owned();
-    let messages = dev.messages();
-    if messages.is_empty() {
+    let mail = app.inbox.as_ref().map(|d| d.messages()).unwrap_or_default();
+    let sms = app
+        .sms_inbox
+        .as_ref()
+        .map(|d| d.messages())
+        .unwrap_or_default();
+    if app.inbox.is_none() {
+        body.push_str("<p>Mail goes through SMTP: no email is caught here.</p>");
+    }
+    if mail.is_empty() && sms.is_empty() {
         body.push_str("<p id=\"inbox-empty\">No messages yet.</p>");
     }
-    for (at, message) in messages {
+    for (at, message) in sms {
+        body.push_str(&format!(
+            "<section class=\"sms\"><p><strong>Text message to:</strong> {}<br>\
+             <strong>Sent:</strong> {}</p><pre class=\"sms-text\">{}</pre></section>",
+            escape_html(&message.to().to_string()),
+            format_utc(at),
+            escape_html(message.body()),
+        ));
+    }
+    for (at, message) in mail {
         let links: String = message
             .text()
             .split_whitespace()
@@ -120,5 +134,5 @@ pub(crate) async fn inbox(
             }
         ));
     }
-    Ok(ctx.page(&state, "Development inbox", &body))
+    Ok(ctx.page("Development inbox", &body).into_response())
 }

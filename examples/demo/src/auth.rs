@@ -1,60 +1,57 @@
-//! Home, registration, password login and logout.
-
-use std::net::SocketAddr;
+//! Home, registration, password login and logout: the first factor is the demo's own (Argon2id
+//! hashes in SQLite); mfa-axum's `AuthSession` moves the session with the facade's answer.
 
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
+use axum::http::StatusCode;
+use axum::response::IntoResponse as _;
+use mfa::PasswordVerdict;
 use mfa::core::PasswordHash;
-use mfa::{DeviceToken, LoginStart, Method, PasswordVerdict};
+use mfa_axum::{CookieJar, Problem, SignInStep, TrustedDevice};
 use serde::Deserialize;
+use zeroize::Zeroizing;
 
-use crate::db::{self, Stage};
-use crate::time::format_utc;
-use crate::web::{CHALLENGE, Ctx, DEVICE, Shared, WebResult};
+use crate::app::AppState;
+use crate::db;
+use crate::page::{Ctx, Flash, WebResult};
 
-/// How long the trusted-device cookie lives (the facade's default: 30 days).
-pub(crate) const DEVICE_COOKIE_SECS: u64 = 30 * 24 * 60 * 60;
-
-pub(crate) async fn home(
-    State(state): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> WebResult {
-    let ctx = Ctx::load(&state, &headers, addr).await?;
+pub(crate) async fn home(ctx: Ctx) -> WebResult {
     if ctx.user().is_some() {
-        return Ok(ctx.redirect(&state, "/account", None).await?);
+        return ctx.redirect("/account", None).await;
     }
-    let body = "<p>This demo shows every second-factor flow of the <code>mfa</code> crates: \
-        authenticator apps (TOTP) with a QR code, email codes, magic links, recovery codes, \
-        trusted devices, lockouts and an audit log.</p>\
-        <p><a href=\"/register\">Create an account</a> or <a href=\"/login\">log in</a>. \
-        Codes and links sent by email appear in the <a href=\"/dev/inbox\">development \
-        inbox</a>.</p>";
-    Ok(ctx.page(&state, "Welcome", body))
+    let inbox = if ctx.app.development {
+        " Codes and links sent by email or SMS appear in the <a href=\"/dev/inbox\">development \
+         inbox</a>."
+    } else {
+        ""
+    };
+    let body = format!(
+        "<p>This demo shows the second-factor flows of the <code>mfa</code> crates on \
+         <code>mfa-axum</code>: authenticator apps (TOTP) with a QR code, email and SMS codes, \
+         magic links bound to the browser that asked for them, recovery codes, trusted devices, \
+         step-up before every change, lockouts and an audit log.</p>\
+         <p><a href=\"/register\">Create an account</a> or <a href=\"/login\">log in</a>.{inbox}</p>"
+    );
+    Ok(ctx.page("Welcome", &body))
 }
 
-pub(crate) async fn register_page(
-    State(state): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> WebResult {
-    let ctx = Ctx::load(&state, &headers, addr).await?;
-    let body = format!(
+fn register_form(ctx: &Ctx) -> String {
+    format!(
         "<form method=\"post\" action=\"/register\">{}\
          <label>User name <input type=\"text\" name=\"username\" id=\"username\" required \
          autocomplete=\"username\"></label>\
          <label>Password (at least 10 characters) <input type=\"password\" name=\"password\" \
          id=\"password\" required autocomplete=\"new-password\"></label>\
          <button id=\"register\">Create account</button></form>",
-        ctx.csrf_field(&state)
-    );
-    Ok(ctx.page(&state, "Register", &body))
+        ctx.csrf_field()
+    )
+}
+
+pub(crate) async fn register_page(ctx: Ctx) -> WebResult {
+    Ok(ctx.page("Register", &register_form(&ctx)))
 }
 
 #[derive(Deserialize)]
 pub(crate) struct Credentials {
-    csrf: String,
     username: String,
     password: String,
 }
@@ -66,195 +63,157 @@ fn valid_username(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
-pub(crate) async fn register(
-    State(state): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(form): Form<Credentials>,
-) -> WebResult {
-    let mut ctx = Ctx::load(&state, &headers, addr).await?;
-    if !ctx.csrf_ok(&state, &form.csrf) {
-        return Ok(ctx.csrf_refused(&state));
-    }
-    let username = form.username.trim().to_ascii_lowercase();
-    if !valid_username(&username) {
-        let msg = "error:User names have 3 to 32 characters: a-z, 0-9, '.', '_' or '-'.";
-        return Ok(ctx.redirect(&state, "/register", Some(msg.into())).await?);
-    }
-    if form.password.chars().count() < 10 {
-        let msg = "error:Choose a password of at least 10 characters.";
-        return Ok(ctx.redirect(&state, "/register", Some(msg.into())).await?);
-    }
-    let hasher = state.hasher;
-    let password = zeroize::Zeroizing::new(form.password);
-    let hash = tokio::task::spawn_blocking(move || hasher.hash_password(password.as_bytes()))
-        .await
-        .map_err(|_| crate::Error::Config("password hashing task failed".into()))??;
-    if !db::create_user(&state.db, &username, hash.as_str(), state.unix_now()).await? {
-        let msg = "error:This user name is taken; choose another.";
-        return Ok(ctx.redirect(&state, "/register", Some(msg.into())).await?);
-    }
-    ctx.session.username = Some(username);
-    ctx.session.stage = Stage::SignedIn;
-    ctx.rotate(&state).await?;
-    let msg = "Welcome! Protect your account: set up an authenticator app below.";
-    Ok(ctx.redirect(&state, "/account", Some(msg.into())).await?)
+/// Why an account was not created.
+pub(crate) enum Refusal {
+    /// The name or password is not acceptable (the sentence says why).
+    Invalid(&'static str),
+    /// The database or the hasher failed.
+    Failed(crate::Error),
 }
 
-pub(crate) async fn login_page(
-    State(state): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> WebResult {
-    let ctx = Ctx::load(&state, &headers, addr).await?;
-    let body = format!(
+/// Creates `username` with `password` (Argon2id off the async threads); `false` if taken.
+pub(crate) async fn create_user(
+    app: &AppState,
+    username: &str,
+    password: String,
+) -> Result<bool, Refusal> {
+    if !valid_username(username) {
+        return Err(Refusal::Invalid(
+            "User names have 3 to 32 characters: a-z, 0-9, '.', '_' or '-'.",
+        ));
+    }
+    if password.chars().count() < 10 {
+        return Err(Refusal::Invalid(
+            "Choose a password of at least 10 characters.",
+        ));
+    }
+    let hasher = app.hasher;
+    let password = Zeroizing::new(password);
+    let hash = tokio::task::spawn_blocking(move || hasher.hash_password(password.as_bytes()))
+        .await
+        .map_err(|_| Refusal::Failed(crate::Error::Config("password hashing failed".into())))?
+        .map_err(|e| Refusal::Failed(e.into()))?;
+    db::create_user(&app.db, username, hash.as_str(), app.unix_now())
+        .await
+        .map_err(Refusal::Failed)
+}
+
+pub(crate) async fn register(ctx: Ctx, Form(form): Form<Credentials>) -> WebResult {
+    let username = form.username.trim().to_ascii_lowercase();
+    // An administrator's name is registered only by the operator: in development from this
+    // machine, otherwise with `mfa-demo add-user`. Anyone else is told it is taken, like any
+    // other name that exists, so the answer does not say who the administrators are.
+    let from_this_machine = ctx.client.ip.is_some_and(|ip| ip.is_loopback());
+    let reserved = ctx.app.is_admin(&username) && !(ctx.app.development && from_this_machine);
+    let created = if reserved {
+        Ok(false)
+    } else {
+        create_user(&ctx.app, &username, form.password).await
+    };
+    match created {
+        Ok(true) => {}
+        Ok(false) => {
+            let taken = "This user name is taken; choose another.";
+            let form = register_form(&ctx);
+            return Ok(ctx.error_page(StatusCode::CONFLICT, "Register", taken, &form));
+        }
+        Err(Refusal::Invalid(why)) => {
+            let form = register_form(&ctx);
+            return Ok(ctx.error_page(StatusCode::BAD_REQUEST, "Register", why, &form));
+        }
+        Err(Refusal::Failed(e)) => return Err(e.into()),
+    }
+    // The password was just set: the facade decides what the new user may do (with no factor
+    // and an optional second factor, sign in; the session gets a new id).
+    let step = ctx
+        .session
+        .begin_login(&ctx.app.mfa, &username, None, &ctx.client)
+        .await?;
+    let flash = match step {
+        SignInStep::Enrol => "Welcome! Set up a second factor before anything else.",
+        _ => "Welcome! Protect your account: set up an authenticator app below.",
+    };
+    ctx.redirect("/account", Some(Flash::ok(flash))).await
+}
+
+fn login_form(ctx: &Ctx) -> String {
+    format!(
         "<form method=\"post\" action=\"/login\">{}\
          <label>User name <input type=\"text\" name=\"username\" id=\"username\" required \
          autocomplete=\"username\"></label>\
          <label>Password <input type=\"password\" name=\"password\" id=\"password\" required \
          autocomplete=\"current-password\"></label>\
          <button id=\"login\">Log in</button></form>",
-        ctx.csrf_field(&state)
-    );
-    Ok(ctx.page(&state, "Log in", &body))
+        ctx.csrf_field()
+    )
+}
+
+pub(crate) async fn login_page(ctx: Ctx) -> WebResult {
+    Ok(ctx.page("Log in", &login_form(&ctx)))
 }
 
 pub(crate) async fn login(
-    State(state): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ctx: Ctx,
+    TrustedDevice(device): TrustedDevice,
+    jar: CookieJar,
     Form(form): Form<Credentials>,
 ) -> WebResult {
-    let mut ctx = Ctx::load(&state, &headers, addr).await?;
-    if !ctx.csrf_ok(&state, &form.csrf) {
-        return Ok(ctx.csrf_refused(&state));
-    }
     let username = form.username.trim().to_ascii_lowercase();
-    let stored = db::password_hash(&state.db, &username).await?;
+    let stored = db::password_hash(&ctx.app.db, &username).await?;
     let known = stored.is_some();
     let hash = match stored.as_deref().map(PasswordHash::parse) {
         Some(Ok(hash)) => hash,
-        _ => state.dummy_hash.clone(),
+        _ => ctx.app.dummy_hash.clone(),
     };
-    // A cookie that is not a device token is no device.
-    let device = ctx
-        .cookie(DEVICE)
-        .and_then(|token| token.parse::<DeviceToken>().ok());
     // The password is checked (one Argon2id, off the async threads) only when the attempt's
-    // budgets allow it; a failure of the check itself is returned after the step, which counted
-    // it as a wrong password.
-    let hasher = state.hasher;
-    let password = zeroize::Zeroizing::new(form.password);
-    let mut failure = None;
-    let slot = &mut failure;
-    let start = state
-        .mfa
-        .password_step(
-            &username,
-            device.as_ref(),
-            &ctx.client,
-            move || async move {
-                let verified = tokio::task::spawn_blocking(move || {
-                    hasher.verify_password(password.as_bytes(), &hash)
-                })
+    // budgets allow it; a failure of the check itself ends the step without a session.
+    let hasher = ctx.app.hasher;
+    let password = Zeroizing::new(form.password);
+    let check = move || async move {
+        let verified =
+            tokio::task::spawn_blocking(move || hasher.verify_password(password.as_bytes(), &hash))
                 .await;
-                match verified {
-                    Ok(Ok(matches)) if known && matches => PasswordVerdict::Correct,
-                    Ok(Ok(_)) => PasswordVerdict::Wrong,
-                    Ok(Err(e)) => {
-                        *slot = Some(crate::Error::from(e));
-                        PasswordVerdict::Unavailable
-                    }
-                    Err(_) => {
-                        *slot = Some(crate::Error::Config("password hashing task failed".into()));
-                        PasswordVerdict::Unavailable
-                    }
-                }
-            },
-        )
+        match verified {
+            Ok(Ok(matches)) if known && matches => PasswordVerdict::Correct,
+            Ok(Ok(_)) => PasswordVerdict::Wrong,
+            Ok(Err(_)) | Err(_) => {
+                tracing::error!("the password hasher failed");
+                PasswordVerdict::Unavailable
+            }
+        }
+    };
+    let step = ctx
+        .session
+        .password_step(&ctx.app.mfa, &username, device.as_ref(), &ctx.client, check)
         .await;
-    if let Some(e) = failure {
-        return Err(e.into());
-    }
-    let start = start?;
-    if let LoginStart::PasswordRejected = start {
-        let msg = "error:Wrong user name or password.".to_owned();
-        return Ok(ctx.redirect(&state, "/login", Some(msg)).await?);
-    }
-    ctx.session.username = Some(username);
-    match start {
-        LoginStart::NotRequired => {
-            ctx.session.stage = Stage::SignedIn;
-            ctx.rotate(&state).await?;
-            let msg = "Signed in. You have no second factor yet: set one up below.";
-            Ok(ctx.redirect(&state, "/account", Some(msg.into())).await?)
+    match step {
+        Ok(SignInStep::SecondFactor { .. }) => ctx.redirect("/challenge", None).await,
+        Ok(SignInStep::SignedIn {
+            rotated_device: Some(token),
+        }) => {
+            let jar = ctx.app.edge.cookies().remember_device(jar, &token);
+            let flash = Flash::ok("Signed in without a code: this device is trusted.");
+            let to = ctx.redirect("/account", Some(flash)).await?;
+            Ok((jar, to).into_response())
         }
-        LoginStart::TrustedDevice { rotated_token } => {
-            ctx.session.stage = Stage::SignedIn;
-            ctx.rotate(&state).await?;
-            ctx.set_cookie(
-                &state,
-                DEVICE,
-                &rotated_token.expose(),
-                Some(DEVICE_COOKIE_SECS),
-            );
-            let msg = "Signed in without a code: this device is trusted.";
-            Ok(ctx.redirect(&state, "/account", Some(msg.into())).await?)
+        Ok(SignInStep::SignedIn { .. }) => {
+            let flash = Flash::ok("Signed in. You have no second factor yet: set one up below.");
+            ctx.redirect("/account", Some(flash)).await
         }
-        LoginStart::ChallengeRequired {
-            challenge_id,
-            methods,
-            ..
-        } => {
-            ctx.session.stage = Stage::Password;
-            ctx.session.methods = join_methods(&methods);
-            ctx.session.pending_action = None;
-            ctx.rotate(&state).await?;
-            ctx.set_cookie(&state, CHALLENGE, &challenge_id.expose(), None);
-            Ok(ctx.redirect(&state, "/challenge", None).await?)
+        Ok(SignInStep::Enrol) => {
+            let flash = Flash::ok("Set up a second factor before anything else.");
+            ctx.redirect("/account", Some(flash)).await
         }
-        LoginStart::LockedOut { until } => {
-            ctx.session.username = None;
-            ctx.save(&state).await?;
-            let msg = format!(
-                "error:Too many failed attempts: sign-in is locked until {}.",
-                format_utc(until)
-            );
-            Ok(ctx.redirect(&state, "/login", Some(msg)).await?)
+        Ok(_) => ctx.redirect("/login", None).await,
+        // A wrong password (401), a lock (429 with its end), an outage (503): on the form.
+        Err(problem @ (Problem::WrongPassword | Problem::LockedOut { .. })) => {
+            Ok(ctx.problem_page(problem, "Log in", &login_form(&ctx)))
         }
-        _ => Ok(ctx.redirect(&state, "/login", None).await?),
+        Err(problem) => Err(problem.into()),
     }
 }
 
-/// The methods offered, as stored in the session.
-pub(crate) fn join_methods(methods: &[Method]) -> String {
-    methods
-        .iter()
-        .map(|m| m.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-#[derive(Deserialize)]
-pub(crate) struct CsrfOnly {
-    pub(crate) csrf: String,
-}
-
-pub(crate) async fn logout(
-    State(state): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfOnly>,
-) -> WebResult {
-    let mut ctx = Ctx::load(&state, &headers, addr).await?;
-    if !ctx.csrf_ok(&state, &form.csrf) {
-        return Ok(ctx.csrf_refused(&state));
-    }
-    ctx.session = db::SessionRow::anonymous(ctx.session.id_digest.clone(), 0);
-    ctx.rotate(&state).await?;
-    ctx.clear_cookie(&state, CHALLENGE);
-    ctx.clear_cookie(&state, crate::web::GRANT);
-    Ok(ctx
-        .redirect(&state, "/login", Some("Signed out.".into()))
-        .await?)
+pub(crate) async fn logout(ctx: Ctx) -> WebResult {
+    ctx.session.sign_out().await?;
+    ctx.redirect("/login", Some(Flash::ok("Signed out."))).await
 }

@@ -1,7 +1,5 @@
-//! The demo's own SQLite tables: users with Argon2id password hashes, and web sessions.
-//!
-//! Only the second-factor state switches backends; these two tables always live in the SQLite
-//! file of the state directory.
+//! The demo's own table of users (Argon2id password hashes), in the SQLite file of the state
+//! directory whatever the second-factor backend.
 
 use std::path::Path;
 use std::str::FromStr as _;
@@ -12,7 +10,7 @@ use mfa_store_sql::sqlx::{self, Row as _, SqlitePool};
 
 use crate::error::Result;
 
-/// Opens (creating it) the SQLite file at `path` and creates the demo's tables.
+/// Opens (creating it) the SQLite file at `path` and creates the users table.
 pub(crate) async fn open(path: &Path) -> Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str("sqlite://")?
         .filename(path)
@@ -31,18 +29,11 @@ pub(crate) async fn open(path: &Path) -> Result<SqlitePool> {
     )
     .execute(&pool)
     .await?;
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS demo_sessions (
-            id_digest TEXT PRIMARY KEY NOT NULL,
-            username TEXT,
-            stage TEXT NOT NULL,
-            methods TEXT NOT NULL DEFAULT '',
-            pending_action TEXT,
-            flash TEXT,
-            expires_at INTEGER NOT NULL)",
-    )
-    .execute(&pool)
-    .await?;
+    // The sessions of earlier versions of the demo (its own session code); web sessions now
+    // live in mfa-axum's session table.
+    sqlx::query("DROP TABLE IF EXISTS demo_sessions")
+        .execute(&pool)
+        .await?;
     Ok(pool)
 }
 
@@ -80,121 +71,4 @@ pub(crate) async fn usernames(pool: &SqlitePool) -> Result<Vec<String>> {
         .fetch_all(pool)
         .await?;
     Ok(rows.into_iter().map(|r| r.get(0)).collect())
-}
-
-/// Where a web session stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stage {
-    /// Nobody signed in.
-    Anonymous,
-    /// The password was right; a second factor is pending.
-    Password,
-    /// Fully signed in.
-    SignedIn,
-}
-
-impl Stage {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Anonymous => "anonymous",
-            Self::Password => "password",
-            Self::SignedIn => "signed_in",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "password" => Self::Password,
-            "signed_in" => Self::SignedIn,
-            _ => Self::Anonymous,
-        }
-    }
-}
-
-/// A session row (the id itself is never stored, only its keyed digest).
-#[derive(Debug, Clone)]
-pub(crate) struct SessionRow {
-    pub(crate) id_digest: String,
-    pub(crate) username: Option<String>,
-    pub(crate) stage: Stage,
-    /// The second-factor methods offered (comma-separated), preferred first.
-    pub(crate) methods: String,
-    /// What a step-up verification will do once it succeeds (`preferred:totp`).
-    pub(crate) pending_action: Option<String>,
-    /// A one-time message for the next page.
-    pub(crate) flash: Option<String>,
-    pub(crate) expires_at: i64,
-}
-
-impl SessionRow {
-    /// A fresh anonymous session.
-    pub(crate) fn anonymous(id_digest: String, expires_at: i64) -> Self {
-        Self {
-            id_digest,
-            username: None,
-            stage: Stage::Anonymous,
-            methods: String::new(),
-            pending_action: None,
-            flash: None,
-            expires_at,
-        }
-    }
-}
-
-/// Inserts or replaces `row`.
-pub(crate) async fn save_session(pool: &SqlitePool, row: &SessionRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO demo_sessions
-            (id_digest, username, stage, methods, pending_action, flash, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id_digest) DO UPDATE SET username = excluded.username,
-            stage = excluded.stage, methods = excluded.methods,
-            pending_action = excluded.pending_action, flash = excluded.flash,
-            expires_at = excluded.expires_at",
-    )
-    .bind(&row.id_digest)
-    .bind(&row.username)
-    .bind(row.stage.as_str())
-    .bind(&row.methods)
-    .bind(&row.pending_action)
-    .bind(&row.flash)
-    .bind(row.expires_at)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// The live session with this id digest.
-pub(crate) async fn load_session(
-    pool: &SqlitePool,
-    id_digest: &str,
-    now: i64,
-) -> Result<Option<SessionRow>> {
-    let row = sqlx::query(
-        "SELECT id_digest, username, stage, methods, pending_action, flash, expires_at
-         FROM demo_sessions WHERE id_digest = ? AND expires_at > ?",
-    )
-    .bind(id_digest)
-    .bind(now)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|r| SessionRow {
-        id_digest: r.get(0),
-        username: r.get(1),
-        stage: Stage::parse(r.get::<&str, _>(2)),
-        methods: r.get(3),
-        pending_action: r.get(4),
-        flash: r.get(5),
-        expires_at: r.get(6),
-    }))
-}
-
-/// Deletes a session (log out, rotation), and every expired one.
-pub(crate) async fn delete_session(pool: &SqlitePool, id_digest: &str, now: i64) -> Result<()> {
-    sqlx::query("DELETE FROM demo_sessions WHERE id_digest = ? OR expires_at <= ?")
-        .bind(id_digest)
-        .bind(now)
-        .execute(pool)
-        .await?;
-    Ok(())
 }

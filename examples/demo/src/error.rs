@@ -10,7 +10,10 @@ pub enum Error {
     /// A file of the development state could not be read or written.
     #[error("I/O on the development state")]
     Io(#[from] std::io::Error),
-    /// The demo's own SQLite tables (users, sessions) failed.
+    /// The web edge refused its configuration, or the session store failed.
+    #[error(transparent)]
+    Edge(#[from] mfa_axum::Error),
+    /// The demo's own SQLite table of users failed.
     #[error("demo database")]
     Database(#[from] mfa_store_sql::sqlx::Error),
     /// The second-factor store could not be opened or migrated.

@@ -1,17 +1,24 @@
-//! The application: the facade with the seed's policy, its store, and the API's settings.
+//! The service: the facade with the seed's policy, its SQL store and sessions, and the web
+//! edge.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Router;
+use axum::extract::FromRef;
 use mfa::{Clock, EmailAddress, Keyring, MailSettings, Mfa, Pepper, Policy, SmsSender, Store};
+use mfa_axum::tower_sessions::SessionStore;
+use mfa_axum::{EdgeConfig, EdgeConfigBuilder, SqlSessionStore};
 use mfa_store_sql::{MySqlStore, SqlStoreConfig, SqliteStore};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use zeroize::Zeroizing;
 
-use crate::cookie::{CookieSecurity, TRUSTED_DEVICE_DAYS};
-use crate::error::Result;
-use crate::routes::router;
+use crate::error::{Error, Result};
+
+/// How many days a remembered device skips the second factor (the facade's trusted-device
+/// lifetime, and the `Max-Age` of its cookie).
+pub const TRUSTED_DEVICE_DAYS: u32 = 30;
 
 /// What the facade runs on.
 #[derive(Debug)]
@@ -33,7 +40,7 @@ pub struct Backends {
 /// settings name the product in the SMS texts.
 ///
 /// # Errors
-/// [`Error::Config`](crate::Error::Config) when the facade refuses its configuration.
+/// [`Error::Config`] when the facade refuses its configuration.
 pub fn build_mfa(backends: Backends, issuer: &str) -> Result<Mfa> {
     let settings = MailSettings::new(
         issuer,
@@ -53,71 +60,113 @@ pub fn build_mfa(backends: Backends, issuer: &str) -> Result<Mfa> {
         .build()?)
 }
 
-/// Opens the store at `url` and migrates it: `mysql://…` (MariaDB/MySQL) or `sqlite:…`.
+/// Opens the database at `url` (`mysql://…` for MariaDB/MySQL, or `sqlite:…`), migrates the
+/// facade's tables and the session table (`mfa_sessions`), and returns the facade's store and
+/// the session store on the same pool.
 ///
 /// # Errors
-/// [`Error::Store`](crate::Error::Store) when the database is unreachable or the migration
-/// fails; [`Error::BadRequest`](crate::Error::BadRequest) for another scheme.
-pub async fn connect_store(url: &str) -> Result<Arc<dyn Store>> {
-    if url.starts_with("mysql:") || url.starts_with("mariadb:") {
-        let store = MySqlStore::connect(url, SqlStoreConfig::default()).await?;
-        store.migrate().await?;
-        Ok(Arc::new(store))
-    } else if url.starts_with("sqlite:") {
-        let store = SqliteStore::connect(url, SqlStoreConfig::default()).await?;
-        store.migrate().await?;
-        Ok(Arc::new(store))
-    } else {
-        Err(crate::Error::BadRequest(
-            "the database URL must start with mysql: or sqlite:",
-        ))
-    }
+/// [`Error::Store`] or [`Error::Edge`] when the database is unreachable or a migration fails;
+/// [`Error::Setting`] for another scheme.
+pub async fn connect(url: &str) -> Result<(Arc<dyn Store>, SqlSessionStore)> {
+    let (store, sessions): (Arc<dyn Store>, SqlSessionStore) =
+        if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            let store = MySqlStore::connect(url, SqlStoreConfig::default()).await?;
+            store.migrate().await?;
+            let sessions = SqlSessionStore::mysql(store.pool().clone(), "mfa_")?;
+            (Arc::new(store), sessions)
+        } else if url.starts_with("sqlite:") {
+            let store = SqliteStore::connect(url, SqlStoreConfig::default()).await?;
+            store.migrate().await?;
+            let sessions = SqlSessionStore::sqlite(store.pool().clone(), "mfa_")?;
+            (Arc::new(store), sessions)
+        } else {
+            return Err(Error::Setting(
+                "the database URL must start with mysql: or sqlite:".into(),
+            ));
+        };
+    sessions.migrate().await?;
+    Ok((store, sessions))
 }
 
-/// The API's shared state: the facade and the settings of the HTTP layer.
+/// The API. Cheap to clone (shared).
+#[derive(Clone)]
 pub struct App {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
     pub(crate) mfa: Mfa,
-    pub(crate) cookies: CookieSecurity,
+    pub(crate) edge: EdgeConfig,
     demo_password: Zeroizing<String>,
 }
 
 impl core::fmt::Debug for App {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("App")
-            .field("cookies", &self.cookies)
+            .field("transport", &self.inner.edge.transport())
             .finish_non_exhaustive()
     }
 }
 
+impl FromRef<App> for Mfa {
+    fn from_ref(app: &App) -> Self {
+        app.inner.mfa.clone()
+    }
+}
+
 impl App {
-    /// The API over `mfa`. The password step is simulated: every user's password is
-    /// `demo_password` (a real application checks its own password hashes there).
-    #[must_use]
-    pub fn new(mfa: Mfa, cookies: CookieSecurity, demo_password: &str) -> Self {
-        Self {
-            mfa,
-            cookies,
-            demo_password: Zeroizing::new(demo_password.to_owned()),
-        }
+    /// The API over `mfa`, reached as `edge` says (the transport decides `Secure` cookies and
+    /// HSTS; behind a proxy, which proxies to trust). The password step is simulated: every
+    /// user's password is `demo_password` (a real application checks its own hashes there).
+    ///
+    /// # Errors
+    /// [`Error::Edge`] when the web edge refuses its settings.
+    pub fn new(mfa: Mfa, edge: EdgeConfigBuilder, demo_password: &str) -> Result<Self> {
+        let edge = edge
+            .trusted_device_lifetime(mfa.trusted_device_lifetime())
+            .build()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                mfa,
+                edge,
+                demo_password: Zeroizing::new(demo_password.to_owned()),
+            }),
+        })
     }
 
     /// The facade.
     #[must_use]
     pub fn mfa(&self) -> &Mfa {
-        &self.mfa
+        &self.inner.mfa
     }
 
     /// The simulated password check, in constant time.
     pub(crate) fn password_ok(&self, password: &str) -> bool {
-        bool::from(password.as_bytes().ct_eq(self.demo_password.as_bytes()))
+        bool::from(
+            password
+                .as_bytes()
+                .ct_eq(self.inner.demo_password.as_bytes()),
+        )
     }
 
-    /// Serves the API on `listener` until the task is dropped.
+    /// The routes with their layers: CSRF (the `X-CSRF-Token` header), the sessions (kept in
+    /// `sessions`), and the edge (client address, security headers, HSTS over TLS).
+    pub fn router<S: SessionStore + Clone>(&self, sessions: S) -> Router {
+        crate::routes::router(self.clone(), sessions)
+    }
+
+    /// Serves the API on `listener` until the task ends.
     ///
     /// # Errors
-    /// [`Error::Io`](crate::Error::Io) when serving fails.
-    pub async fn serve(self, listener: TcpListener) -> Result<()> {
-        let service = router(Arc::new(self)).into_make_service_with_connect_info::<SocketAddr>();
+    /// [`Error::Io`] when serving fails.
+    pub async fn serve<S: SessionStore + Clone>(
+        self,
+        listener: TcpListener,
+        sessions: S,
+    ) -> Result<()> {
+        let service = self
+            .router(sessions)
+            .into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, service).await?;
         Ok(())
     }

@@ -1,15 +1,16 @@
-//! The API on 127.0.0.1:3000 (or `LISTEN`), on SQLite (or `DATABASE_URL`, e.g. MariaDB), with SMS
-//! printed on the console.
+//! The API on 127.0.0.1:3000 (or `LISTEN`), on SQLite (or `DATABASE_URL`, e.g. MariaDB), with
+//! SMS printed on the console. Settings come from the environment (see the README).
 #![allow(
     clippy::print_stdout,
-    reason = "a command-line demo reports where it listens on standard output"
+    reason = "a command-line service reports where it listens on standard output"
 )]
 
 use std::sync::Arc;
 
-use authenticator_setup::{App, Backends, CookieSecurity, build_mfa, connect_store};
+use authenticator_setup::{App, Backends, build_mfa, connect};
 use mfa::mail::ConsoleSms;
 use mfa::{Keyring, Pepper, SealingKey, SystemClock};
+use mfa_axum::{EdgeConfig, EdgeConfigBuilder, ForwardedHeader, Transport, TrustedProxies};
 use tokio::net::TcpListener;
 use zeroize::Zeroizing;
 
@@ -19,16 +20,12 @@ type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 async fn main() -> BoxResult<()> {
     let url = env_or("DATABASE_URL", "sqlite:authenticator-setup.db?mode=rwc");
     let listen = env_or("LISTEN", "127.0.0.1:3000");
-    let cookies = if std::env::var("SECURE_COOKIES").as_deref() == Ok("0") {
-        CookieSecurity::PlainHttpForDevelopment
-    } else {
-        CookieSecurity::Secure
-    };
     let password = Zeroizing::new(env_or("DEMO_PASSWORD", "correct horse battery staple"));
     let (keyring, pepper) = keys(&env_or("KEY_FILE", "authenticator-setup.keys"))?;
+    let (store, sessions) = connect(&url).await?;
     let mfa = build_mfa(
         Backends {
-            store: connect_store(&url).await?,
+            store,
             sms: Arc::new(ConsoleSms::new()),
             clock: Arc::new(SystemClock),
             keyring,
@@ -36,17 +33,48 @@ async fn main() -> BoxResult<()> {
         },
         "Acme",
     )?;
+    // Expired challenges, counters and devices, and expired sessions, every 10 minutes.
+    let every = std::time::Duration::from_secs(600);
+    tokio::spawn(mfa.purge_task(every));
+    let expired = sessions.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            let _ = expired.purge_expired().await;
+        }
+    });
+    let app = App::new(mfa, edge_from_env()?, &password)?;
     let listener = TcpListener::bind(&listen).await?;
     println!(
-        "authenticator-setup API on http://{} (store {url}, cookies {cookies:?})",
+        "authenticator-setup API on http://{} (store {url})",
         listener.local_addr()?
     );
-    App::new(mfa, cookies, &password).serve(listener).await?;
+    app.serve(listener, sessions).await?;
     Ok(())
 }
 
-/// The sealing key and the pepper: 64 random bytes kept in `path` (created on the first run),
-/// so enrolled authenticators survive a restart. Keep such keys in a secret store in production.
+/// `TRANSPORT`: `development` (plain HTTP, the default), `tls` (this process terminates TLS)
+/// or `proxy` (TLS ends at `TRUSTED_PROXIES` proxies, default 1, writing `X-Forwarded-For`).
+/// Over TLS every answer carries HSTS and the cookies are `Secure` and `__Host-` prefixed.
+fn edge_from_env() -> BoxResult<EdgeConfigBuilder> {
+    Ok(match env_or("TRANSPORT", "development").as_str() {
+        "development" => EdgeConfig::builder(Transport::PlainHttpForDevelopment),
+        "tls" => EdgeConfig::builder(Transport::Tls),
+        "proxy" => {
+            let count: u8 = env_or("TRUSTED_PROXIES", "1").parse()?;
+            EdgeConfig::builder(Transport::TlsBehindProxy).trusted_proxies(
+                ForwardedHeader::XForwardedFor,
+                TrustedProxies::count(count)?,
+            )
+        }
+        other => return Err(format!("TRANSPORT={other}: use development, tls or proxy").into()),
+    })
+}
+
+/// The sealing key and the pepper: 64 random bytes kept in `path` (created on the first run,
+/// mode 0600), so enrolled authenticators survive a restart. Keep such keys in a secret store
+/// in production.
 fn keys(path: &str) -> BoxResult<(Keyring, Pepper)> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => Zeroizing::new(bytes),

@@ -1,105 +1,103 @@
-//! The JSON endpoints.
+//! The JSON endpoints. The user always comes from the session (`SignedIn`, `SecondFactor`,
+//! `SteppedUp`), never from a request body.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{ConnectInfo, State};
-use axum::http::header::{CACHE_CONTROL, SET_COOKIE, USER_AGENT};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use mfa::{
-    ChallengeId, Channel, ClientInfo, DeviceToken, LoginStart, Method, Outcome, PasswordVerdict,
-    Proof, SendOutcome, StepUpGrant, VerifyOptions,
+    Authority, Channel, EnrollmentOutcome, Method, PasswordVerdict, PhoneNumber, Proof,
+    SendOutcome, StepUpGrant, TotpOptions, VerifyOptions,
+};
+use mfa_axum::tower_sessions::SessionStore;
+use mfa_axum::{
+    AuthSession, AuthState, Client, CookieJar, Problem, SecondFactor, SignInStep, SignedIn,
+    SteppedUp, TrustedDevice,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::App;
-use crate::cookie::{device_token, set_device_cookie};
-use crate::enroll::{confirm_sms, confirm_totp, enroll_sms, enroll_totp};
-use crate::error::{Error, Result};
 
-pub(crate) type Shared = State<Arc<App>>;
-pub(crate) type Peer = ConnectInfo<SocketAddr>;
+type Answer = Result<Response, Problem>;
 
-/// The API's routes (see the crate documentation for each).
-pub(crate) fn router(app: Arc<App>) -> Router {
+pub(crate) fn router<S: SessionStore + Clone>(app: App, sessions: S) -> Router {
+    let edge = app.inner.edge.clone();
     Router::new()
+        .route("/session", get(session_state))
+        .route("/login", post(login))
+        .route("/login/sms", post(login_sms))
+        .route("/login/verify", post(login_verify))
+        .route("/logout", post(logout))
+        .route("/me", get(me))
         .route("/enroll/totp", post(enroll_totp))
         .route("/enroll/totp/confirm", post(confirm_totp))
         .route("/enroll/sms", post(enroll_sms))
         .route("/enroll/sms/confirm", post(confirm_sms))
-        .route("/login", post(login))
         .route("/step-up", post(step_up))
-        .route("/challenge/sms", post(challenge_sms))
-        .route("/verify", post(verify))
+        .route("/step-up/sms", post(step_up_sms))
+        .route("/step-up/verify", post(step_up_verify))
         .route("/preferred-method", put(preferred_method))
+        .route("/devices", get(devices))
+        .route("/devices/{id}", delete(revoke_device))
+        .layer(edge.csrf_layer())
+        .layer(edge.session_layer(sessions))
+        .layer(edge.layer())
         .with_state(app)
 }
 
-pub(crate) fn client(peer: SocketAddr, headers: &HeaderMap) -> ClientInfo {
-    let client = ClientInfo::new(peer.ip());
-    match headers.get(USER_AGENT).and_then(|v| v.to_str().ok()) {
-        Some(agent) => client.with_user_agent(agent),
-        None => client,
-    }
-}
-
-/// The challenge id a request names; a malformed one is answered like an expired challenge.
-fn challenge_id(text: &str) -> Result<ChallengeId> {
-    text.parse().map_err(|_| Error::ExpiredCode)
-}
-
-/// The step-up grant a request carries; a malformed one authorises nothing.
-pub(crate) fn step_up_grant(text: &str) -> Result<StepUpGrant> {
-    text.parse().map_err(|_| Error::NotAuthorised)
-}
-
 fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// A JSON answer that no cache may keep (it may hold a secret shown once).
-pub(crate) fn no_store(status: StatusCode, body: Value) -> Response {
-    let mut response = (status, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+/// `body` with the session's current CSRF token, which a script sends back in `X-CSRF-Token`
+/// (it changes with every change of the sign-in state).
+async fn with_csrf(session: &AuthSession, mut body: Value) -> Result<Value, Problem> {
+    let token = session.csrf_token().await?;
+    body["csrf_token"] = Value::from(token.expose().as_str());
+    Ok(body)
 }
 
-fn parse_method(name: &str) -> Result<Method> {
-    match name {
-        "totp" => Ok(Method::Totp),
-        "sms" => Ok(Method::Sms),
-        "recovery_code" => Ok(Method::RecoveryCode),
-        _ => Err(Error::BadRequest(
-            "method must be totp, sms or recovery_code",
-        )),
+/// A method name of a request: `totp`, `sms` or `recovery_code`.
+fn proof<'a>(method: &str, code: &'a str) -> Result<Proof<'a>, Problem> {
+    let code = code.trim();
+    match method {
+        "totp" => Ok(Proof::Totp(code)),
+        "sms" => Ok(Proof::SmsCode(code)),
+        "recovery_code" => Ok(Proof::RecoveryCode(code)),
+        _ => Err(Problem::InvalidInput),
     }
 }
 
-pub(crate) fn sent(outcome: SendOutcome) -> Result<Response> {
-    match outcome {
-        SendOutcome::Sent { expires_at } => Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({ "status": "sent", "expires_at": unix(expires_at) })),
-        )
-            .into_response()),
-        SendOutcome::Cooldown { retry_after } | SendOutcome::QuotaExceeded { retry_after } => {
-            Err(Error::RetryLater { retry_after })
-        }
-        SendOutcome::MethodUnavailable => Err(Error::MethodNotEnabled),
-        _ => Err(Error::ExpiredCode),
-    }
+fn names(methods: &[Method]) -> Vec<&'static str> {
+    methods.iter().map(|m| m.as_str()).collect()
 }
 
-#[derive(Deserialize)]
-pub(crate) struct UserBody {
-    pub(crate) user: String,
+fn sent(outcome: &SendOutcome) -> Answer {
+    if let Some(problem) = Problem::from_send(outcome, false) {
+        return Err(problem);
+    }
+    let mut body = json!({ "status": "sent" });
+    if let SendOutcome::Sent { expires_at } = outcome {
+        body["expires_at"] = Value::from(unix(*expires_at));
+    }
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// `GET /session`: the sign-in state and the CSRF token (this starts a session).
+async fn session_state(session: AuthSession) -> Answer {
+    let (state, user) = match session.state().await? {
+        Some(AuthState::SecondFactorPending { user, .. }) => ("second_factor", Some(user)),
+        Some(AuthState::EnrolmentRequired { user }) => ("enrolment_required", Some(user)),
+        Some(AuthState::SignedIn { user, .. }) => ("signed_in", Some(user)),
+        _ => ("anonymous", None),
+    };
+    let body = with_csrf(&session, json!({ "state": state, "user": user })).await?;
+    Ok(Json(body).into_response())
 }
 
 #[derive(Deserialize)]
@@ -108,116 +106,88 @@ struct Login {
     password: String,
 }
 
-fn challenge(start: LoginStart) -> Result<Value> {
-    match start {
-        LoginStart::ChallengeRequired {
-            challenge_id,
-            methods,
-            expires_at,
-        } => Ok(json!({
-            "status": "challenge_required",
-            "challenge_id": challenge_id.expose().as_str(),
-            "methods": methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-            "expires_at": unix(expires_at),
-        })),
-        LoginStart::LockedOut { until } => Err(Error::LockedOut { until }),
-        LoginStart::PasswordRejected => Err(Error::InvalidCredentials),
-        LoginStart::EnrollmentRequired => Ok(json!({ "status": "enrollment_required" })),
-        _ => Ok(json!({ "status": "signed_in" })),
-    }
-}
-
-/// `POST /login {user, password}` (+ the device cookie): signed in on a remembered device
-/// (with a rotated cookie), or the second-factor challenge and its methods.
+/// `POST /login {user, password}` (+ the remembered-device cookie): signed in on a remembered
+/// device (its cookie rotated) or for a user without a factor; else the second factor's
+/// methods, preferred first.
 async fn login(
-    State(app): Shared,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
+    State(app): State<App>,
+    session: AuthSession,
+    Client(client): Client,
+    TrustedDevice(device): TrustedDevice,
+    jar: CookieJar,
     Json(body): Json<Login>,
-) -> Result<Response> {
-    let client = client(peer, &headers);
-    // A cookie that is not a device token is no device.
-    let device = device_token(&headers).and_then(|token| token.parse::<DeviceToken>().ok());
-    // The (simulated) password check runs only when the attempt's budgets allow it.
-    let (checker, password) = (&*app, body.password.as_str());
-    let start = app
-        .mfa
-        .password_step(&body.user, device.as_ref(), &client, move || async move {
-            if checker.password_ok(password) {
-                PasswordVerdict::Correct
-            } else {
-                PasswordVerdict::Wrong
-            }
-        })
-        .await?;
-    if let LoginStart::TrustedDevice { rotated_token } = start {
-        let mut response =
-            Json(json!({ "status": "signed_in", "user": body.user, "via": "remembered_device" }))
-                .into_response();
-        if let Some(value) = set_device_cookie(&rotated_token.expose(), app.cookies) {
-            response.headers_mut().insert(SET_COOKIE, value);
+) -> Answer {
+    // The (simulated) check runs only when the attempt's budgets allow it.
+    let checker = app.clone();
+    let check = move || async move {
+        if checker.password_ok(&body.password) {
+            PasswordVerdict::Correct
+        } else {
+            PasswordVerdict::Wrong
         }
-        return Ok(response);
-    }
-    Ok(Json(challenge(start)?).into_response())
-}
-
-/// `POST /step-up {user}` (the signed-in user, from the session in a real application): a
-/// challenge whose verification with `"step_up": true` returns a step-up grant.
-async fn step_up(
-    State(app): Shared,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
-    Json(body): Json<UserBody>,
-) -> Result<Response> {
-    let start = app
-        .mfa
-        .begin_step_up(&body.user, &client(peer, &headers))
+    };
+    let step = session
+        .password_step(&app.inner.mfa, &body.user, device.as_ref(), &client, check)
         .await?;
-    Ok(Json(challenge(start)?).into_response())
+    let (jar, answer) = match step {
+        SignInStep::SecondFactor { methods } => (
+            jar,
+            json!({ "status": "second_factor", "methods": names(&methods) }),
+        ),
+        SignInStep::SignedIn { rotated_device } => {
+            let remembered = rotated_device.is_some();
+            let jar = match rotated_device {
+                Some(token) => app.inner.edge.cookies().remember_device(jar, &token),
+                None => jar,
+            };
+            let answer = json!({ "status": "signed_in", "remembered_device": remembered });
+            (jar, answer)
+        }
+        _ => (jar, json!({ "status": "enrolment_required" })),
+    };
+    Ok((jar, Json(with_csrf(&session, answer).await?)).into_response())
 }
 
-#[derive(Deserialize)]
-struct ChallengeSms {
-    challenge_id: String,
+/// The login ticket of the session's pending sign-in.
+async fn pending_ticket(session: &AuthSession) -> Result<mfa::ChallengeId, Problem> {
+    match session.state().await? {
+        Some(AuthState::SecondFactorPending { ticket, .. }) => {
+            ticket.challenge_id().map_err(|_| Problem::ExpiredCode)
+        }
+        _ => Err(Problem::SignInRequired),
+    }
 }
 
-/// `POST /challenge/sms {challenge_id}`: sends the SMS code for a pending challenge.
-async fn challenge_sms(
-    State(app): Shared,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
-    Json(body): Json<ChallengeSms>,
-) -> Result<Response> {
-    let id = challenge_id(&body.challenge_id)?;
-    let client = client(peer, &headers);
-    sent(app.mfa.send_code(&id, Channel::Sms, &client).await?)
+/// `POST /login/sms`: sends the SMS code of the pending sign-in (60 s apart, 5 minutes valid).
+async fn login_sms(State(app): State<App>, session: AuthSession, Client(client): Client) -> Answer {
+    let ticket = pending_ticket(&session).await?;
+    sent(
+        &app.inner
+            .mfa
+            .send_code(&ticket, Channel::Sms, &client)
+            .await?,
+    )
 }
 
 #[derive(Deserialize)]
 struct Verify {
-    challenge_id: String,
     method: String,
     code: String,
     #[serde(default)]
     remember_device: bool,
-    #[serde(default)]
-    step_up: bool,
 }
 
-/// `POST /verify {challenge_id, method, code, remember_device?, step_up?}`.
-async fn verify(
-    State(app): Shared,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
+/// `POST /login/verify {method, code, remember_device?}`: the second factor of the pending
+/// sign-in; right: the session is signed in (and the device remembered if asked). Every
+/// failure is the same `401 verification_failed`.
+async fn login_verify(
+    State(app): State<App>,
+    session: AuthSession,
+    Client(client): Client,
+    jar: CookieJar,
     Json(body): Json<Verify>,
-) -> Result<Response> {
-    let client = client(peer, &headers);
-    let proof = match parse_method(&body.method)? {
-        Method::Totp => Proof::Totp(&body.code),
-        Method::Sms => Proof::SmsCode(&body.code),
-        _ => Proof::RecoveryCode(&body.code),
-    };
+) -> Answer {
+    let proof = proof(&body.method, &body.code)?;
     let mut options = VerifyOptions::new();
     if body.remember_device {
         let label = client
@@ -226,56 +196,312 @@ async fn verify(
             .unwrap_or_else(|| "Browser".into());
         options = options.trust_device(label);
     }
-    if body.step_up {
-        options = options.grant_step_up();
+    let verified = session
+        .second_factor(&app.inner.mfa, proof, &client, options)
+        .await?;
+    let jar = match &verified.trusted_device_token {
+        Some(token) => app.inner.edge.cookies().remember_device(jar, token),
+        None => jar,
+    };
+    let mut answer = json!({
+        "status": "signed_in",
+        "user": verified.user,
+        "method": verified.method.as_str(),
+    });
+    if let Some(left) = verified.recovery_codes_left {
+        answer["recovery_codes_left"] = Value::from(left);
     }
-    let id = challenge_id(&body.challenge_id)?;
-    match app.mfa.verify(&id, proof, &client, options).await? {
-        Outcome::Verified {
-            user,
-            method,
-            trusted_device_token,
-            recovery_codes_left,
-            step_up,
-        } => {
-            let mut json =
-                json!({ "status": "signed_in", "user": user, "method": method.as_str() });
-            if let Some(left) = recovery_codes_left {
-                json["recovery_codes_left"] = json!(left);
-            }
-            if let Some(grant) = step_up {
-                json["step_up_grant"] = json!(grant.expose().as_str());
-            }
-            let mut response = no_store(StatusCode::OK, json);
-            if let Some(value) = trusted_device_token
-                .and_then(|token| set_device_cookie(&token.expose(), app.cookies))
-            {
-                response.headers_mut().insert(SET_COOKIE, value);
-            }
-            Ok(response)
-        }
-        Outcome::Rejected { attempts_left } => Err(Error::CodeMismatch {
-            attempts_left: Some(attempts_left),
-        }),
-        Outcome::ChallengeExhausted => Err(Error::ChallengeExhausted),
-        Outcome::LockedOut { until } => Err(Error::LockedOut { until }),
-        _ => Err(Error::ExpiredCode),
+    Ok((jar, Json(with_csrf(&session, answer).await?)).into_response())
+}
+
+/// `POST /logout`.
+async fn logout(session: AuthSession) -> Answer {
+    session.sign_out().await?;
+    let body = with_csrf(&session, json!({ "status": "signed_out" })).await?;
+    Ok(Json(body).into_response())
+}
+
+/// `GET /me`: only a session past the second factor reaches it.
+async fn me(State(app): State<App>, SecondFactor { user, .. }: SecondFactor) -> Answer {
+    let methods = app.inner.mfa.enabled_methods(&user).await?;
+    Ok(Json(json!({ "user": user, "methods": names(&methods) })).into_response())
+}
+
+/// The signed-in user of the session, and what entitles a change of their factors: the
+/// session's step-up grant ([`Authority::StepUp`]), or none ([`Authority::FirstFactor`],
+/// which the facade accepts only while the user has no active factor). The facade checks the
+/// grant; a stale one, or none once a factor is active, is `403 not_authorised`.
+struct FactorChange {
+    user: String,
+    grant: Option<StepUpGrant>,
+}
+
+impl FactorChange {
+    fn authority(&self) -> Authority<'_> {
+        self.grant
+            .as_ref()
+            .map_or(Authority::FirstFactor, Authority::StepUp)
     }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FactorChange {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let SignedIn { user, .. } = SignedIn::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let session = AuthSession::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let grant = session
+            .step_up()
+            .await
+            .map_err(|e| Problem::from(e).into_response())?;
+        Ok(Self { user, grant })
+    }
+}
+
+/// `POST /enroll/totp`: a new authenticator secret for the session's user: the Key URI, the
+/// secret for typing in, the QR code as SVG and as a PNG data URL.
+async fn enroll_totp(
+    State(app): State<App>,
+    change: FactorChange,
+    Client(client): Client,
+) -> Answer {
+    let e = app
+        .inner
+        .mfa
+        .start_totp_enrollment(
+            &change.user,
+            change.authority(),
+            "Authenticator",
+            TotpOptions::new(),
+            &client,
+        )
+        .await?;
+    Ok(Json(json!({
+        "factor_id": e.factor_id(),
+        "key_uri": e.key_uri(),
+        "secret": e.secret_base32(),
+        "qr_svg": e.qr_svg(),
+        "qr_png_data_url": e.qr_png_data_url(),
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct Code {
+    code: String,
+}
+
+/// A confirmed enrolment: the recovery codes (shown once) of a first factor; the session of a
+/// user who signed in without a factor and just proved one counts as past the second factor.
+async fn enabled(
+    app: &App,
+    session: &AuthSession,
+    user: &str,
+    outcome: EnrollmentOutcome,
+) -> Answer {
+    let EnrollmentOutcome::Confirmed { recovery_codes } = outcome else {
+        return Err(
+            Problem::from_enrollment(&outcome, app.inner.mfa.now()).unwrap_or(Problem::Internal)
+        );
+    };
+    let codes: Vec<String> = match &recovery_codes {
+        Some(codes) => codes.expose().iter().map(|c| c.to_string()).collect(),
+        None => Vec::new(),
+    };
+    if recovery_codes.is_some() {
+        session.sign_in(user, Some(app.inner.mfa.now())).await?;
+    }
+    let body = with_csrf(
+        session,
+        json!({ "status": "enabled", "recovery_codes": codes }),
+    )
+    .await?;
+    Ok(Json(body).into_response())
+}
+
+/// `POST /enroll/totp/confirm {code}`: the first code activates the authenticator.
+async fn confirm_totp(
+    State(app): State<App>,
+    session: AuthSession,
+    change: FactorChange,
+    Client(client): Client,
+    Json(body): Json<Code>,
+) -> Answer {
+    let outcome = app
+        .inner
+        .mfa
+        .finish_totp_enrollment(&change.user, change.authority(), body.code.trim(), &client)
+        .await?;
+    enabled(&app, &session, &change.user, outcome).await
+}
+
+#[derive(Deserialize)]
+struct Phone {
+    phone: String,
+}
+
+fn phone(text: &str) -> Result<PhoneNumber, Problem> {
+    PhoneNumber::parse(text).map_err(|_| Problem::InvalidInput)
+}
+
+/// `POST /enroll/sms {phone}`: sends a code to confirm the number.
+async fn enroll_sms(
+    State(app): State<App>,
+    change: FactorChange,
+    Client(client): Client,
+    Json(body): Json<Phone>,
+) -> Answer {
+    let number = phone(&body.phone)?;
+    sent(
+        &app.inner
+            .mfa
+            .start_sms_enrollment(&change.user, change.authority(), &number, &client)
+            .await?,
+    )
+}
+
+#[derive(Deserialize)]
+struct PhoneCode {
+    phone: String,
+    code: String,
+}
+
+/// `POST /enroll/sms/confirm {phone, code}`.
+async fn confirm_sms(
+    State(app): State<App>,
+    session: AuthSession,
+    change: FactorChange,
+    Client(client): Client,
+    Json(body): Json<PhoneCode>,
+) -> Answer {
+    let number = phone(&body.phone)?;
+    let outcome = app
+        .inner
+        .mfa
+        .finish_sms_enrollment(
+            &change.user,
+            change.authority(),
+            &number,
+            body.code.trim(),
+            &client,
+        )
+        .await?;
+    enabled(&app, &session, &change.user, outcome).await
+}
+
+/// `POST /step-up`: a fresh verification of the signed-in user; answers the methods.
+async fn step_up(
+    State(app): State<App>,
+    SignedIn { user, .. }: SignedIn,
+    session: AuthSession,
+    Client(client): Client,
+) -> Answer {
+    let methods = session
+        .begin_step_up(&app.inner.mfa, &user, &client)
+        .await?;
+    Ok(Json(json!({ "status": "step_up", "methods": names(&methods) })).into_response())
+}
+
+/// `POST /step-up/sms`: sends the SMS code of the pending step-up.
+async fn step_up_sms(
+    State(app): State<App>,
+    _signed_in: SignedIn,
+    session: AuthSession,
+    Client(client): Client,
+) -> Answer {
+    let ticket = session
+        .step_up_ticket()
+        .await?
+        .ok_or(Problem::ExpiredCode)?;
+    sent(
+        &app.inner
+            .mfa
+            .send_code(&ticket, Channel::Sms, &client)
+            .await?,
+    )
+}
+
+#[derive(Deserialize)]
+struct MethodCode {
+    method: String,
+    code: String,
+}
+
+/// `POST /step-up/verify {method, code}`: right: the session holds a step-up grant (10
+/// minutes) for the management routes. The user is known here, so failures are detailed
+/// (`code_mismatch` with the tries left, `expired_code`).
+async fn step_up_verify(
+    State(app): State<App>,
+    session: AuthSession,
+    Client(client): Client,
+    Json(body): Json<MethodCode>,
+) -> Answer {
+    let proof = proof(&body.method, &body.code)?;
+    session
+        .finish_step_up(&app.inner.mfa, proof, &client)
+        .await?;
+    let window = app.inner.mfa.step_up_window().as_secs();
+    Ok(Json(json!({ "status": "stepped_up", "valid_for": window })).into_response())
 }
 
 #[derive(Deserialize)]
 struct Preferred {
-    user: String,
     method: String,
-    step_up_grant: String,
 }
 
-/// `PUT /preferred-method {user, method, step_up_grant}`: needs a live step-up grant.
-async fn preferred_method(State(app): Shared, Json(body): Json<Preferred>) -> Result<Response> {
-    let method = parse_method(&body.method)?;
-    let grant = step_up_grant(&body.step_up_grant)?;
-    app.mfa
-        .set_preferred_method(&body.user, method, &grant)
+/// `PUT /preferred-method {method}`: behind a live step-up grant.
+async fn preferred_method(
+    State(app): State<App>,
+    SteppedUp { user, grant }: SteppedUp,
+    Json(body): Json<Preferred>,
+) -> Answer {
+    let method = match body.method.as_str() {
+        "totp" => Method::Totp,
+        "sms" => Method::Sms,
+        _ => return Err(Problem::InvalidInput),
+    };
+    app.inner
+        .mfa
+        .set_preferred_method(&user, method, &grant)
         .await?;
     Ok(Json(json!({ "status": "updated", "preferred_method": method.as_str() })).into_response())
+}
+
+/// `GET /devices`: the remembered devices of the signed-in user.
+async fn devices(State(app): State<App>, SecondFactor { user, .. }: SecondFactor) -> Answer {
+    let devices: Vec<Value> = app
+        .inner
+        .mfa
+        .trusted_devices(&user)
+        .await?
+        .into_iter()
+        .map(|d| {
+            json!({
+                "id": d.id,
+                "label": d.label,
+                "created_at": unix(d.created_at),
+                "last_seen": unix(d.last_seen),
+                "expires_at": unix(d.expires_at),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "devices": devices })).into_response())
+}
+
+/// `DELETE /devices/{id}`: forgets a remembered device (behind a live step-up grant).
+async fn revoke_device(
+    State(app): State<App>,
+    SteppedUp { user, .. }: SteppedUp,
+    Path(id): Path<String>,
+) -> Answer {
+    if app.inner.mfa.revoke_trusted_device(&user, &id).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        let body = json!({ "error": "not_found", "message": "There is no such device." });
+        Ok((StatusCode::NOT_FOUND, Json(body)).into_response())
+    }
 }

@@ -1,6 +1,7 @@
-//! The whole API over real HTTP/1.1 on loopback, on MariaDB (a throwaway database of the
-//! backend's testkit, dropped after): enrolment with QR, typed errors, step-up, SMS and TOTP
-//! challenges, and the rotating remembered-device cookie.
+//! The API over real HTTP/1.1 on loopback, on MariaDB (a throwaway database of the backend's
+//! testkit, dropped after) with its sessions in the same database. The service stands behind
+//! one trusted TLS proxy (`Transport::TlsBehindProxy`): HSTS on every answer, `__Host-` secure
+//! cookies, and each client's network is the `X-Forwarded-For` entry that proxy would write.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,143 +10,112 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authenticator_setup::{App, Backends, CookieSecurity, build_mfa};
-use mfa::core::{KeyUri, Totp, TotpParams};
+use authenticator_setup::{App, Backends, build_mfa};
+use common::{Api, send};
+use mfa::core::{Digits, KeyUri, Totp, TotpParams};
 use mfa::mail::MemorySms;
-use mfa::{Clock as _, Keyring, ManualClock, Pepper, SealingKey, Store};
+use mfa::{Clock as _, Keyring, ManualClock, Method, Mfa, Pepper, SealingKey};
+use mfa_axum::{EdgeConfig, ForwardedHeader, SqlSessionStore, Transport, TrustedProxies};
 use mfa_store_sql::MySqlStore;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 const PASSWORD: &str = "correct horse battery staple";
+/// Dave's usual network: recognised once he completed a login from it.
+const HOME: &str = "198.51.100.7";
+/// Mallory's network.
+const MALLORY_NET: &str = "198.51.100.66";
+/// A stranger who has Dave's password.
+const STRANGER: &str = "203.0.113.9";
+const STRANGER_2: &str = "203.0.113.10";
+const SESSION: &str = "__Host-mfa_session";
+const DEVICE: &str = "__Host-mfa_device";
 
-/// One HTTP response as read off the socket.
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Value,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Asserts a typed error: its HTTP status and JSON `error` code.
-    #[track_caller]
-    fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!(
-            (self.status, self.body["error"].as_str()),
-            (status, Some(code)),
-            "{}",
-            self.body
-        );
-    }
-
-    /// The `mfa_device` cookie's value, after checking its attributes.
-    #[track_caller]
-    fn device_cookie(&self) -> String {
-        let cookie = self.header("set-cookie").expect("a Set-Cookie header");
-        let mut parts = cookie.split("; ");
-        let value = parts
-            .next()
-            .unwrap()
-            .strip_prefix("mfa_device=")
-            .expect("the mfa_device cookie")
-            .to_owned();
-        let attributes: Vec<&str> = parts.collect();
-        for expected in [
-            "HttpOnly",
-            "SameSite=Lax",
-            "Secure",
-            "Path=/",
-            "Max-Age=2592000",
-        ] {
-            assert!(attributes.contains(&expected), "{expected} in {cookie}");
-        }
-        assert_eq!(value.len(), 43, "a 256-bit token in base64url");
-        value
-    }
-}
-
-/// A minimal HTTP/1.1 client: one request per connection.
-async fn send(
+struct World {
     addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: &Value,
-    cookie: Option<&str>,
-) -> Response {
-    let body = body.to_string();
-    let cookie = cookie.map_or(String::new(), |c| format!("Cookie: mfa_device={c}\r\n"));
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: api-test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{cookie}Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut sock = TcpStream::connect(addr).await.unwrap();
-    sock.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    sock.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()))
-    };
-    Response {
-        status,
-        headers,
-        body,
+    clock: ManualClock,
+    sms: Arc<MemorySms>,
+    mfa: Mfa,
+}
+
+impl World {
+    fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+
+    /// The authenticator's code after moving to the next 30 s step (a code works once).
+    fn next_code(&self, uri: &KeyUri) -> String {
+        self.advance(30);
+        code_at(uri, self.clock.unix_secs())
+    }
+
+    fn client(&self, ip: &str) -> Api {
+        Api::new(self.addr, ip)
+    }
+
+    /// The 6-digit code of the last SMS.
+    fn sms_code(&self) -> String {
+        let message = self.sms.last().expect("an SMS");
+        message
+            .body()
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A session signed in with the password; `Some(methods)` when a second factor is asked.
+    async fn login(&self, api: &mut Api, user: &str) -> Value {
+        if api.csrf.is_empty() {
+            api.start().await;
+        }
+        let r = api
+            .post("/login", json!({ "user": user, "password": PASSWORD }))
+            .await;
+        r.assert_status(200);
+        r.body
+    }
+
+    /// Password, then the authenticator's code: signed in.
+    async fn sign_in(&self, api: &mut Api, user: &str, uri: &KeyUri) {
+        let r = self.login(api, user).await;
+        assert_eq!(r["status"], "second_factor", "{r}");
+        let code = self.next_code(uri);
+        let r = api
+            .post("/login/verify", json!({ "method": "totp", "code": code }))
+            .await;
+        r.assert_status(200);
+        api.get("/me").await.assert_status(200);
+    }
+
+    /// A step-up with the authenticator.
+    async fn step_up(&self, api: &mut Api, uri: &KeyUri) {
+        api.post("/step-up", json!({})).await.assert_status(200);
+        let code = self.next_code(uri);
+        api.post("/step-up/verify", json!({ "method": "totp", "code": code }))
+            .await
+            .assert_status(200);
     }
 }
 
-async fn post(addr: SocketAddr, path: &str, body: Value) -> Response {
-    send(addr, "POST", path, &body, None).await
-}
-
-/// The authenticator app: the RFC 6238 code of the Key URI's secret at `unix`.
-fn app_code(uri: &KeyUri, unix: u64) -> String {
-    let totp = Totp::new(
-        &uri.secret,
-        TotpParams {
-            algorithm: uri.algorithm,
-            digits: uri.digits,
-            ..TotpParams::default()
-        },
-    );
-    totp.generate_at(unix).unwrap().expose().to_string()
-}
-
-fn sms_code(sms: &MemorySms) -> String {
-    let message = sms.last().expect("an SMS");
-    message
-        .body()
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
+/// The RFC 6238 code of the Key URI's secret at `unix`.
+fn code_at(uri: &KeyUri, unix: u64) -> String {
+    let params = TotpParams {
+        algorithm: uri.algorithm,
+        digits: uri.digits,
+        ..TotpParams::default()
+    };
+    Totp::new(&uri.secret, params)
+        .generate_at(unix)
         .unwrap()
-        .to_owned()
+        .expose()
+        .to_string()
 }
 
 fn wrong(code: &str) -> String {
@@ -161,20 +131,14 @@ async fn authenticator_setup_api_on_mariadb() {
     let Some(throwaway) = MySqlStore::throwaway().await else {
         return;
     };
+    let sessions = SqlSessionStore::mysql(throwaway.pool().clone(), "mfa_").unwrap();
+    sessions.migrate().await.unwrap();
     let (store, cleanup) = throwaway.into_parts();
-    let outcome = tokio::spawn(scenario(Arc::new(store))).await;
-    cleanup.await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
-async fn scenario(store: Arc<dyn Store>) {
     let clock = ManualClock::at_unix_secs(mfa::SystemClock.unix_secs());
     let sms = Arc::new(MemorySms::new());
     let mfa = build_mfa(
         Backends {
-            store,
+            store: Arc::new(store),
             sms: sms.clone(),
             clock: Arc::new(clock.clone()),
             keyring: Keyring::new(1, SealingKey::generate().unwrap()),
@@ -183,22 +147,140 @@ async fn scenario(store: Arc<dyn Store>) {
         "Acme",
     )
     .unwrap();
+    let edge = EdgeConfig::builder(Transport::TlsBehindProxy).trusted_proxies(
+        ForwardedHeader::XForwardedFor,
+        TrustedProxies::count(1).unwrap(),
+    );
+    let app = App::new(mfa.clone(), edge, PASSWORD).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(App::new(mfa, CookieSecurity::Secure, PASSWORD).serve(listener));
-    let advance = |secs| clock.advance(Duration::from_secs(secs));
+    let server = tokio::spawn(app.serve(listener, sessions));
+    let world = World {
+        addr,
+        clock,
+        sms,
+        mfa,
+    };
+    let outcome = tokio::spawn(async move { scenario(&world).await }).await;
+    server.abort();
+    cleanup.await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
 
-    // Enrolment: Key URI, QR as SVG and PNG data URL, never cached.
-    let r = post(addr, "/enroll/totp", json!({ "user": "dave" })).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.header("cache-control"), Some("no-store"));
+async fn scenario(w: &World) {
+    the_edge(w).await;
+    the_user_comes_from_the_session(w).await;
+    let (uri, recovery) = qr_enrolment(w).await;
+    codes_work_once(w, &uri, &recovery).await;
+    second_factor_behind_step_up(w, &uri).await;
+    sms_challenge_and_remembered_device(w, &uri).await;
+    limits_from_a_stranger(w, &uri).await;
+}
+
+/// HSTS, secure session cookies, and CSRF on every state-changing request.
+async fn the_edge(w: &World) {
+    let mut api = w.client(HOME);
+    let r = api.start().await;
+    assert_eq!(
+        r.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
+    assert_eq!(r.body["state"], "anonymous");
+    let cookie = r.set_cookie(SESSION).expect("a session cookie");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert_eq!(api.csrf.len(), 43);
+    // Errors carry HSTS too.
+    let r = api.get("/me").await;
+    r.assert_error(401, "sign_in_required");
+    assert!(r.header("strict-transport-security").is_some());
+    // A POST without the header token is refused, with or without a session.
+    let mut no_token = api.without(&[]);
+    let r = no_token
+        .post("/login", json!({ "user": "dave", "password": PASSWORD }))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = send(
+        w.addr,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/json".into())],
+        r#"{"user":"dave","password":"correct horse battery staple"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 403);
+}
+
+/// The bug this version fixes: a factor is added to the session's user, never to the user a
+/// request body names.
+async fn the_user_comes_from_the_session(w: &World) {
+    let mut mallory = w.client(MALLORY_NET);
+    let r = w.login(&mut mallory, "mallory").await;
+    assert_eq!(
+        r["status"], "signed_in",
+        "no factor yet: the password alone"
+    );
+    let r = mallory
+        .post("/enroll/totp", json!({ "user": "dave" }))
+        .await;
+    r.assert_status(200);
     let key_uri = r.body["key_uri"].as_str().unwrap();
     assert!(
-        key_uri.starts_with("otpauth://totp/Acme:dave?"),
+        key_uri.starts_with("otpauth://totp/Acme:mallory?"),
         "{key_uri}"
     );
     let uri = KeyUri::parse(key_uri).unwrap();
+    let code = code_at(&uri, w.clock.unix_secs());
+    let r = mallory
+        .post(
+            "/enroll/totp/confirm",
+            json!({ "user": "dave", "code": code }),
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(w.mfa.enabled_methods("dave").await.unwrap(), vec![]);
+    assert_eq!(
+        w.mfa.enabled_methods("mallory").await.unwrap(),
+        vec![Method::Totp, Method::RecoveryCode]
+    );
+
+    // A session that is not signed in changes nobody's factors.
+    let mut anonymous = w.client(MALLORY_NET);
+    anonymous.start().await;
+    anonymous
+        .post("/enroll/totp", json!({ "user": "dave" }))
+        .await
+        .assert_error(401, "sign_in_required");
+    anonymous
+        .post(
+            "/enroll/sms",
+            json!({ "user": "dave", "phone": "+14155550199" }),
+        )
+        .await
+        .assert_error(401, "sign_in_required");
+    assert!(w.sms.sent().is_empty());
+    assert_eq!(w.mfa.enabled_methods("dave").await.unwrap(), vec![]);
+}
+
+/// QR enrolment, the first code activates it, the typed errors of enrolment.
+async fn qr_enrolment(w: &World) -> (KeyUri, Vec<String>) {
+    let mut dave = w.client(HOME);
+    let r = w.login(&mut dave, "dave").await;
+    assert_eq!(r["status"], "signed_in");
+    // Signed in on the password alone: nothing that needs the second factor.
+    dave.get("/me")
+        .await
+        .assert_error(403, "enrollment_required");
+
+    let r = dave.post("/enroll/totp", json!({})).await;
+    r.assert_status(200);
+    let uri = KeyUri::parse(r.body["key_uri"].as_str().unwrap()).unwrap();
     assert_eq!(uri.issuer.as_deref(), Some("Acme"));
+    assert_eq!(uri.digits, Digits::SIX);
+    assert_eq!(r.body["secret"], uri.secret.to_base32().as_str());
     assert!(r.body["qr_svg"].as_str().unwrap().contains("<svg"));
     assert!(
         r.body["qr_png_data_url"]
@@ -206,231 +288,270 @@ async fn scenario(store: Arc<dyn Store>) {
             .unwrap()
             .starts_with("data:image/png;base64,iVBORw0KGgo")
     );
+    assert_eq!(r.header("cache-control"), Some("no-store"));
 
-    // Code mismatch, then the first code activates (the first factor needs no step-up).
-    let good = app_code(&uri, clock.unix_secs());
-    let r = post(
-        addr,
-        "/enroll/totp/confirm",
-        json!({ "user": "dave", "code": wrong(&good) }),
-    )
-    .await;
-    r.assert_error(422, "code_mismatch");
-    let r = post(
-        addr,
-        "/enroll/totp/confirm",
-        json!({ "user": "dave", "code": good }),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.body["status"].as_str()),
-        (200, Some("enabled"))
-    );
-    assert_eq!(r.body["recovery_codes"].as_array().unwrap().len(), 10);
-    // Once a factor is active, any change of factors needs a step-up grant.
-    post(
-        addr,
-        "/enroll/totp/confirm",
-        json!({ "user": "dave", "code": good }),
-    )
-    .await
-    .assert_error(403, "not_authorised");
-    post(addr, "/enroll/totp", json!({ "user": "dave" }))
+    let good = code_at(&uri, w.clock.unix_secs());
+    dave.post("/enroll/totp/confirm", json!({ "code": wrong(&good) }))
+        .await
+        .assert_error(401, "code_mismatch");
+    let before = dave.cookies[SESSION].clone();
+    let r = dave
+        .post("/enroll/totp/confirm", json!({ "code": good }))
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["status"], "enabled");
+    let recovery: Vec<String> = r.body["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+    assert_ne!(dave.cookies[SESSION], before, "a new session id");
+    let me = dave.get("/me").await;
+    me.assert_status(200);
+    assert_eq!(me.body["methods"], json!(["totp", "recovery_code"]));
+
+    // Once a factor is active, a change of factors needs a step-up.
+    dave.post("/enroll/totp/confirm", json!({ "code": good }))
+        .await
+        .assert_error(403, "not_authorised");
+    dave.post("/enroll/totp", json!({}))
         .await
         .assert_error(403, "not_authorised");
 
-    // No pending enrolment; an enrolment past its lifetime: expired code.
-    post(
-        addr,
-        "/enroll/totp/confirm",
-        json!({ "user": "erin", "code": "123456" }),
-    )
-    .await
-    .assert_error(404, "no_pending_enrollment");
-    let r = post(addr, "/enroll/totp", json!({ "user": "erin" })).await;
-    let erin = KeyUri::parse(r.body["key_uri"].as_str().unwrap()).unwrap();
-    advance(15 * 60);
-    let late = app_code(&erin, clock.unix_secs());
-    post(
-        addr,
-        "/enroll/totp/confirm",
-        json!({ "user": "erin", "code": late }),
-    )
-    .await
-    .assert_error(410, "expired_code");
+    // No pending enrolment; an enrolment past its 15 minutes.
+    let mut erin = w.client(HOME);
+    w.login(&mut erin, "erin").await;
+    erin.post("/enroll/totp/confirm", json!({ "code": "123456" }))
+        .await
+        .assert_error(409, "no_pending_enrollment");
+    let r = erin.post("/enroll/totp", json!({})).await;
+    let late = KeyUri::parse(r.body["key_uri"].as_str().unwrap()).unwrap();
+    w.advance(15 * 60);
+    let code = code_at(&late, w.clock.unix_secs());
+    erin.post("/enroll/totp/confirm", json!({ "code": code }))
+        .await
+        .assert_error(410, "expired_code");
+    (uri, recovery)
+}
 
-    // A step-up grant: a fresh second-factor verification.
-    let r = post(addr, "/step-up", json!({ "user": "dave" })).await;
-    let step_id = r.body["challenge_id"].as_str().unwrap().to_owned();
-    advance(30);
-    let r = post(
-        addr,
-        "/verify",
-        json!({ "challenge_id": step_id, "method": "totp",
-                "code": app_code(&uri, clock.unix_secs()), "step_up": true }),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let grant = r.body["step_up_grant"].as_str().unwrap().to_owned();
+/// A TOTP code and a recovery code each sign in once.
+async fn codes_work_once(w: &World, uri: &KeyUri, recovery: &[String]) {
+    let mut first = w.client(HOME);
+    w.login(&mut first, "dave").await;
+    let code = w.next_code(uri);
+    first
+        .post("/login/verify", json!({ "method": "totp", "code": code }))
+        .await
+        .assert_status(200);
+    let mut second = w.client(HOME);
+    w.login(&mut second, "dave").await;
+    second
+        .post("/login/verify", json!({ "method": "totp", "code": code }))
+        .await
+        .assert_error(401, "verification_failed");
+    let r = second
+        .post(
+            "/login/verify",
+            json!({ "method": "recovery_code", "code": recovery[0] }),
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["recovery_codes_left"], 9);
+    let mut third = w.client(HOME);
+    w.login(&mut third, "dave").await;
+    third
+        .post(
+            "/login/verify",
+            json!({ "method": "recovery_code", "code": recovery[0] }),
+        )
+        .await
+        .assert_error(401, "verification_failed");
+    third
+        .post(
+            "/login/verify",
+            json!({ "method": "carrier-pigeon", "code": "1" }),
+        )
+        .await
+        .assert_error(400, "invalid_input");
+}
 
-    // With it: the authenticator is already enabled.
-    post(
-        addr,
-        "/enroll/totp",
-        json!({ "user": "dave", "step_up_grant": grant }),
-    )
-    .await
-    .assert_error(409, "already_enabled");
-    post(
-        addr,
-        "/enroll/totp/confirm",
-        json!({ "user": "dave", "code": good, "step_up_grant": grant }),
-    )
-    .await
-    .assert_error(409, "already_enabled");
+/// SMS as a second factor, the preferred method: behind a step-up, with detailed errors.
+async fn second_factor_behind_step_up(w: &World, uri: &KeyUri) {
+    let mut dave = w.client(HOME);
+    w.sign_in(&mut dave, "dave", uri).await;
+    dave.call("PUT", "/preferred-method", &json!({ "method": "sms" }))
+        .await
+        .assert_error(403, "step_up_required");
+    dave.post("/enroll/sms", json!({ "phone": "+1 (415) 555-0100" }))
+        .await
+        .assert_error(403, "not_authorised");
 
-    // SMS as a second method, behind the grant.
-    post(
-        addr,
-        "/enroll/sms",
-        json!({ "user": "dave", "phone": "+1 (415) 555-0100" }),
-    )
-    .await
-    .assert_error(403, "not_authorised");
-    let r = post(
-        addr,
-        "/enroll/sms",
-        json!({ "user": "dave", "phone": "+1 (415) 555-0100", "step_up_grant": grant }),
-    )
-    .await;
-    assert_eq!(r.status, 202, "{}", r.body);
-    assert_eq!(sms.last().unwrap().to().as_str(), "+14155550100");
-    let r = post(
-        addr,
+    let r = dave.post("/step-up", json!({})).await;
+    assert_eq!(r.body["methods"], json!(["totp", "recovery_code"]));
+    let r = dave
+        .post(
+            "/step-up/verify",
+            json!({ "method": "totp", "code": "000000" }),
+        )
+        .await;
+    r.assert_error(401, "code_mismatch");
+    assert_eq!(r.body["attempts_left"], 4, "5 tries per challenge");
+    let code = w.next_code(uri);
+    let r = dave
+        .post("/step-up/verify", json!({ "method": "totp", "code": code }))
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["valid_for"], 600);
+
+    dave.post("/enroll/totp", json!({}))
+        .await
+        .assert_error(409, "already_enabled");
+    dave.post("/enroll/sms", json!({ "phone": "not a number" }))
+        .await
+        .assert_error(400, "invalid_input");
+    dave.post("/enroll/sms", json!({ "phone": "+1 (415) 555-0100" }))
+        .await
+        .assert_status(202);
+    assert_eq!(w.sms.last().unwrap().to().as_str(), "+14155550100");
+    let code = w.sms_code();
+    dave.post(
         "/enroll/sms/confirm",
-        json!({ "user": "dave", "phone": "+14155550100", "code": sms_code(&sms),
-                "step_up_grant": grant }),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-
-    // The preferred method needs a step-up grant too: not authorised without one.
-    let put =
-        |body: Value| async move { send(addr, "PUT", "/preferred-method", &body, None).await };
-    put(json!({ "user": "dave", "method": "sms", "step_up_grant": "not-a-grant" }))
-        .await
-        .assert_error(403, "not_authorised");
-    let r = put(json!({ "user": "dave", "method": "sms", "step_up_grant": grant })).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    put(json!({ "user": "erin", "method": "sms", "step_up_grant": grant }))
-        .await
-        .assert_error(403, "not_authorised");
-
-    // Login: the password (simulated), then the challenge with SMS preferred.
-    post(
-        addr,
-        "/login",
-        json!({ "user": "dave", "password": "wrong" }),
+        json!({ "phone": "+14155550100", "code": wrong(&code) }),
     )
     .await
-    .assert_error(401, "invalid_credentials");
-    let login = json!({ "user": "dave", "password": PASSWORD });
-    let r = post(addr, "/login", login.clone()).await;
-    assert_eq!(r.body["status"], "challenge_required", "{}", r.body);
-    assert_eq!(r.body["methods"], json!(["sms", "totp", "recovery_code"]));
-    let id = r.body["challenge_id"].as_str().unwrap().to_owned();
-
-    // An SMS code expires after 5 minutes: expired code.
-    advance(60);
-    let r = post(addr, "/challenge/sms", json!({ "challenge_id": id })).await;
-    assert_eq!(r.status, 202, "{}", r.body);
-    post(addr, "/challenge/sms", json!({ "challenge_id": id }))
-        .await
-        .assert_error(429, "retry_later");
-    let code = sms_code(&sms);
-    advance(300);
-    post(
-        addr,
-        "/verify",
-        json!({ "challenge_id": id, "method": "sms", "code": code }),
-    )
-    .await
-    .assert_error(410, "expired_code");
-
-    // A fresh SMS challenge: a wrong code is a mismatch; the right one signs in and
-    // remembers the device in an HttpOnly, SameSite=Lax, Secure cookie.
-    let r = post(addr, "/login", login.clone()).await;
-    let id = r.body["challenge_id"].as_str().unwrap().to_owned();
+    .assert_error(401, "code_mismatch");
+    let r = dave
+        .post(
+            "/enroll/sms/confirm",
+            json!({ "phone": "+14155550100", "code": code }),
+        )
+        .await;
+    r.assert_status(200);
     assert_eq!(
-        post(addr, "/challenge/sms", json!({ "challenge_id": id }))
+        r.body["recovery_codes"],
+        json!([]),
+        "only the first factor mints them"
+    );
+
+    dave.call("PUT", "/preferred-method", &json!({ "method": "fax" }))
+        .await
+        .assert_error(400, "invalid_input");
+    let r = dave
+        .call("PUT", "/preferred-method", &json!({ "method": "sms" }))
+        .await;
+    r.assert_status(200);
+    // The grant ends with its 10 minutes.
+    w.advance(601);
+    dave.call("PUT", "/preferred-method", &json!({ "method": "sms" }))
+        .await
+        .assert_error(403, "step_up_required");
+}
+
+/// The SMS challenge (5 minutes), and the remembered device: its cookie rotates, the old one
+/// is worthless, and revoking it brings the second factor back.
+async fn sms_challenge_and_remembered_device(w: &World, uri: &KeyUri) {
+    w.advance(3600); // a fresh hour of SMS quota
+    let mut dave = w.client(HOME);
+    let r = w.login(&mut dave, "dave").await;
+    assert_eq!(r["status"], "second_factor");
+    assert_eq!(r["methods"], json!(["sms", "totp", "recovery_code"]));
+    dave.get("/me")
+        .await
+        .assert_error(401, "second_factor_required");
+    dave.post("/login/sms", json!({})).await.assert_status(202);
+    let r = dave.post("/login/sms", json!({})).await;
+    r.assert_error(429, "too_many_messages");
+    assert!(r.header("retry-after").is_some());
+    let code = w.sms_code();
+    w.advance(300);
+    dave.post("/login/verify", json!({ "method": "sms", "code": code }))
+        .await
+        .assert_error(401, "verification_failed");
+
+    let r = w.login(&mut dave, "dave").await;
+    assert_eq!(r["status"], "second_factor");
+    dave.post("/login/sms", json!({})).await.assert_status(202);
+    let code = w.sms_code();
+    w.advance(299);
+    let r = dave
+        .post(
+            "/login/verify",
+            json!({ "method": "sms", "code": code, "remember_device": true }),
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["method"], "sms");
+    let cookie = r.set_cookie(DEVICE).expect("the device cookie");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Max-Age=2592000"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    dave.get("/me").await.assert_status(200);
+    let first = dave.cookies[DEVICE].clone();
+
+    // A new session on the remembered device: the password alone, the cookie rotated.
+    let mut later = dave.without(&[SESSION]);
+    let r = w.login(&mut later, "dave").await;
+    assert_eq!(r["status"], "signed_in", "{r}");
+    assert_eq!(r["remembered_device"], true);
+    assert_ne!(later.cookies[DEVICE], first);
+    later.get("/me").await.assert_status(200);
+    // The old cookie is worthless.
+    let mut thief = dave.without(&[SESSION]);
+    let r = w.login(&mut thief, "dave").await;
+    assert_eq!(r["status"], "second_factor");
+
+    // The devices, and revoking one (behind a step-up).
+    let r = later.get("/devices").await;
+    let devices = r.body["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 1);
+    let id = devices[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/devices/{id}");
+    later
+        .call("DELETE", &path, &Value::Null)
+        .await
+        .assert_error(403, "step_up_required");
+    w.step_up(&mut later, uri).await;
+    later
+        .call("DELETE", &path, &Value::Null)
+        .await
+        .assert_status(204);
+    let mut again = later.without(&[SESSION]);
+    let r = w.login(&mut again, "dave").await;
+    assert_eq!(r["status"], "second_factor");
+}
+
+/// From a stranger's network: 5 failed codes lock that network out of the account for 15
+/// minutes; another network still gets a challenge, and Dave's own network signs in.
+async fn limits_from_a_stranger(w: &World, uri: &KeyUri) {
+    w.advance(3600);
+    let mut stranger = w.client(STRANGER);
+    let r = w.login(&mut stranger, "dave").await;
+    assert_eq!(r["status"], "second_factor");
+    for _ in 0..5 {
+        stranger
+            .post(
+                "/login/verify",
+                json!({ "method": "totp", "code": "000000" }),
+            )
             .await
-            .status,
-        202
-    );
-    let code = sms_code(&sms);
-    let r = post(
-        addr,
-        "/verify",
-        json!({ "challenge_id": id, "method": "sms", "code": wrong(&code) }),
-    )
-    .await;
-    r.assert_error(422, "code_mismatch");
-    assert_eq!(
-        r.body["attempts_left"], 4,
-        "5 tries per challenge, one spent"
-    );
-    let r = post(
-        addr,
-        "/verify",
-        json!({ "challenge_id": id, "method": "sms", "code": code, "remember_device": true }),
-    )
-    .await;
-    assert_eq!(
-        (r.status, &r.body["method"]),
-        (200, &json!("sms")),
-        "{}",
-        r.body
-    );
-    let first = r.device_cookie();
-
-    // The cookie skips the challenge and is rotated; the old value is refused after.
-    let r = send(addr, "POST", "/login", &login, Some(&first)).await;
-    assert_eq!(r.body["status"], "signed_in", "{}", r.body);
-    let second = r.device_cookie();
-    assert_ne!(second, first);
-    let r = send(addr, "POST", "/login", &login, Some(&first)).await;
-    assert_eq!(r.body["status"], "challenge_required", "{}", r.body);
-    assert!(r.header("set-cookie").is_none());
-    let r = send(addr, "POST", "/login", &login, Some(&second)).await;
-    assert_eq!(r.body["status"], "signed_in", "{}", r.body);
-    let third = r.device_cookie();
-    assert!(third != second && third != first);
-
-    // A TOTP code answers a login challenge too.
-    advance(30);
-    let r = post(addr, "/login", login.clone()).await;
-    let id = r.body["challenge_id"].as_str().unwrap().to_owned();
-    let r = post(
-        addr,
-        "/verify",
-        json!({ "challenge_id": id, "method": "totp", "code": app_code(&uri, clock.unix_secs()) }),
-    )
-    .await;
-    assert_eq!(
-        (r.status, &r.body["method"]),
-        (200, &json!("totp")),
-        "{}",
-        r.body
-    );
-    assert!(r.header("set-cookie").is_none());
-    // The challenge is used: expired code.
-    post(
-        addr,
-        "/verify",
-        json!({ "challenge_id": id, "method": "totp", "code": app_code(&uri, clock.unix_secs()) }),
-    )
-    .await
-    .assert_error(410, "expired_code");
-
-    server.abort();
+            .assert_error(401, "verification_failed");
+    }
+    let r = stranger
+        .post("/login", json!({ "user": "dave", "password": PASSWORD }))
+        .await;
+    r.assert_error(429, "locked_out");
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((880..=900).contains(&wait), "{wait}");
+    // The lock is that network's.
+    let mut elsewhere = w.client(STRANGER_2);
+    let r = w.login(&mut elsewhere, "dave").await;
+    assert_eq!(r["status"], "second_factor");
+    // Dave's own network signs in meanwhile.
+    w.sign_in(&mut w.client(HOME), "dave", uri).await;
+    // After 15 minutes the stranger's network gets a challenge again.
+    w.advance(900);
+    let r = w.login(&mut w.client(STRANGER), "dave").await;
+    assert_eq!(r["status"], "second_factor");
 }

@@ -1,9 +1,15 @@
-//! The store this example keeps its state in: PostgreSQL or Redis, chosen at start-up.
+//! The store this example keeps its state in: PostgreSQL or Redis, chosen at start-up; and
+//! where the browser sessions live (a table beside the facade's on PostgreSQL; the process's
+//! memory with Redis).
 
 use std::str::FromStr;
 use std::sync::Arc;
 
 use mfa::Store;
+use mfa_axum::SqlSessionStore;
+use mfa_axum::sqlx::PgPool;
+use mfa_axum::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use mfa_axum::tower_sessions::MemoryStore;
 use mfa_store_redis::{Initialisation, KeyPrefix, RedisConfig, RedisStore};
 // The schema name spliced into SQL is generated below from hex digits, never from input.
 use mfa_store_sql::sqlx::AssertSqlSafe;
@@ -59,16 +65,65 @@ impl FromStr for StoreKind {
 
 enum Cleanup {
     Postgres {
-        pool: mfa_store_sql::sqlx::PgPool,
+        pool: PgPool,
+        sessions: PgPool,
         schema: String,
     },
     Redis(RedisStore),
+}
+
+/// Where the browser sessions (and the sign-in state in them) are kept.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Sessions {
+    /// A table in the PostgreSQL schema of the facade's tables (session ids kept as digests).
+    Sql(SqlSessionStore),
+    /// The process's memory: `mfa-axum` has no Redis session store, so with the Redis backend
+    /// sessions end with the process (one instance only; see the README).
+    Memory(MemoryStore),
+}
+
+/// The prefix of the session table (`email_link_sessions`).
+pub const SESSION_TABLE_PREFIX: &str = "email_link_";
+
+/// A session store in the PostgreSQL schema `schema` of the server at `url` (table
+/// `email_link_sessions`, created if missing): the connections' `search_path` is the schema,
+/// so the table lives and goes with the facade's tables.
+///
+/// # Errors
+/// [`Error::Setting`] for a schema name outside `[a-z0-9_]`; [`Error::Edge`] when the server is
+/// unreachable or refuses the table.
+pub async fn postgres_sessions(url: &str, schema: &str) -> Result<SqlSessionStore> {
+    Ok(sessions_in_schema(url, schema).await?.1)
+}
+
+async fn sessions_in_schema(url: &str, schema: &str) -> Result<(PgPool, SqlSessionStore)> {
+    let plain = !schema.is_empty()
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !plain {
+        return Err(Error::Setting("the schema name must be [a-z0-9_]"));
+    }
+    let options = url
+        .parse::<PgConnectOptions>()
+        .map_err(|e| Error::Edge(mfa_axum::Error::Database(e)))?
+        .options([("search_path", schema)]);
+    let pool = PgPoolOptions::new()
+        .max_connections(5)
+        .connect_with(options)
+        .await
+        .map_err(|e| Error::Edge(mfa_axum::Error::Database(e)))?;
+    let sessions = SqlSessionStore::postgres(pool.clone(), SESSION_TABLE_PREFIX)?;
+    sessions.migrate().await?;
+    Ok((pool, sessions))
 }
 
 /// A connected store in a namespace of its own (a PostgreSQL schema or a Redis key prefix),
 /// so several runs and tests never see each other's data.
 pub struct StoreHandle {
     store: Arc<dyn Store>,
+    sessions: Sessions,
     namespace: String,
     cleanup: Cleanup,
 }
@@ -83,10 +138,12 @@ impl core::fmt::Debug for StoreHandle {
 
 impl StoreHandle {
     /// Connects to `url` and prepares a fresh namespace starting with `tag` (PostgreSQL: a new
-    /// schema with the tables migrated in; Redis: a new key prefix, initialised).
+    /// schema with the tables migrated in, the session table too; Redis: a new key prefix,
+    /// initialised, and sessions in memory).
     ///
     /// # Errors
-    /// [`Error::Sql`] or [`Error::Redis`] when the server is unreachable or refuses.
+    /// [`Error::Sql`], [`Error::Redis`] or [`Error::Edge`] when the server is unreachable or
+    /// refuses.
     pub async fn connect(kind: StoreKind, url: &str, tag: &str) -> Result<Self> {
         let random = getrandom::u64().map_err(|_| Error::Rng)?;
         let namespace = format!("{tag}_{random:016x}");
@@ -96,10 +153,13 @@ impl StoreHandle {
                 let store = PgStore::connect(url, config).await?;
                 store.migrate().await?;
                 let pool = store.pool().clone();
+                let (session_pool, sessions) = sessions_in_schema(url, &namespace).await?;
                 Ok(Self {
                     store: Arc::new(store),
+                    sessions: Sessions::Sql(sessions),
                     cleanup: Cleanup::Postgres {
                         pool,
+                        sessions: session_pool,
                         schema: namespace.clone(),
                     },
                     namespace,
@@ -115,6 +175,7 @@ impl StoreHandle {
                 store.verify_deployment().await?;
                 Ok(Self {
                     store: Arc::new(store.clone()),
+                    sessions: Sessions::Memory(MemoryStore::default()),
                     cleanup: Cleanup::Redis(store),
                     namespace,
                 })
@@ -126,6 +187,12 @@ impl StoreHandle {
     #[must_use]
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
+    }
+
+    /// Where the browser sessions live.
+    #[must_use]
+    pub fn sessions(&self) -> Sessions {
+        self.sessions.clone()
     }
 
     /// The schema or key prefix this handle writes under.
@@ -140,7 +207,12 @@ impl StoreHandle {
     /// [`Error::Sql`] or [`Error::Redis`] when the server refuses.
     pub async fn remove_data(self) -> Result<()> {
         match self.cleanup {
-            Cleanup::Postgres { pool, schema } => {
+            Cleanup::Postgres {
+                pool,
+                sessions,
+                schema,
+            } => {
+                sessions.close().await;
                 let drop_schema = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
                 let done = mfa_store_sql::sqlx::query(AssertSqlSafe(drop_schema))
                     .execute(&pool)

@@ -1,10 +1,10 @@
-//! The example's error type.
+//! The example's error type: what can stop the service from starting. Failures while serving
+//! are answered as `mfa_axum::Problem`s.
 
 /// Result alias for this example.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
-/// What can go wrong while wiring or running the example (never a wrong code: those are
-/// [`SignIn`](crate::SignIn) values).
+/// What can go wrong while wiring or starting the service.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -17,6 +17,9 @@ pub enum Error {
     /// The facade's configuration was refused at start-up.
     #[error("mfa configuration: {0}")]
     Config(#[from] mfa::ConfigError),
+    /// The web edge's configuration was refused, or its session store failed.
+    #[error("web edge: {0}")]
+    Edge(#[from] mfa_axum::Error),
     /// PostgreSQL failed or was unreachable.
     #[error("postgres: {0}")]
     Sql(#[from] mfa_store_sql::Error),
@@ -26,12 +29,15 @@ pub enum Error {
     /// The mailer could not be set up.
     #[error("mail: {0}")]
     Mail(#[from] mfa::mail::MailError),
+    /// The listening socket could not be opened, or serving failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
     /// The store name is neither `postgres` nor `redis`.
     #[error("unknown store: use `postgres` or `redis`")]
     UnknownStore,
-    /// An SMTP setting from the environment is unusable.
-    #[error("bad SMTP setting: {0}")]
-    SmtpSetting(&'static str),
+    /// A setting from the command line or the environment is unusable.
+    #[error("bad setting: {0}")]
+    Setting(&'static str),
     /// The operating system's random number generator failed.
     #[error("randomness unavailable")]
     Rng,

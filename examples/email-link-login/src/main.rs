@@ -1,30 +1,33 @@
-//! A scripted demo session: register an address, sign in by magic link, then by code.
-#![allow(
-    clippy::print_stdout,
-    reason = "a demo binary reports each step on standard output"
-)]
+//! The passwordless sign-in service: `cargo run -p email-link-login -- --store postgres`.
+//!
+//! Serves until Enter is pressed, then removes the run's schema or key prefix.
 
-use std::net::Ipv4Addr;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use email_link_login::{
-    ChosenMailer, EmailLinkApp, Registration, SignIn, StoreHandle, StoreKind, code_in_message,
-    link_token_in_message, mailer_from_env, newest_outbox_message,
+    AppState, ChosenMailer, Parts, Sessions, StoreHandle, StoreKind, build_mfa, edge_from_env,
+    mailer_from_env, router,
 };
-use mfa::{ClientInfo, Clock as _, Keyring, ManualClock, Pepper, SealingKey, SystemClock};
+use mfa::{Keyring, Pepper, SealingKey, SystemClock};
+use tokio::net::TcpListener;
 
-/// Passwordless sign-in by email magic link plus 6-digit code.
+/// Passwordless sign-in by email magic link plus 6-digit code, over HTTP.
 #[derive(Debug, Parser)]
 struct Args {
     /// Store: `postgres` or `redis` (default: `EXAMPLE_STORE`, else postgres).
     #[arg(long)]
     store: Option<String>,
-    /// The address to register and sign in with.
-    #[arg(long, default_value = "ada@example.com")]
-    email: String,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// The URL browsers reach the service at; magic links point to `<URL>/auth/link`
+    /// (default: `PUBLIC_URL`, else `http://localhost:3000`).
+    #[arg(long)]
+    public_url: Option<String>,
     /// Development outbox folder (used when `SMTP_HOST` is not set).
     #[arg(long, default_value = "outbox")]
     outbox: PathBuf,
@@ -32,107 +35,97 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
     let args = Args::parse();
-    let kind: StoreKind = match args.store.or_else(|| std::env::var("EXAMPLE_STORE").ok()) {
+    let kind: StoreKind = match args
+        .store
+        .clone()
+        .or_else(|| std::env::var("EXAMPLE_STORE").ok())
+    {
         Some(name) => name.parse()?,
         None => StoreKind::Postgres,
     };
-    let handle = StoreHandle::connect(kind, &kind.url_from_env(), "email_link_demo").await?;
-    println!(
-        "store: {} (namespace {})",
-        kind.as_str(),
-        handle.namespace()
+    let handle = StoreHandle::connect(kind, &kind.url_from_env(), "email_link").await?;
+    tracing::info!(
+        store = kind.as_str(),
+        namespace = handle.namespace(),
+        "store ready"
     );
-    let result = run(&handle, &args.email, &args.outbox).await;
+    let result = serve(&handle, &args).await;
     handle.remove_data().await?;
-    println!("store: namespace removed");
+    tracing::info!("store: namespace removed");
     result
 }
 
-async fn run(
-    handle: &StoreHandle,
-    email: &str,
-    outbox: &std::path::Path,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let (mailer, delivery) = mailer_from_env(outbox)?;
+async fn serve(handle: &StoreHandle, args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (mailer, delivery) = mailer_from_env(&args.outbox)?;
     match &delivery {
-        ChosenMailer::Outbox(dir) => println!("mail: development outbox {}", dir.display()),
-        _ => println!("mail: SMTP"),
+        ChosenMailer::Outbox(dir) => {
+            tracing::info!(outbox = %dir.display(), "mail: development outbox (codes in files)");
+        }
+        _ => tracing::info!("mail: SMTP"),
     }
-    // The demo skips the 30 s resend cooldown instead of waiting: its clock starts at the real
-    // time and moves ahead when told to.
-    let clock = ManualClock::at_unix_secs(SystemClock.unix_secs());
-    let app = EmailLinkApp::new(
-        handle.store(),
+    let mfa = build_mfa(Parts {
+        store: handle.store(),
         mailer,
-        Arc::new(clock.clone()),
-        Keyring::new(1, SealingKey::generate()?),
-        Pepper::generate()?,
-    )?;
-    let client =
-        ClientInfo::new(Ipv4Addr::LOCALHOST.into()).with_user_agent("email-link-login demo");
-
-    println!(
-        "1. register {email}: {:?}",
-        app.register(email, &client).await?
+        clock: Arc::new(SystemClock),
+        keyring: Keyring::new(1, SealingKey::generate()?),
+        pepper: Pepper::generate()?,
+    })?;
+    // Expired codes, links and counters go every 10 minutes (Redis expires its own).
+    tokio::spawn(mfa.purge_task(Duration::from_secs(600)));
+    let public_url = args
+        .public_url
+        .clone()
+        .or_else(|| std::env::var("PUBLIC_URL").ok())
+        .unwrap_or_else(|| "http://localhost:3000".to_owned());
+    let state = AppState::new(mfa, &public_url)?;
+    let edge = edge_from_env()?;
+    let app = match handle.sessions() {
+        Sessions::Sql(sessions) => {
+            let purged = sessions.clone();
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(Duration::from_secs(600));
+                loop {
+                    ticks.tick().await;
+                    if let Err(e) = purged.purge_expired().await {
+                        tracing::warn!(error = %e, "session purge failed");
+                    }
+                }
+            });
+            router(state, &edge, sessions)
+        }
+        Sessions::Memory(sessions) => router(state, &edge, sessions),
+        _ => return Err("unknown session store".into()),
+    };
+    let listener = TcpListener::bind(args.listen).await?;
+    tracing::info!(
+        "listening on http://{} (public URL {public_url}); press Enter to stop",
+        listener.local_addr()?
     );
-    let code = read_from_mail(&delivery, "the code", code_in_message)?;
-    let registered = app.confirm_registration(email, &code, &client).await?;
-    println!("2. confirm the address with its code: {registered:?}");
-    if registered != Registration::Complete {
-        return Err("registration was not confirmed".into());
-    }
-
-    clock.advance(Duration::from_secs(31));
-    println!("   (31 s later)");
-    let login = app.begin_login(email, &client).await?;
-    let browser = Some("demo-browser");
-    let sent = app
-        .send_link(&login, "https://localhost:3000/login", browser, &client)
-        .await?;
-    println!("3. sign in: magic link and code sent: {sent:?}");
-    let token = read_from_mail(&delivery, "the link's token", link_token_in_message)?;
-    println!(
-        "4. open the link (consumes nothing): {:?}",
-        app.open_link(&token).await?
-    );
-    let signed_in = app.confirm_link(&token, browser, &client).await?;
-    println!("5. confirm on the page the link opened: {signed_in:?}");
-    let again = app.confirm_link(&token, browser, &client).await?;
-    println!("6. the same link again: {again:?}");
-
-    clock.advance(Duration::from_secs(31));
-    println!("   (31 s later)");
-    let login = app.begin_login(email, &client).await?;
-    println!(
-        "7. sign in by code: {:?}",
-        app.send_link(&login, "https://localhost:3000/login", None, &client)
-            .await?
-    );
-    let code = read_from_mail(&delivery, "the code", code_in_message)?;
-    let by_code = app.login_with_code(&login, &code, &client).await?;
-    println!("8. type the code: {by_code:?}");
-    if !matches!(by_code, SignIn::SignedIn { .. }) {
-        return Err("sign-in by code failed".into());
-    }
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(enter_pressed())
+    .await?;
     Ok(())
 }
 
-/// What the user reads in their mail: the newest outbox file, or (with real SMTP) what they
-/// paste in. Nothing read here is printed.
-fn read_from_mail(
-    delivery: &ChosenMailer,
-    what: &str,
-    find: fn(&str) -> Option<String>,
-) -> Result<String, Box<dyn std::error::Error>> {
-    let found = match delivery {
-        ChosenMailer::Outbox(dir) => newest_outbox_message(dir)?.as_deref().and_then(find),
-        _ => {
-            println!("   paste {what} from the email and press Enter:");
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line)?;
-            Some(line.trim().to_owned()).filter(|l| !l.is_empty())
-        }
-    };
-    found.ok_or_else(|| format!("{what} was not found in the newest message").into())
+/// Resolves when a line is read from standard input; never when it is closed (a service
+/// started without a terminal runs until it is killed).
+async fn enter_pressed() {
+    let read = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)
+    })
+    .await;
+    if !matches!(read, Ok(Ok(n)) if n > 0) {
+        std::future::pending::<()>().await;
+    }
 }

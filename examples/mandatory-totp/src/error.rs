@@ -1,20 +1,23 @@
-//! The example's error type.
+//! The example's error type: what can go wrong while starting the service. Failures of a
+//! request are answered as pages ([`PageError`](crate::html)), never as this type.
 
 /// Result alias for this example.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
-/// What can go wrong while wiring or running the example (never a wrong password or code:
-/// those are [`PasswordStep`](crate::PasswordStep) and [`FactorStep`](crate::FactorStep)
-/// values).
+/// What can go wrong while wiring or starting the service. No variant carries a password,
+/// code, secret or token.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The facade failed (store, delivery, randomness, an unauthorised management call).
+    /// The facade failed (store, delivery, randomness).
     #[error("mfa: {0}")]
     Mfa(#[from] mfa::Error),
     /// The facade's configuration was refused at start-up.
     #[error("mfa configuration: {0}")]
     Config(#[from] mfa::ConfigError),
+    /// The web edge's configuration was refused at start-up.
+    #[error("web edge: {0}")]
+    Edge(#[from] mfa_axum::Error),
     /// An email address that does not parse.
     #[error("invalid email address: {0}")]
     Address(#[source] mfa::core::Error),
@@ -33,10 +36,10 @@ pub enum Error {
     /// The user name is already registered.
     #[error("this user name is taken")]
     UserExists,
-    /// An SMTP setting from the environment is unusable.
-    #[error("bad SMTP setting: {0}")]
-    SmtpSetting(&'static str),
-    /// The operating system's random number generator failed.
-    #[error("randomness unavailable")]
-    Rng,
+    /// A setting of the service is unusable.
+    #[error("bad setting: {0}")]
+    Setting(String),
+    /// Serving failed (binding the listener, accepting connections).
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
 }

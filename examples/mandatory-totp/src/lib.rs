@@ -4,15 +4,14 @@
 mod app;
 mod backend;
 mod error;
+mod html;
 mod mail;
-mod totp;
+mod routes;
 mod users;
 
-pub use crate::app::{
-    AppParts, FactorStep, MandatoryTotpApp, PasswordStep, PendingLogin, RegistrationStep,
-    SecondFactor, Session,
+pub use crate::app::{App, AppParts, Settings};
+pub use crate::backend::{
+    DEFAULT_REDIS_PREFIX, connect_redis, initialise_redis, redis_url_from_env,
 };
-pub use crate::backend::StoreHandle;
 pub use crate::error::{Error, Result};
 pub use crate::mail::{ChosenMailer, mailer_from_env};
-pub use crate::totp::authenticator_code;

@@ -1,10 +1,12 @@
-//! The example's error type.
+//! The example's error type: what can stop the service from starting, and the few failures
+//! of the application's own parts (users, tokens). Failures while serving are answered as
+//! `mfa_axum::Problem`s.
 
 /// Result alias for this example.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
-/// What can go wrong while wiring or running the example (never a wrong password or code:
-/// those are [`PasswordStep`](crate::PasswordStep) and [`CodeStep`](crate::CodeStep) values).
+/// What can go wrong while wiring or running the service (never a wrong password or code:
+/// those are answers).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -38,9 +40,12 @@ pub enum Error {
     /// The store name is neither `sqlite` nor `postgres`.
     #[error("unknown store: use `sqlite` or `postgres`")]
     UnknownStore,
-    /// An SMTP setting from the environment is unusable.
-    #[error("bad SMTP setting: {0}")]
-    SmtpSetting(&'static str),
+    /// A setting from the command line or the environment is unusable.
+    #[error("bad setting: {0}")]
+    Setting(&'static str),
+    /// The web edge's configuration was refused.
+    #[error("web edge: {0}")]
+    Edge(#[from] mfa_axum::Error),
     /// The operating system's random number generator failed.
     #[error("randomness unavailable")]
     Rng,

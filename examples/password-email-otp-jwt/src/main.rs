@@ -1,32 +1,31 @@
-//! A scripted demo session: register, fail the password, log in with password and emailed
-//! code, receive a JWT.
-#![allow(
-    clippy::print_stdout,
-    reason = "a demo binary reports each step on standard output"
-)]
+//! The login service: `cargo run -p password-email-otp-jwt` (SQLite) or
+//! `cargo run -p password-email-otp-jwt -- --store postgres`.
+//!
+//! Serves until Enter is pressed, then removes the run's SQLite file or PostgreSQL schema.
 
-use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use mfa::core::PasswordHasher;
-use mfa::{ClientInfo, Clock as _, Keyring, ManualClock, Pepper, SealingKey, SystemClock};
+use mfa::{Keyring, Pepper, SealingKey, SystemClock};
 use password_email_otp_jwt::{
-    AppParts, ChosenMailer, CodeStep, PasswordEmailApp, PasswordStep, SessionKey, StoreHandle,
-    StoreKind, code_in_message, mailer_from_env, newest_outbox_message,
+    AppParts, AppState, ChosenMailer, Error, SessionKey, StoreHandle, StoreKind, edge_from_env,
+    mailer_from_env, serve,
 };
+use tokio::net::TcpListener;
 
-/// Password, then an emailed code, then a signed JWT.
+/// Password, then an emailed code, then a signed JWT, over HTTP.
 #[derive(Debug, Parser)]
 struct Args {
     /// Store: `sqlite` (a temporary file) or `postgres` (default: `EXAMPLE_STORE`, else sqlite).
     #[arg(long)]
     store: Option<String>,
-    /// The address the code goes to.
-    #[arg(long, default_value = "bob@example.com")]
-    email: String,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
     /// Development outbox folder (used when `SMTP_HOST` is not set).
     #[arg(long, default_value = "outbox")]
     outbox: PathBuf,
@@ -34,102 +33,97 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
     let args = Args::parse();
-    let kind: StoreKind = match args.store.or_else(|| std::env::var("EXAMPLE_STORE").ok()) {
+    let kind: StoreKind = match args
+        .store
+        .clone()
+        .or_else(|| std::env::var("EXAMPLE_STORE").ok())
+    {
         Some(name) => name.parse()?,
         None => StoreKind::Sqlite,
     };
-    let handle = StoreHandle::connect(kind, "password_email_demo").await?;
-    println!("store: {} ({})", kind.as_str(), handle.namespace());
-    let result = run(&handle, &args.email, &args.outbox).await;
+    let handle = StoreHandle::connect(kind, "password_email").await?;
+    tracing::info!(
+        store = kind.as_str(),
+        namespace = handle.namespace(),
+        "store ready"
+    );
+    let result = run(&handle, &args).await;
     handle.remove_data().await?;
-    println!("store: removed");
+    tracing::info!("store: removed");
     result
 }
 
-async fn run(
-    handle: &StoreHandle,
-    email: &str,
-    outbox: &Path,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let (mailer, delivery) = mailer_from_env(outbox)?;
-    if let ChosenMailer::Outbox(dir) = &delivery {
-        println!("mail: development outbox {}", dir.display());
-    } else {
-        println!("mail: SMTP");
+async fn run(handle: &StoreHandle, args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (mailer, delivery) = mailer_from_env(&args.outbox)?;
+    match &delivery {
+        ChosenMailer::Outbox(dir) => {
+            tracing::info!(outbox = %dir.display(), "mail: development outbox (codes in files)");
+        }
+        _ => tracing::info!("mail: SMTP"),
     }
-    // The demo skips the 30 s resend cooldown instead of waiting: its clock starts at the real
-    // time and moves ahead when told to.
-    let clock = ManualClock::at_unix_secs(SystemClock.unix_secs());
-    let app = PasswordEmailApp::new(AppParts {
+    let state = AppState::new(AppParts {
         store: handle.store(),
         mailer,
-        clock: Arc::new(clock.clone()),
+        clock: Arc::new(SystemClock),
         keyring: Keyring::new(1, SealingKey::generate()?),
         pepper: Pepper::generate()?,
         hasher: PasswordHasher::default(),
-        session_key: SessionKey::generate()?,
+        session_key: session_key()?,
     })?;
-    let client =
-        ClientInfo::new(Ipv4Addr::LOCALHOST.into()).with_user_agent("password-email-otp-jwt demo");
-    let password = "correct horse battery staple";
-
-    println!(
-        "1. register bob: {:?}",
-        app.register("bob", email, password, &client).await?
+    let edge = edge_from_env()?;
+    let listener = TcpListener::bind(args.listen).await?;
+    tracing::info!(
+        "listening on http://{}; press Enter to stop",
+        listener.local_addr()?
     );
-    let code = read_code(&delivery)?;
-    println!(
-        "2. confirm the address: {}",
-        app.confirm_email("bob", &code, &client).await?
-    );
-
-    let wrong = app.login_password("bob", "hunter2", &client).await?;
-    println!("3. log in with a wrong password: {wrong:?}");
-
-    clock.advance(Duration::from_secs(31));
-    println!("   (31 s later)");
-    let PasswordStep::CodeSent(login) = app.login_password("bob", password, &client).await? else {
-        return Err("the right password did not lead to the code step".into());
-    };
-    println!(
-        "4. right password: code sent ({:?}); no session yet",
-        login.sent
-    );
-    let code = read_code(&delivery)?;
-    let CodeStep::Session(token) = app.login_second_factor(&login, &code, &client).await? else {
-        return Err("the code did not verify".into());
-    };
-    println!(
-        "5. code verified: session token issued ({} bytes)",
-        token.expose().len()
-    );
-    let claims = app
-        .validate_session(token.expose())
-        .ok_or("the token does not validate")?;
-    println!(
-        "6. token validates: sub={} amr={:?} lifetime={} s",
-        claims.sub,
-        claims.amr,
-        claims.exp.saturating_sub(claims.iat)
-    );
-    println!("7. purged {} expired records", app.purge_expired().await?);
+    tokio::select! {
+        served = serve(listener, state, &edge, Duration::from_secs(60)) => served?,
+        () = enter_pressed() => {}
+    }
     Ok(())
 }
 
-/// The code as the user reads it: from the newest outbox file, or pasted in (real SMTP).
-/// Never printed.
-fn read_code(delivery: &ChosenMailer) -> Result<String, Box<dyn std::error::Error>> {
-    let found = match delivery {
-        ChosenMailer::Outbox(dir) => newest_outbox_message(dir)?
-            .as_deref()
-            .and_then(code_in_message),
-        _ => {
-            println!("   paste the code from the email and press Enter:");
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line)?;
-            Some(line.trim().to_owned()).filter(|l| !l.is_empty())
-        }
+/// The token signing key: `JWT_SECRET_HEX` (64 hex digits, shared with whoever else verifies
+/// the tokens), else a new one for this run (tokens then die with the process).
+fn session_key() -> Result<SessionKey, Error> {
+    let Ok(hex) = std::env::var("JWT_SECRET_HEX") else {
+        return SessionKey::generate();
     };
-    found.ok_or_else(|| "no code in the newest message".into())
+    let hex = hex.trim();
+    let mut key = [0u8; 32];
+    let digits: Option<Vec<u8>> = hex
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            let text = std::str::from_utf8(pair).ok()?;
+            u8::from_str_radix(text, 16).ok()
+        })
+        .collect();
+    match digits {
+        Some(bytes) if bytes.len() == 32 && hex.len() == 64 => {
+            key.copy_from_slice(&bytes);
+            Ok(SessionKey::from_bytes(key))
+        }
+        _ => Err(Error::Setting("JWT_SECRET_HEX must be 64 hex digits")),
+    }
+}
+
+/// Resolves when a line is read from standard input; never when it is closed (a service
+/// started without a terminal runs until it is killed).
+async fn enter_pressed() {
+    let read = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)
+    })
+    .await;
+    if !matches!(read, Ok(Ok(n)) if n > 0) {
+        std::future::pending::<()>().await;
+    }
 }

@@ -51,6 +51,12 @@ impl Users {
         Ok(())
     }
 
+    /// Forgets `name`.
+    pub(crate) fn remove(&self, name: &str) {
+        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        users.remove(name);
+    }
+
     /// The address of `name`, if registered.
     pub(crate) fn email(&self, name: &str) -> Option<EmailAddress> {
         let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);

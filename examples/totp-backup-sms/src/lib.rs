@@ -1,15 +1,15 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
-mod authenticator;
+mod app;
 mod error;
-mod flow;
+mod routes;
 mod setup;
+mod users;
 
-pub use crate::authenticator::TotpAccount;
+pub use crate::app::App;
 pub use crate::error::{Error, Result};
-pub use crate::flow::{Answer, PendingLogin, SignIn, TotpBackupSms};
 pub use crate::setup::{
-    BACKUP_CODES, Backends, SMS_CODE_LIFETIME, TwilioAccount, build_mfa, connect_postgres,
+    BACKUP_CODES, Backends, SMS_CODE_LIFETIME, TwilioAccount, build_mfa, connect, session_store,
     twilio_sms,
 };

@@ -1,5 +1,6 @@
 //! Wiring: the facade with the seed's policy, the PostgreSQL store and the Twilio sender.
 
+use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,14 +8,16 @@ use mfa::mail::{TwilioConfig, TwilioSender, TwilioSms};
 use mfa::{
     Clock, EmailAddress, Keyring, MailSettings, Mfa, Pepper, PhoneNumber, Policy, SmsSender, Store,
 };
+use mfa_axum::SqlSessionStore;
+use mfa_store_sql::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use mfa_store_sql::{PgStore, SqlStoreConfig};
 
 use crate::error::Result;
 
-/// How many backup codes a user gets (seed 5: ten).
+/// How many backup codes a user gets (the seed: ten).
 pub const BACKUP_CODES: usize = 10;
 
-/// How long an SMS code lives (seed 5: five minutes).
+/// How long an SMS code lives (the seed: five minutes).
 pub const SMS_CODE_LIFETIME: Duration = Duration::from_secs(5 * 60);
 
 /// What the flow runs on: the store, the SMS sender, the clock and the key material.
@@ -59,16 +62,38 @@ pub fn build_mfa(backends: Backends, issuer: &str) -> Result<Mfa> {
         .build()?)
 }
 
-/// Connects to PostgreSQL at `url`, with the tables in `schema` (created, and migrated).
+/// Connects to PostgreSQL at `url`, with the facade's tables in `schema` (created, and
+/// migrated), and the session table (`mfa_sessions`) in the same schema.
 ///
 /// # Errors
-/// [`Error::Store`](crate::Error::Store) when the server is unreachable, the schema name is
-/// not `[a-z0-9_]+`, or the migration fails.
-pub async fn connect_postgres(url: &str, schema: &str) -> Result<PgStore> {
+/// [`Error::Store`](crate::Error::Store) or [`Error::Edge`](crate::Error::Edge) when the server
+/// is unreachable, the schema name is not `[a-z0-9_]+`, or a migration fails.
+pub async fn connect(url: &str, schema: &str) -> Result<(PgStore, SqlSessionStore)> {
     let config = SqlStoreConfig::default().with_schema(schema)?;
     let store = PgStore::connect(url, config).await?;
     store.migrate().await?;
-    Ok(store)
+    let sessions = session_store(url, schema).await?;
+    Ok((store, sessions))
+}
+
+/// The session store in `schema` (which must exist): its own small pool whose connections
+/// search that schema, so `mfa_sessions` lives beside the facade's tables (and goes with them).
+///
+/// # Errors
+/// [`Error::Store`](crate::Error::Store) for a bad URL or an unreachable server,
+/// [`Error::Edge`](crate::Error::Edge) when the migration fails.
+pub async fn session_store(url: &str, schema: &str) -> Result<SqlSessionStore> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(mfa_store_sql::Error::from)?
+        .options([("search_path", schema)]);
+    let pool = PgPoolOptions::new()
+        .max_connections(5)
+        .connect_with(options)
+        .await
+        .map_err(mfa_store_sql::Error::from)?;
+    let sessions = SqlSessionStore::postgres(pool, "mfa_")?;
+    sessions.migrate().await?;
+    Ok(sessions)
 }
 
 /// The Twilio (or Twilio-compatible) account to send SMS through.
@@ -97,7 +122,7 @@ impl core::fmt::Debug for TwilioAccount {
 /// basic auth and the `To`, `From` and `Body` form fields.
 ///
 /// # Errors
-/// [`Error::Address`](crate::Error::Address) for a malformed number,
+/// [`Error::Core`](crate::Error::Core) for a malformed number,
 /// [`Error::Sms`](crate::Error::Sms) for a malformed SID.
 pub fn twilio_sms(account: &TwilioAccount) -> Result<TwilioSms> {
     let from = PhoneNumber::parse(&account.from)?;

@@ -1,5 +1,7 @@
-//! The whole seed-5 flow against PostgreSQL (a throwaway schema of the backend's testkit, dropped
-//! after) and a Twilio-compatible HTTP server on loopback.
+//! The service over real HTTP/1.1 on loopback, on PostgreSQL (a throwaway schema of the
+//! backend's testkit, sessions included, dropped after), with SMS through a Twilio-compatible
+//! HTTP server on loopback. The service stands behind one trusted TLS proxy: each client's
+//! network is the `X-Forwarded-For` entry that proxy would write.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,20 +10,32 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mfa::core::{Algorithm, KeyUri, Secret, Totp, TotpParams};
-use mfa::{ClientInfo, Clock as _, Keyring, ManualClock, Method, Pepper, SealingKey, StepUpGrant};
+use common::Api;
+use mfa::core::{Algorithm, Digits, KeyUri, PasswordHasher, PasswordParams, Totp, TotpParams};
+use mfa::{Clock as _, Keyring, ManualClock, Pepper, SealingKey};
+use mfa_axum::{EdgeConfig, ForwardedHeader, Transport, TrustedProxies};
 use mfa_store_sql::PgStore;
 use mfa_store_sql::sqlx::{self, AssertSqlSafe, Row as _};
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use totp_backup_sms::{
-    Answer, BACKUP_CODES, Backends, Error, SMS_CODE_LIFETIME, SignIn, TotpBackupSms, TwilioAccount,
+    App, BACKUP_CODES, Backends, SMS_CODE_LIFETIME, TwilioAccount, build_mfa, session_store,
     twilio_sms,
 };
+
+const PASSWORD: &str = "correct horse battery staple";
+/// Gina's usual network: recognised once she completed a login from it.
+const HOME: &str = "198.51.100.7";
+/// A stranger who has Gina's password.
+const STRANGER: &str = "203.0.113.9";
 
 const SID: &str = "AC0123456789abcdef";
 const TOKEN: &str = "auth-token-xyz";
@@ -30,6 +44,9 @@ const BASIC: &str = "Basic QUMwMTIzNDU2Nzg5YWJjZGVmOmF1dGgtdG9rZW4teHl6";
 const FROM: &str = "+15005550006";
 const PHONE: &str = "+447700900123";
 
+// ---------------------------------------------------------------------------------------------
+// A Twilio-compatible Messages API on loopback.
+
 /// What the loopback Twilio saw: accepted messages (To, Body) and refused requests.
 #[derive(Default)]
 struct Twilio {
@@ -37,8 +54,8 @@ struct Twilio {
     refused: Vec<String>,
 }
 
-/// A Twilio-compatible Messages API on loopback: checks path, basic auth and form fields and
-/// answers 201 with Twilio's JSON (401/400 with Twilio's error JSON otherwise).
+/// Checks path, basic auth and form fields and answers 201 with Twilio's JSON (401/400 with
+/// Twilio's error JSON otherwise).
 async fn start_twilio() -> (String, Arc<Mutex<Twilio>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -143,56 +160,120 @@ fn form(body: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The newest SMS code the loopback Twilio accepted for `to`.
-fn last_code(twilio: &Mutex<Twilio>, to: &str) -> String {
-    let state = twilio.lock().unwrap();
-    assert!(state.refused.is_empty(), "refused: {:?}", state.refused);
-    let (_, body) = state
-        .messages
-        .iter()
-        .rev()
-        .find(|(t, _)| t == to)
-        .expect("an SMS was sent");
-    body.split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .expect("a 6-digit code")
-        .to_owned()
+// ---------------------------------------------------------------------------------------------
+
+struct World {
+    addr: SocketAddr,
+    clock: ManualClock,
+    twilio: Arc<Mutex<Twilio>>,
+    pool: sqlx::PgPool,
+    schema: String,
+}
+
+impl World {
+    fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+
+    /// The authenticator's code after moving to the next 30 s step (a code works once).
+    fn next_code(&self, uri: &KeyUri) -> String {
+        self.advance(30);
+        code_at(uri, self.clock.unix_secs())
+    }
+
+    fn client(&self, ip: &str) -> Api {
+        Api::new(self.addr, ip)
+    }
+
+    /// The newest SMS code the loopback Twilio accepted for `to`.
+    fn sms_code(&self, to: &str) -> String {
+        let state = self.twilio.lock().unwrap();
+        assert!(state.refused.is_empty(), "refused: {:?}", state.refused);
+        let (_, body) = state
+            .messages
+            .iter()
+            .rev()
+            .find(|(t, _)| t == to)
+            .expect("an SMS was sent");
+        body.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .expect("a 6-digit code")
+            .to_owned()
+    }
+
+    /// A session past the password; answers the login's JSON.
+    async fn login(&self, api: &mut Api) -> Value {
+        if api.csrf.is_empty() {
+            api.start().await;
+        }
+        let r = api
+            .post("/login", json!({ "user": "gina", "password": PASSWORD }))
+            .await;
+        r.assert_status(200);
+        r.body
+    }
+
+    /// Password, then the authenticator's code.
+    async fn sign_in(&self, api: &mut Api, uri: &KeyUri) {
+        let r = self.login(api).await;
+        assert_eq!(r["status"], "second_factor", "{r}");
+        let code = self.next_code(uri);
+        api.post("/login/totp", json!({ "code": code }))
+            .await
+            .assert_status(200);
+        api.get("/me").await.assert_status(200);
+    }
+
+    /// A step-up with `method` and `code`.
+    async fn step_up(&self, api: &mut Api, method: &str, code: &str) {
+        api.post("/step-up", json!({})).await.assert_status(200);
+        api.post("/step-up/verify", json!({ "method": method, "code": code }))
+            .await
+            .assert_status(200);
+    }
+
+    /// The rows of Gina's backup codes, as PostgreSQL holds them: (locator, verifier).
+    async fn stored_codes(&self) -> Vec<(Vec<u8>, String)> {
+        let sql = format!(
+            "SELECT locator, verifier FROM {}.mfa_recovery_codes WHERE user_id = $1",
+            self.schema
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind("gina")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get::<Vec<u8>, _>(0), r.get::<String, _>(1)))
+            .collect()
+    }
 }
 
 /// The authenticator app: the RFC 6238 code of the Key URI's secret at `unix`.
-fn app_code(uri: &KeyUri, unix: u64) -> String {
-    assert_eq!(uri.algorithm, Algorithm::Sha1);
-    let secret = Secret::from_bytes(uri.secret.expose_bytes()).unwrap();
-    let totp = Totp::new(
-        &secret,
-        TotpParams {
-            digits: uri.digits,
-            ..TotpParams::default()
-        },
-    );
-    totp.generate_at(unix).unwrap().expose().to_string()
+fn code_at(uri: &KeyUri, unix: u64) -> String {
+    let params = TotpParams {
+        algorithm: uri.algorithm,
+        digits: uri.digits,
+        ..TotpParams::default()
+    };
+    Totp::new(&uri.secret, params)
+        .generate_at(unix)
+        .unwrap()
+        .expose()
+        .to_string()
 }
 
-fn client() -> ClientInfo {
-    ClientInfo::new("198.51.100.7".parse().unwrap()).with_user_agent("test")
-}
-
-/// The rows of the user's backup codes, as PostgreSQL holds them: (locator, verifier).
-async fn stored_codes(pool: &sqlx::PgPool, schema: &str, user: &str) -> Vec<(Vec<u8>, String)> {
-    let sql =
-        format!("SELECT locator, verifier FROM {schema}.mfa_recovery_codes WHERE user_id = $1");
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(user)
-        .fetch_all(pool)
-        .await
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r.get::<Vec<u8>, _>(0), r.get::<String, _>(1)))
+        .map(|v| v.as_str().unwrap().to_owned())
         .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn totp_backup_codes_and_sms_fallback_on_postgres_and_twilio() {
+async fn totp_backup_codes_and_sms_fallback_service_on_postgres() {
     // A schema of its own, dropped afterwards; skipped (or failed under
     // MFA_REQUIRE_SERVICES=1) without the server.
     let Some(throwaway) = PgStore::throwaway().await else {
@@ -200,15 +281,9 @@ async fn totp_backup_codes_and_sms_fallback_on_postgres_and_twilio() {
     };
     let schema = throwaway.name().to_owned();
     let pool = throwaway.pool().clone();
+    let url = mfa_store_sql::testkit::postgres_url();
+    let sessions = session_store(&url, &schema).await.unwrap();
     let (store, cleanup) = throwaway.into_parts();
-    let run = tokio::spawn(flow(Arc::new(store), pool, schema)).await;
-    cleanup.await;
-    if let Err(e) = run {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
-async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: String) {
     let (base, twilio) = start_twilio().await;
     let sms = twilio_sms(&TwilioAccount {
         account_sid: SID.into(),
@@ -218,9 +293,9 @@ async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: St
     })
     .unwrap();
     let clock = ManualClock::at_unix_secs(mfa::SystemClock.unix_secs());
-    let app = TotpBackupSms::new(
+    let mfa = build_mfa(
         Backends {
-            store,
+            store: Arc::new(store),
             sms: Arc::new(sms),
             clock: Arc::new(clock.clone()),
             keyring: Keyring::new(1, SealingKey::generate().unwrap()),
@@ -229,39 +304,93 @@ async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: St
         "Acme",
     )
     .unwrap();
-    let user = "gina";
+    let edge = EdgeConfig::builder(Transport::TlsBehindProxy).trusted_proxies(
+        ForwardedHeader::XForwardedFor,
+        TrustedProxies::count(1).unwrap(),
+    );
+    // Small Argon2id parameters keep the unoptimised test fast; the binary uses OWASP's.
+    let hasher = PasswordHasher::new(PasswordParams::new(64, 1, 1).unwrap());
+    let app = App::new(mfa, hasher, edge).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(app.serve(listener, sessions));
+    let world = World {
+        addr,
+        clock,
+        twilio,
+        pool,
+        schema,
+    };
+    let outcome = tokio::spawn(async move { scenario(&world).await }).await;
+    server.abort();
+    cleanup.await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
 
-    // TOTP: the first code from the app activates it and returns 10 backup codes, once.
-    let setup = app.start_authenticator(user, &client()).await.unwrap();
-    let uri = KeyUri::parse(setup.key_uri()).unwrap();
-    assert_eq!(uri.issuer.as_deref(), Some("Acme"));
-    let codes = app
-        .confirm_authenticator(user, &app_code(&uri, clock.unix_secs()), &client())
+async fn scenario(w: &World) {
+    let (uri, codes) = totp_and_ten_backup_codes(w).await;
+    sms_fallback_behind_step_up(w, &uri).await;
+    sms_code_lives_five_minutes(w).await;
+    backup_codes_work_once(w, &uri, &codes).await;
+    limits_from_a_stranger(w, &uri).await;
+}
+
+/// Registration, then TOTP: the first code activates it and returns 10 backup codes, once,
+/// stored hashed.
+async fn totp_and_ten_backup_codes(w: &World) -> (KeyUri, Vec<String>) {
+    let mut gina = w.client(HOME);
+    let r = gina.start().await;
+    assert!(r.header("strict-transport-security").is_some());
+    gina.post("/register", json!({ "user": "Gina!", "password": "short" }))
         .await
-        .unwrap();
-    let shown: Vec<String> = codes.expose().iter().map(|c| c.to_string()).collect();
+        .assert_error(400, "invalid_input");
+    let r = gina
+        .post("/register", json!({ "user": "gina", "password": PASSWORD }))
+        .await;
+    r.assert_status(201);
+    gina.post("/register", json!({ "user": "gina", "password": PASSWORD }))
+        .await
+        .assert_error(409, "user_taken");
+    // Signed in on the password: nothing that needs a second factor yet.
+    gina.get("/me")
+        .await
+        .assert_error(403, "enrollment_required");
+
+    let r = gina.post("/account/totp", json!({})).await;
+    r.assert_status(200);
+    let uri = KeyUri::parse(r.body["key_uri"].as_str().unwrap()).unwrap();
+    assert_eq!(uri.issuer.as_deref(), Some("Acme"));
+    assert_eq!((uri.algorithm, uri.digits), (Algorithm::Sha1, Digits::SIX));
+    assert!(r.body["qr_svg"].as_str().unwrap().contains("<svg"));
+    let code = code_at(&uri, w.clock.unix_secs());
+    gina.post("/account/totp/confirm", json!({ "code": "000000" }))
+        .await
+        .assert_error(401, "code_mismatch");
+    let r = gina
+        .post("/account/totp/confirm", json!({ "code": code }))
+        .await;
+    r.assert_status(200);
+    let shown = strings(&r.body["backup_codes"]);
     assert_eq!(shown.len(), BACKUP_CODES);
     assert_eq!(BACKUP_CODES, 10);
     assert_eq!(shown.iter().collect::<HashSet<_>>().len(), 10, "distinct");
-    assert!(
-        !format!("{codes:?}").contains(&shown[0]),
-        "redacted in Debug"
-    );
-    // Shown once: a second confirmation returns no codes (with an active factor, any change of
-    // factors needs a step-up grant).
-    assert!(matches!(
-        app.confirm_authenticator(user, &app_code(&uri, clock.unix_secs()), &client())
-            .await,
-        Err(Error::Mfa(mfa::Error::NotAuthorised))
-    ));
+    // Shown once: with an active factor, a confirmation needs a step-up.
+    gina.post("/account/totp/confirm", json!({ "code": code }))
+        .await
+        .assert_error(403, "not_authorised");
+    let me = gina.get("/me").await;
+    me.assert_status(200);
+    assert_eq!(me.body["backup_codes_left"], 10);
 
     // The store holds only a locator and a verifier per code, never the code.
     let columns: HashSet<String> = sqlx::query(
         "SELECT column_name::text FROM information_schema.columns \
          WHERE table_schema = $1 AND table_name = 'mfa_recovery_codes'",
     )
-    .bind(&schema)
-    .fetch_all(&pool)
+    .bind(&w.schema)
+    .fetch_all(&w.pool)
     .await
     .unwrap()
     .iter()
@@ -271,7 +400,7 @@ async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: St
         .map(String::from)
         .into();
     assert_eq!(columns, expected);
-    let rows = stored_codes(&pool, &schema, user).await;
+    let rows = w.stored_codes().await;
     assert_eq!(rows.len(), 10);
     for code in &shown {
         let bare = code.replace('-', "");
@@ -279,154 +408,191 @@ async fn flow(store: Arc<mfa_store_sql::PgStore>, pool: sqlx::PgPool, schema: St
             for form in [code.as_str(), bare.as_str(), &bare.to_lowercase()] {
                 assert!(!verifier.contains(form), "a verifier holds a code");
                 assert!(
-                    !locator.windows(form.len()).any(|w| w == form.as_bytes()),
+                    !locator.windows(form.len()).any(|x| x == form.as_bytes()),
                     "a locator holds a code"
                 );
             }
         }
     }
-    let old_locators: HashSet<Vec<u8>> = rows.into_iter().map(|(l, _)| l).collect();
+    (uri, shown)
+}
 
-    // SMS fallback, confirmed through the Twilio API: a change of factors, behind a step-up
-    // with the authenticator (a new time step: the activation code cannot be replayed).
-    let forged: StepUpGrant = "A".repeat(43).parse().unwrap();
-    assert!(matches!(
-        app.start_sms_fallback(user, &forged, PHONE, &client())
-            .await,
-        Err(Error::Mfa(mfa::Error::NotAuthorised))
-    ));
-    clock.advance(Duration::from_secs(30));
-    let grant = app
-        .step_up(
-            user,
-            Answer::Totp(&app_code(&uri, clock.unix_secs())),
-            &client(),
+/// Adding the SMS fallback changes the factors: it needs a step-up; the number is confirmed
+/// through the Twilio API.
+async fn sms_fallback_behind_step_up(w: &World, uri: &KeyUri) {
+    let mut gina = w.client(HOME);
+    w.sign_in(&mut gina, uri).await;
+    gina.post("/account/sms", json!({ "phone": PHONE }))
+        .await
+        .assert_error(403, "step_up_required");
+    assert!(w.twilio.lock().unwrap().messages.is_empty());
+
+    // A step-up: the user is known, so errors are detailed.
+    let r = gina.post("/step-up", json!({})).await;
+    assert_eq!(r.body["methods"], json!(["totp", "backup_code"]));
+    let r = gina
+        .post(
+            "/step-up/verify",
+            json!({ "method": "totp", "code": "000000" }),
         )
+        .await;
+    r.assert_error(401, "code_mismatch");
+    assert_eq!(r.body["attempts_left"], 4);
+    let code = w.next_code(uri);
+    gina.post("/step-up/verify", json!({ "method": "totp", "code": code }))
         .await
-        .unwrap();
-    app.start_sms_fallback(user, &grant, PHONE, &client())
-        .await
-        .unwrap();
-    let code = last_code(&twilio, PHONE);
-    app.confirm_sms_fallback(user, &grant, PHONE, &code, &client())
-        .await
-        .unwrap();
+        .assert_status(200);
 
-    // SMS login: the code lives exactly 5 minutes.
-    clock.advance(Duration::from_secs(60)); // the per-number resend cooldown
-    let login = app.begin_login(user, &client()).await.unwrap();
-    assert_eq!(
-        login.methods,
-        vec![Method::Totp, Method::Sms, Method::RecoveryCode]
-    );
-    let id = login.challenge_id;
-    let expires_at = app.send_sms_code(&id, &client()).await.unwrap();
-    assert_eq!(expires_at, mfa::Clock::now(&clock) + SMS_CODE_LIFETIME);
-    assert_eq!(SMS_CODE_LIFETIME, Duration::from_secs(300));
-    let code = last_code(&twilio, PHONE);
-    clock.advance(Duration::from_secs(300));
-    assert_eq!(
-        app.sign_in(&id, Answer::SmsCode(&code), &client())
-            .await
-            .unwrap(),
-        SignIn::Expired
-    );
-    let id = app.begin_login(user, &client()).await.unwrap().challenge_id;
-    app.send_sms_code(&id, &client()).await.unwrap();
-    let code = last_code(&twilio, PHONE);
-    clock.advance(Duration::from_secs(299));
-    assert_eq!(
-        app.sign_in(&id, Answer::SmsCode(&code), &client())
-            .await
-            .unwrap(),
-        SignIn::Verified {
-            method: Method::Sms,
-            backup_codes_left: None
-        }
-    );
-    // Three codes (the number's confirmation, two logins) and, to the new number, the notice
-    // that a second factor was added.
-    let messages = twilio.lock().unwrap().messages.clone();
-    assert_eq!(messages.len(), 4);
+    gina.post("/account/sms", json!({ "phone": "0800 not a number" }))
+        .await
+        .assert_error(400, "invalid_input");
+    let r = gina.post("/account/sms", json!({ "phone": PHONE })).await;
+    r.assert_status(202);
+    let code = w.sms_code(PHONE);
+    gina.post(
+        "/account/sms/confirm",
+        json!({ "phone": PHONE, "code": "000000" }),
+    )
+    .await
+    .assert_error(401, "code_mismatch");
+    gina.post(
+        "/account/sms/confirm",
+        json!({ "phone": PHONE, "code": code }),
+    )
+    .await
+    .assert_status(200);
+    let me = gina.get("/me").await;
+    assert_eq!(me.body["methods"], json!(["totp", "sms", "backup_code"]));
+    // The new number is told a factor was added.
+    let messages = w.twilio.lock().unwrap().messages.clone();
+    assert_eq!(messages.len(), 2);
     assert!(
         messages[1].1.contains("was added to your account"),
         "{:?}",
         messages[1].1
     );
+}
 
-    // A backup code works once (typed loosely), and is refused the second time.
-    let id = app.begin_login(user, &client()).await.unwrap().challenge_id;
-    let loose = shown[3].to_lowercase().replace('-', " ");
-    assert_eq!(
-        app.sign_in(&id, Answer::BackupCode(&loose), &client())
-            .await
-            .unwrap(),
-        SignIn::Verified {
-            method: Method::RecoveryCode,
-            backup_codes_left: Some(9)
-        }
-    );
-    let id = app.begin_login(user, &client()).await.unwrap().challenge_id;
-    assert!(matches!(
-        app.sign_in(&id, Answer::BackupCode(&shown[3]), &client())
-            .await
-            .unwrap(),
-        SignIn::WrongCode { .. }
-    ));
-    assert_eq!(stored_codes(&pool, &schema, user).await.len(), 9);
-    assert_eq!(app.backup_codes_left(user).await.unwrap(), 9);
-
-    // TOTP accepts the previous step (±1 step).
-    clock.advance(Duration::from_secs(30));
-    let id = app.begin_login(user, &client()).await.unwrap().challenge_id;
-    let previous = app_code(&uri, clock.unix_secs() - 30);
-    assert!(matches!(
-        app.sign_in(&id, Answer::Totp(&previous), &client())
-            .await
-            .unwrap(),
-        SignIn::Verified {
-            method: Method::Totp,
-            ..
-        }
-    ));
-
-    // Regenerating (after a step-up) replaces the whole set.
-    clock.advance(Duration::from_secs(30));
-    let now_code = app_code(&uri, clock.unix_secs());
-    let grant = app
-        .step_up(user, Answer::Totp(&now_code), &client())
+/// The SMS fallback at login: the code is refused at 5 minutes, accepted at 4:59.
+async fn sms_code_lives_five_minutes(w: &World) {
+    w.advance(60); // the number's resend cooldown
+    let mut gina = w.client(HOME);
+    let r = w.login(&mut gina).await;
+    assert_eq!(r["methods"], json!(["totp", "sms", "backup_code"]));
+    // The password alone reaches nothing.
+    gina.get("/me")
         .await
-        .unwrap();
-    let fresh = app.regenerate_backup_codes(user, &grant).await.unwrap();
-    assert_eq!(fresh.len(), 10);
-    let rows = stored_codes(&pool, &schema, user).await;
-    assert_eq!(rows.len(), 10);
-    let new_locators: HashSet<Vec<u8>> = rows.into_iter().map(|(l, _)| l).collect();
-    assert!(
-        new_locators.is_disjoint(&old_locators),
-        "the old set is gone"
-    );
-    let id = app.begin_login(user, &client()).await.unwrap().challenge_id;
-    assert!(matches!(
-        app.sign_in(&id, Answer::BackupCode(&shown[0]), &client())
-            .await
-            .unwrap(),
-        SignIn::WrongCode { .. }
-    ));
-    let id = app.begin_login(user, &client()).await.unwrap().challenge_id;
-    let new_code = fresh.expose()[0].to_string();
+        .assert_error(401, "second_factor_required");
+    let r = gina.post("/login/sms", json!({})).await;
+    r.assert_status(202);
+    let now = w.clock.unix_secs();
     assert_eq!(
-        app.sign_in(&id, Answer::BackupCode(&new_code), &client())
-            .await
-            .unwrap(),
-        SignIn::Verified {
-            method: Method::RecoveryCode,
-            backup_codes_left: Some(9)
-        }
+        r.body["expires_at"],
+        now + SMS_CODE_LIFETIME.as_secs(),
+        "5 minutes"
     );
-    // Regenerating needs a live grant of this user.
-    assert!(matches!(
-        app.regenerate_backup_codes(user, &forged).await,
-        Err(Error::Mfa(mfa::Error::NotAuthorised))
-    ));
+    let code = w.sms_code(PHONE);
+    w.advance(300);
+    gina.post("/login/sms/verify", json!({ "code": code }))
+        .await
+        .assert_error(401, "verification_failed");
+
+    w.login(&mut gina).await;
+    gina.post("/login/sms", json!({})).await.assert_status(202);
+    let code = w.sms_code(PHONE);
+    w.advance(299);
+    let r = gina
+        .post("/login/sms/verify", json!({ "code": code }))
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["method"], "sms");
+    gina.get("/me").await.assert_status(200);
+}
+
+/// A backup code signs in once (typed loosely); regenerating (after a step-up) replaces the
+/// whole set.
+async fn backup_codes_work_once(w: &World, uri: &KeyUri, shown: &[String]) {
+    let mut gina = w.client(HOME);
+    w.login(&mut gina).await;
+    let loose = shown[3].to_lowercase().replace('-', " ");
+    let r = gina
+        .post("/login/backup-code", json!({ "code": loose }))
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["backup_codes_left"], 9);
+    let mut again = w.client(HOME);
+    w.login(&mut again).await;
+    again
+        .post("/login/backup-code", json!({ "code": shown[3] }))
+        .await
+        .assert_error(401, "verification_failed");
+    assert_eq!(w.stored_codes().await.len(), 9);
+
+    // TOTP at ±1 step: the previous step signs in, two steps back does not.
+    w.advance(30);
+    let now = w.clock.unix_secs();
+    let mut totp = w.client(HOME);
+    w.login(&mut totp).await;
+    totp.post("/login/totp", json!({ "code": code_at(uri, now - 60) }))
+        .await
+        .assert_error(401, "verification_failed");
+    totp.post("/login/totp", json!({ "code": code_at(uri, now - 30) }))
+        .await
+        .assert_status(200);
+
+    // Regenerating needs a step-up; a backup code can give one.
+    let old: HashSet<Vec<u8>> = w.stored_codes().await.into_iter().map(|(l, _)| l).collect();
+    gina.post("/account/backup-codes", json!({}))
+        .await
+        .assert_error(403, "step_up_required");
+    w.step_up(&mut gina, "backup_code", &shown[4]).await;
+    let r = gina.post("/account/backup-codes", json!({})).await;
+    r.assert_status(200);
+    let fresh = strings(&r.body["backup_codes"]);
+    assert_eq!(fresh.len(), 10);
+    let new: HashSet<Vec<u8>> = w.stored_codes().await.into_iter().map(|(l, _)| l).collect();
+    assert_eq!(new.len(), 10);
+    assert!(new.is_disjoint(&old), "the old set is gone");
+    let mut late = w.client(HOME);
+    w.login(&mut late).await;
+    late.post("/login/backup-code", json!({ "code": shown[0] }))
+        .await
+        .assert_error(401, "verification_failed");
+    late.post("/login/backup-code", json!({ "code": fresh[0] }))
+        .await
+        .assert_status(200);
+}
+
+/// From a stranger's network: 5 failed codes lock that network out for 15 minutes; Gina's
+/// network signs in meanwhile. A step-up's SMS code expires at 5 minutes: `expired_code`.
+async fn limits_from_a_stranger(w: &World, uri: &KeyUri) {
+    w.advance(3600);
+    let mut stranger = w.client(STRANGER);
+    let r = w.login(&mut stranger).await;
+    assert_eq!(r["status"], "second_factor");
+    for _ in 0..5 {
+        stranger
+            .post("/login/totp", json!({ "code": "000000" }))
+            .await
+            .assert_error(401, "verification_failed");
+    }
+    let r = stranger
+        .post("/login", json!({ "user": "gina", "password": PASSWORD }))
+        .await;
+    r.assert_error(429, "locked_out");
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((880..=900).contains(&wait), "{wait}");
+    let mut gina = w.client(HOME);
+    w.sign_in(&mut gina, uri).await;
+
+    // A step-up by SMS: the code expires with its 5 minutes.
+    gina.post("/step-up", json!({})).await.assert_status(200);
+    gina.post("/step-up/sms", json!({}))
+        .await
+        .assert_status(202);
+    let code = w.sms_code(PHONE);
+    w.advance(300);
+    gina.post("/step-up/verify", json!({ "method": "sms", "code": code }))
+        .await
+        .assert_error(410, "expired_code");
 }

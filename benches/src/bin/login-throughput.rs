@@ -27,10 +27,11 @@
 //!
 //! **Output** (`key=value` lines, for scripts): the logins completed, logins per second over the
 //! whole run, the median, 99th-percentile and mean latency of one login (`begin_login` +
-//! `verify`), and the heap allocations of one login. Allocations are counted after the run, in a
-//! separate pass with one task on a current-thread runtime over a fresh store of the same
-//! backend (the counter sees one thread: SQLite's own worker thread is not counted); their
-//! median over 100 logins is printed.
+//! `verify`), this process's CPU time per login over the run (Linux: the client's share of the
+//! cost; for SQLite it includes the database, which runs in-process), and the heap allocations
+//! of one login. Allocations are counted after the run, in a separate pass with one task on a
+//! current-thread runtime over a fresh store of the same backend (the counter sees one thread:
+//! SQLite's own worker thread is not counted); their median over 100 logins is printed.
 //!
 //! **Stores.** PostgreSQL and MySQL/MariaDB stores live in a throwaway schema or database of
 //! `mfa-store-sql`'s test kit (`MFA_POSTGRES_URL`, `MFA_MYSQL_URL`), reached through a pool of
@@ -307,6 +308,22 @@ fn facade(store: Arc<dyn Store>, clock: &ManualClock) -> Result<Mfa, Fail> {
 struct Run {
     latencies: Vec<Duration>,
     elapsed: Duration,
+    /// This process's CPU time over the timed run, where the platform says (Linux).
+    cpu: Option<Duration>,
+}
+
+/// This process's user + system CPU time so far, from `/proc/self/stat` (Linux; `None`
+/// elsewhere). The kernel reports it in ticks of 1/100 s (`USER_HZ`, fixed by its ABI).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; the fields after its ')' are plain.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis(
+        user.checked_add(system)?.checked_mul(10)?,
+    ))
 }
 
 /// `tasks` users log in concurrently for `seconds` after warming up.
@@ -331,6 +348,7 @@ async fn throughput(store: Arc<dyn Store>, tasks: usize, seconds: u64) -> Result
         accounts.push(warm.await??);
     }
     // One deadline for all: the run is the same window of time for every task.
+    let cpu_before = process_cpu();
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
     let running: Vec<_> = accounts
@@ -352,9 +370,14 @@ async fn throughput(store: Arc<dyn Store>, tasks: usize, seconds: u64) -> Result
     for task in running {
         latencies.extend(task.await??);
     }
+    let elapsed = start.elapsed();
+    let cpu = process_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
     Ok(Run {
         latencies,
-        elapsed: start.elapsed(),
+        elapsed,
+        cpu,
     })
 }
 
@@ -433,6 +456,14 @@ fn run(args: &[String]) -> Result<(), Fail> {
     println!("latency_p50_us={}", micros(quantile(&run.latencies, 0.50)));
     println!("latency_p99_us={}", micros(quantile(&run.latencies, 0.99)));
     println!("latency_mean_us={}", micros(mean));
+    if let Some(cpu) = run.cpu {
+        // The client's side: the facade, the store and its driver (for SQLite also the
+        // database, which runs in this process).
+        println!(
+            "client_cpu_us_per_login={}",
+            micros(cpu / u32::try_from(logins.max(1))?)
+        );
+    }
     println!("allocations_per_login={}", allocations(kind)?);
     Ok(())
 }

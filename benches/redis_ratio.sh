@@ -1,33 +1,47 @@
 #!/usr/bin/env bash
-# Compares our TOTP-verification store throughput (32 concurrent tasks: batch counter read +
-# advance_totp_step, 2 round trips each) with raw Redis SET throughput from redis-benchmark
-# (32 clients), measured in the same run against the same server. Goal: ratio >= 0.3.
+# Full TOTP logins per second on Redis as a ratio of raw Redis SET throughput, both with 32
+# concurrent clients against the same server in the same run. Target: ratio >= 0.12.
 #
-# Usage: benches/redis_ratio.sh   (MFA_REDIS_URL=redis://host:port overrides the server)
+# - raw: `redis-benchmark -t set -c 32` (one SET per request, no pipelining), run before and
+#   after ours; the raw figure is the mean of the two, so that a change in the machine's load
+#   during the run moves both sides alike.
+# - ours: `login-throughput redis 32 <seconds>`: 32 tasks, each its own user, each login
+#   `begin_login` + `verify` of the right code through the facade (four store round trips, each
+#   one Lua script).
+#
+# Exits non-zero if either side fails to run; a ratio below the target is a finding, printed,
+# not a failure.
+#
+# Usage: benches/redis_ratio.sh [seconds]   (default 10; MFA_REDIS_URL, default
+# redis://127.0.0.1:6379, names the server; REQUESTS the redis-benchmark request count,
+# default 300000)
 set -euo pipefail
-
-url="${MFA_REDIS_URL:-redis://127.0.0.1:6379}"
-hostport="${url#redis://}"
-hostport="${hostport##*@}"
-hostport="${hostport%%/*}"
-host="${hostport%%:*}"
-port="${hostport##*:}"
-[ "$port" = "$hostport" ] && port=6379
-
 cd "$(dirname "$0")/.."
+SECS="${1:-10}"
+REQUESTS="${REQUESTS:-300000}"
+URL="${MFA_REDIS_URL:-redis://127.0.0.1:6379}"
+HOSTPORT="${URL#redis://}"; HOSTPORT="${HOSTPORT##*@}"; HOSTPORT="${HOSTPORT%%/*}"
+HOST="${HOSTPORT%%:*}"; PORT="${HOSTPORT##*:}"
+[ "$PORT" = "$HOSTPORT" ] && PORT=6379
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 
-raw_line=$(redis-benchmark -h "$host" -p "$port" -t set -n 200000 -c 32 -q | tr '\r' '\n' | grep '^SET:' | tail -n 1)
-raw=$(printf '%s\n' "$raw_line" | sed -E 's/^SET: ([0-9.]+) requests per second.*/\1/')
+cargo build --release -q -p mfa-benches --bin login-throughput
 
-ours_line=$(MFA_REDIS_URL="$url" cargo bench -q -p mfa-benches --bench store_redis -- \
-  'store/redis/verify_throughput/32' --warm-up-time 2 --measurement-time 5 2>/dev/null \
-  | grep 'thrpt:' | grep 'elem/s' | head -n 1)
-# "thrpt:  [low unit mid unit high unit]": take the middle estimate.
-ours=$(printf '%s\n' "$ours_line" | awk '{
-  v = $4; u = $5;
-  if (u ~ /^Kelem/) v *= 1e3; else if (u ~ /^Melem/) v *= 1e6; else if (u ~ /^Gelem/) v *= 1e9;
-  printf "%.1f", v }')
+raw_set() {
+  redis-benchmark -h "$HOST" -p "$PORT" -t set -c 32 -n "$REQUESTS" -q \
+    | tr '\r' '\n' | grep '^SET:' | tail -n 1 \
+    | sed -E 's/^SET: ([0-9.]+) requests per second.*/\1/'
+}
 
-echo "raw redis SET (redis-benchmark, 32 clients): ${raw} ops/s"
-echo "mfa-store-redis verification (32 tasks):     ${ours} verifications/s"
-awk -v o="$ours" -v r="$raw" 'BEGIN { printf "ratio: %.3fx raw SET throughput (goal >= 0.3x)\n", o / r }'
+RAW1=$(raw_set)
+OUT=$(MFA_REDIS_URL="$URL" "$TARGET_DIR/release/login-throughput" redis 32 "$SECS")
+RAW2=$(raw_set)
+printf '%s\n' "$OUT"
+OURS=$(printf '%s\n' "$OUT" | awk -F= '/^logins_per_second=/ {print $2}')
+[ -n "$OURS" ] || { echo "login-throughput printed no logins_per_second" >&2; exit 1; }
+[ -n "$RAW1" ] && [ -n "$RAW2" ] || { echo "redis-benchmark printed no SET figure" >&2; exit 1; }
+
+echo "raw redis SET (redis-benchmark -t set -c 32): ${RAW1} and ${RAW2} requests/s"
+echo "full TOTP logins (login-throughput redis 32 ${SECS}): ${OURS} logins/s"
+awk -v o="$OURS" -v a="$RAW1" -v b="$RAW2" \
+  'BEGIN { r = (a + b) / 2; printf "ratio: %.3fx raw SET (%.0f/s) (target >= 0.12x)\n", o / r, r }'

@@ -9,8 +9,8 @@
 //! evaluated and settled after, is measured end to end by the `flow` bench.)
 //! Throughput runs 1 and 32 tasks at once, each with its own user.
 //!
-//! `cargo bench -p mfa-benches --bench store_redis`; `benches/redis_ratio.sh` compares the
-//! 32-task throughput with `redis-benchmark`'s raw `SET` throughput in the same run.
+//! `cargo bench -p mfa-benches --bench store_redis`. (`benches/redis_ratio.sh` compares whole
+//! logins, `login-throughput redis 32`, with `redis-benchmark`'s raw `SET` throughput.)
 
 use std::future::IntoFuture as _;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! Verifications per second against PostgreSQL: `tasks` concurrent tasks, each doing the store
 //! work of successful TOTP verifications (the batch counter read and `advance_totp_step`, two
-//! statements in autocommit) on its own account, for `seconds`. Used by `benches/pg_ratio.sh`.
+//! statements in autocommit) on its own account, for `seconds`: the store work of a verification
+//! alone. (`benches/pg_ratio.sh` measures whole logins with `mfa-benches`' `login-throughput`.)
 //!
 //! `cargo run --release -p mfa-store-sql --features postgres --example sql_throughput -- 32 10`
 

@@ -13,11 +13,20 @@ local function data_loss(what)
   error({err = 'MFADATALOSS ' .. what})
 end
 
+-- The markers this run found. A script runs atomically and checks its markers before its first
+-- write, so a marker found once is there for the rest of the run: one EXISTS per marker, however
+-- many records of its slot the script names (a login names the user's marker up to 8 times).
+local markers_found = {[KEYS[1]] = true}
+
 -- Whether `marker` (another slot's marker, in a batch) exists; raises the data-loss error if not.
 local function check_marker(marker)
+  if markers_found[marker] then
+    return
+  end
   if redis.call('EXISTS', marker) == 0 then
     data_loss('the data-loss marker of this hash slot is missing')
   end
+  markers_found[marker] = true
 end
 
 -- Sets the expiry of `key` to `at` unless it already expires later (index keys shared by

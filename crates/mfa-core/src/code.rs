@@ -228,6 +228,22 @@ mod tests {
     }
 
     #[test]
+    fn rejection_zone_ends_at_the_largest_multiple_of_the_modulus() {
+        // 2^64 - 1 = 18446744073709551615; the largest multiple of 10^6 not above it is
+        // 18446744073709000000 and of 10^8 is 18446744073700000000. Draws from there up are
+        // redrawn; the draw just below is the last code of a complete copy.
+        for (digits, zone, last) in [
+            (Digits::SIX, 18_446_744_073_709_000_000_u64, 999_999),
+            (Digits::EIGHT, 18_446_744_073_700_000_000_u64, 99_999_999),
+        ] {
+            let mut draws = [zone, zone - 1].into_iter();
+            let code = uniform(digits, || Ok::<_, ()>(draws.next().unwrap())).unwrap();
+            assert_eq!(code.value(), last, "{digits:?}");
+            assert_eq!(draws.next(), None, "the draw at the zone's end is redrawn");
+        }
+    }
+
+    #[test]
     fn debug_is_redacted() {
         let code = Code::parse("123456", Digits::SIX).unwrap();
         assert_eq!(format!("{code:?}"), "Code { digits: 6, .. }");

@@ -150,7 +150,8 @@ enum Action {
         trust: bool,
         step_up: bool,
     },
-    /// The right proof, read from the outbox, the authenticator or the recovery codes.
+    /// The right proof, read from the outbox, the authenticator or the recovery codes (for a
+    /// link: any link sent, which may verify only the ticket it was sent for).
     Prove {
         ticket: Text,
         kind: Kind,

@@ -227,6 +227,11 @@ impl World {
             Kind::Totp | Kind::Recovery => {}
         }
         self.drain();
+        // The link just sent is the newest (while `pick` can still name it).
+        let pick = match kind {
+            Kind::Link => u8::try_from(self.links.len().saturating_sub(1)).unwrap_or(pick),
+            _ => pick,
+        };
         self.verify(ticket(), kind, Answer::Right, pick, net, opts);
     }
 }

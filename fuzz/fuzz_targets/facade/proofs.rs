@@ -51,9 +51,10 @@ impl World {
             return;
         };
         let user = index.map(|i| self.tickets[i].user.clone());
-        // The proof text, and whether the attacker could know it.
         // A right proof that may not verify again: (TOTP secret, its step) or a recovery code.
         let mut once: Option<(String, Option<u64>)> = None;
+        let mut own_link = false;
+        // The proof's text, and whether it is the right proof for this ticket.
         let (text, rightful) = match &answer {
             Answer::Guess(g) => (g.clone(), self.lucky(index, &kind, g)),
             Answer::Right => {
@@ -82,18 +83,17 @@ impl World {
                         once = code.clone().map(|c| (c, None));
                         code
                     }
+                    // Any link sent, this ticket's or another's: only its own may verify.
                     Kind::Link => {
-                        let links: Vec<&Link> =
-                            self.links.iter().filter(|l| l.ticket == i).collect();
-                        links
-                            .get(usize::from(pick) % links.len().max(1))
-                            .map(|l| l.token.clone())
+                        let link = self.links.get(usize::from(pick) % self.links.len().max(1));
+                        own_link = link.is_some_and(|l| l.ticket == i);
+                        link.map(|l| l.token.clone())
                     }
                 };
                 let Some(text) = text else {
                     return;
                 };
-                (text, true)
+                (text, !matches!(kind, Kind::Link) || own_link)
             }
         };
         let link = match kind {

@@ -26,9 +26,9 @@ use mfa::policy::{Counter, FactorRules, FailureRule, Lockout};
 use mfa::store::MemoryStore;
 use mfa::{
     Authority, ChallengeId, Channel, ClientInfo, DeviceToken, EmailAddress, EnrollmentOutcome,
-    Keyring, LoginStart, MagicLinkToken, MailSettings, ManualClock, Method, Mfa, Outcome,
-    PasswordVerdict, Pepper, PhoneNumber, Policy, Proof, SealingKey, StepUpGrant, TotpOptions,
-    VerifyOptions,
+    Keyring, LinkInspection, LoginStart, MagicLinkToken, MailSettings, ManualClock, Method, Mfa,
+    Outcome, PasswordVerdict, Pepper, PhoneNumber, Policy, Proof, SealingKey, StepUpGrant,
+    TotpOptions, UnlockStart, UnlockToken, VerifyOptions,
 };
 
 // Each module takes the names imported here with `use super::*`.
@@ -54,12 +54,14 @@ const TRIES: u32 = 3;
 /// consecutive counter's one-year window).
 const MAX_ACTIONS: usize = 64;
 const START: u64 = 1_800_000_000;
+const UNLOCK_URL: &str = "https://app.test/unlock";
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob";
 const CAROL: &str = "carol";
-const USERS: [&str; 3] = [ALICE, BOB, CAROL];
-/// Alice's address (a known one) and an unknown one.
-const EMAILS: [&str; 2] = [ALICE, "carol@example.com"];
+const DAVE: &str = "dave@example.com";
+const USERS: [&str; 4] = [ALICE, BOB, CAROL, DAVE];
+/// Known addresses (Alice's, Dave's) and an unknown one.
+const EMAILS: [&str; 3] = [ALICE, "carol@example.com", DAVE];
 
 #[derive(Arbitrary, Debug, Clone)]
 enum Text {
@@ -75,7 +77,7 @@ enum Net {
     V6([u8; 16]),
 }
 
-#[derive(Arbitrary, Debug)]
+#[derive(Arbitrary, Debug, Clone, Copy)]
 enum Verdict {
     Correct,
     Wrong,
@@ -189,6 +191,13 @@ enum Action {
     },
     InspectLink {
         link: Text,
+    },
+    /// An unlock link (one mailed in a lock notice, or any token) opened and answered with a
+    /// password the application judges `verdict`.
+    Unlock {
+        token: Text,
+        verdict: Verdict,
+        net: Net,
     },
     StartEmailEnrolment {
         user: Text,
@@ -342,6 +351,11 @@ impl World {
             }
             Action::ConfirmLink { link, binding, net } => self.confirm_link(link, binding, net),
             Action::InspectLink { link } => self.inspect_link(link),
+            Action::Unlock {
+                token,
+                verdict,
+                net,
+            } => self.unlock(token, verdict, net),
             Action::StepUpValid { user, grant } => self.step_up_valid(user, grant),
             Action::Regenerate { user, grant } => self.regenerate(user, grant),
             Action::Devices { user } => {

@@ -114,14 +114,11 @@ impl World {
                     return;
                 };
                 let known = self.enrol_codes.get(&(user.clone(), false)).cloned();
-                self.finish(
-                    &user,
-                    &auth,
-                    code,
-                    known.as_slice(),
-                    Finish::Email(address),
-                    &net,
-                );
+                let to = address.as_str().to_owned();
+                let what = Finish::Email(address);
+                if self.finish(&user, &auth, code, known.as_slice(), what, &net) {
+                    self.addresses.insert(to, user);
+                }
             }
             Action::FinishSmsEnrolment {
                 user,

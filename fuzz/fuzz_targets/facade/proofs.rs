@@ -116,7 +116,8 @@ impl World {
         let Ok(outcome) = result else {
             return;
         };
-        if outcome.is_verified() {
+        let granted = matches!(outcome, Outcome::Verified { .. } | Outcome::Unlocked { .. });
+        if granted {
             assert!(
                 rightful,
                 "verified without the proof: {kind:?} answered {outcome:?}"
@@ -137,7 +138,7 @@ impl World {
             }
         }
         let Some(i) = index else {
-            assert!(!outcome.is_verified(), "a handle never handed out verified");
+            assert!(!granted, "a handle never handed out verified");
             return;
         };
         self.answered(i, &kind, outcome, user.as_deref().unwrap_or_default());
@@ -171,6 +172,13 @@ impl World {
                     self.grants.push((user.to_owned(), grant));
                 }
                 self.failures.remove(user);
+            }
+            Outcome::Unlocked { user: who } => {
+                assert!(!t.verified, "a ticket verified twice");
+                assert_eq!(who, &t.user, "unlocked another user");
+                t.verified = true;
+                // An unlock resets the consecutive count.
+                self.failures.remove(who);
             }
             // A link's answer counts the link's tries, not the ticket's.
             Outcome::Rejected { attempts_left } if t.real && !matches!(kind, Kind::Link) => {
@@ -250,5 +258,83 @@ impl World {
             let result = runtime().block_on(self.mfa.inspect_magic_link(&parsed));
             self.check_debug(&result);
         }
+    }
+
+    /// Opens an unlock link and answers its ticket with a password: only a link that was
+    /// mailed opens a ticket, and only a correct password (for the link's own user) unlocks.
+    pub(crate) fn unlock(&mut self, token: Text, verdict: Verdict, net: Net) {
+        let known = Self::known(&token, self.unlocks.len());
+        let text = match (&token, known) {
+            (_, Some(i)) => self.unlocks[i].1.clone(),
+            (Text::Any(s), None) => s.clone(),
+            (Text::Known(_), None) => return,
+        };
+        let Ok(parsed) = text.parse::<UnlockToken>() else {
+            return;
+        };
+        let from = client(&net);
+        let inspected = runtime().block_on(self.mfa.inspect_unlock_link(&parsed));
+        self.check_debug(&inspected);
+        if known.is_none() {
+            assert!(
+                !matches!(inspected, Ok(LinkInspection::Valid { .. })),
+                "an unlock token never mailed is valid"
+            );
+        }
+        let started = runtime().block_on(self.mfa.begin_unlock(&parsed, &from));
+        self.check_debug(&started);
+        let Ok(UnlockStart::ProofRequired { challenge_id, .. }) = started else {
+            return;
+        };
+        let Some(i) = known else {
+            panic!("an unlock ticket opened by a token never mailed");
+        };
+        let user = self.unlocks[i].0.clone();
+        let handle = challenge_id.expose().to_string();
+        self.secrets.push(handle.clone());
+        self.tickets.push(Ticket {
+            handle,
+            user: user.clone(),
+            real: true,
+            sent: None,
+            code: None,
+            left: None,
+            verified: false,
+        });
+        let answer = match verdict {
+            Verdict::Correct => PasswordVerdict::Correct,
+            Verdict::Wrong => PasswordVerdict::Wrong,
+            Verdict::Unavailable => PasswordVerdict::Unavailable,
+        };
+        let asked = std::sync::Mutex::new(None);
+        let result = runtime().block_on(self.mfa.unlock_with_password(
+            &challenge_id,
+            &from,
+            |for_user| {
+                *asked
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(for_user);
+                async move { answer }
+            },
+        ));
+        self.check_debug(&result);
+        let asked = asked
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(asked) = asked {
+            assert_eq!(asked, user, "the password checked for another user");
+        }
+        let Ok(outcome) = result else {
+            return;
+        };
+        if let Outcome::Unlocked { .. } = outcome {
+            assert!(
+                matches!(verdict, Verdict::Correct),
+                "unlocked without the password"
+            );
+        }
+        // A password's answer, not a guess at a second factor: counted nowhere here.
+        let index = self.tickets.len() - 1;
+        self.answered(index, &Kind::Link, outcome, &user);
     }
 }

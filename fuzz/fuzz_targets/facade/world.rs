@@ -52,6 +52,10 @@ pub(crate) struct World {
     pub(crate) failures: HashMap<String, u32>,
     /// Every code, secret, token, grant and handle seen: none may appear in a `Debug`.
     pub(crate) secrets: Vec<String>,
+    /// Unlock links mailed: (user, token).
+    pub(crate) unlocks: Vec<(String, String)>,
+    /// The user each confirmed email address belongs to.
+    pub(crate) addresses: HashMap<String, String>,
 }
 
 impl World {
@@ -71,7 +75,7 @@ impl World {
             .policy(policy())
             .clock(Arc::new(clock.clone()))
             .issuer("Acme")
-            .unlock_url("https://app.test/unlock")
+            .unlock_url(UNLOCK_URL)
             .mail_settings(MailSettings::new(
                 "Acme",
                 EmailAddress::parse("no-reply@acme.test").expect("an address"),
@@ -96,6 +100,8 @@ impl World {
             enrol_codes: HashMap::new(),
             failures: HashMap::new(),
             secrets: Vec::new(),
+            unlocks: Vec::new(),
+            addresses: HashMap::from([(ALICE.to_owned(), ALICE.to_owned())]),
         };
         world.enrol_alice_and_bob();
         world
@@ -105,24 +111,8 @@ impl World {
     /// no factor.
     pub(crate) fn enrol_alice_and_bob(&mut self) {
         let usual = client(&Net::Usual);
-        let alice = EmailAddress::parse(ALICE).expect("an address");
         let rt = runtime();
-        let sent = rt.block_on(self.mfa.start_email_enrollment(
-            ALICE,
-            Authority::FirstFactor,
-            &alice,
-            &usual,
-        ));
-        assert!(sent.is_ok(), "{sent:?}");
-        let code = self.new_mail_code().expect("an enrolment code");
-        let done = rt.block_on(self.mfa.finish_email_enrollment(
-            ALICE,
-            Authority::FirstFactor,
-            &alice,
-            &code,
-            &usual,
-        ));
-        self.confirmed(ALICE, done.expect("confirmed"));
+        self.enrol_email(ALICE);
         let e = rt
             .block_on(self.mfa.start_totp_enrollment(
                 BOB,
@@ -151,7 +141,7 @@ impl World {
 
     /// Right logins that leave what attacks need within reach of every input: a trusted-device
     /// token of Bob's, a step-up grant of Bob's, a used TOTP step and recovery code, and a
-    /// ticket of Alice's with an emailed code.
+    /// ticket of Alice's with an emailed code, and an unlock link of Dave's.
     pub(crate) fn prelude(&mut self) {
         let trust = VerifyOptions::new().trust_device("Laptop");
         let step_up = VerifyOptions::new().grant_step_up();
@@ -195,6 +185,64 @@ impl World {
         assert!(
             self.tickets[3].code.is_some(),
             "the prelude's pending code was sent"
+        );
+        self.lock_dave();
+    }
+
+    /// Confirms `user`'s own address (the user id) as the first factor, with the mailed code.
+    fn enrol_email(&mut self, user: &str) {
+        let usual = client(&Net::Usual);
+        let address = EmailAddress::parse(user).expect("an address");
+        let rt = runtime();
+        let sent = rt.block_on(self.mfa.start_email_enrollment(
+            user,
+            Authority::FirstFactor,
+            &address,
+            &usual,
+        ));
+        assert!(sent.is_ok(), "{sent:?}");
+        let code = self.new_mail_code().expect("an enrolment code");
+        let done = rt.block_on(self.mfa.finish_email_enrollment(
+            user,
+            Authority::FirstFactor,
+            &address,
+            &code,
+            &usual,
+        ));
+        self.confirmed(user, done.expect("confirmed"));
+        self.addresses.insert(user.to_owned(), user.to_owned());
+    }
+
+    /// Dave, whom strangers lock out with three wrong guesses at a mailed code: his lock
+    /// notice holds an unlock link.
+    fn lock_dave(&mut self) {
+        self.enrol_email(DAVE);
+        self.clock.advance(Duration::from_secs(31)); // past the cooldown of his enrolment mail
+        let stranger = Net::Stranger(7);
+        self.begin_email_login(Text::Known(2), stranger.clone());
+        self.send_code(Text::Known(0), false, stranger.clone());
+        let code = self.tickets.last().and_then(|t| t.code.clone());
+        let code = code.expect("Dave's login code was sent");
+        let wrong: String = code
+            .chars()
+            .map(|c| if c == '0' { '1' } else { '0' })
+            .collect();
+        for _ in 0..3 {
+            let guess = Answer::Guess(wrong.clone());
+            self.verify(
+                Text::Known(0),
+                Kind::Email,
+                guess,
+                0,
+                stranger.clone(),
+                VerifyOptions::new(),
+            );
+        }
+        self.drain();
+        assert_eq!(
+            self.unlocks.len(),
+            1,
+            "Dave's lock notice carries an unlock link"
         );
     }
 
@@ -276,6 +324,17 @@ impl World {
             }
             if let Some(t) = token_in(m.text()) {
                 self.secrets.push(t);
+            }
+            // An unlock link (in a lock notice): kept with the user it was mailed to.
+            let unlock = m
+                .text()
+                .find(UNLOCK_URL)
+                .and_then(|at| token_in(&m.text()[at..]));
+            if let Some(token) = unlock {
+                let to = m.to().address.as_str().to_owned();
+                let user = self.addresses.get(&to).cloned().unwrap_or(to);
+                self.secrets.push(token.clone());
+                self.unlocks.push((user, token));
             }
         }
         code

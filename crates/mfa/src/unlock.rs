@@ -19,7 +19,7 @@ use crate::limits::{Admission, Admitted, AfterFailure};
 use crate::notify::Recipients;
 use crate::outcome::{LinkInspection, Outcome, PasswordVerdict, UnlockStart};
 use crate::purpose::{Purpose, digest};
-use crate::verify::refused;
+use crate::verify::{UnlockAnswer, refused};
 
 /// Tickets one unlock link can open: each is answered with a few tries, so a mailbox thief
 /// who lacks the password and the second factor gets a handful of guesses per lock.
@@ -247,36 +247,40 @@ impl Mfa {
                 Err(Error::PasswordCheck)
             }
             PasswordVerdict::Correct => {
-                self.unlocked(
-                    &user,
-                    &ticket.id,
-                    ticket.challenge.link_digest.as_ref(),
-                    &admitted,
-                    client,
-                    now,
-                )
-                .await
+                let answer = UnlockAnswer {
+                    user: &user,
+                    ticket_id: &ticket.id,
+                    link: ticket.challenge.link_digest.as_ref(),
+                    step: None,
+                };
+                self.unlocked(answer, &admitted, client, now).await
             }
         }
     }
 
     /// A proof answered an unlock ticket: in one step the ticket and the link it was opened
-    /// from are consumed (once: a second use, or the link of an earlier lock, finds nothing)
-    /// and the proof's budgets settled; then the account is unlocked and the unlock audited.
+    /// from are consumed (once: a second use, or the link of an earlier lock, finds nothing),
+    /// the TOTP step of a code used up (so the code that unlocked cannot also sign in), and the
+    /// proof's budgets settled; then the account is unlocked and the unlock audited.
     pub(crate) async fn unlocked(
         &self,
-        user: &str,
-        ticket_id: &str,
-        link: Option<&mfa_core::CodeDigest>,
+        answer: UnlockAnswer<'_>,
         admitted: &Admitted,
         client: &ClientInfo,
         now: SystemTime,
     ) -> Result<Outcome> {
+        let UnlockAnswer {
+            user,
+            ticket_id,
+            link,
+            step,
+        } = answer;
         let Some(link) = link else {
             return Ok(Outcome::Expired);
         };
         let mut settlement = Settlement {
             user: user.to_owned(),
+            advance: step,
             consume: vec![ticket_id.to_owned(), handles::hex(link)],
             ..Settlement::default()
         };

@@ -31,6 +31,15 @@ pub(crate) struct Ticket {
     pub(crate) challenge: Challenge,
 }
 
+/// What answered an unlock ticket: whose it is, its store id, the link it was opened from,
+/// and the factor and TOTP step a code matched (none for a password or another proof).
+pub(crate) struct UnlockAnswer<'a> {
+    pub(crate) user: &'a str,
+    pub(crate) ticket_id: &'a str,
+    pub(crate) link: Option<&'a mfa_core::CodeDigest>,
+    pub(crate) step: Option<(String, u64)>,
+}
+
 /// What comparing a proof found.
 pub(crate) enum Eval {
     Match {
@@ -204,16 +213,13 @@ impl Mfa {
                 .await;
         };
         if purpose == Purpose::Unlock {
-            return self
-                .unlocked(
-                    &user,
-                    &id,
-                    stored.link_digest.as_ref(),
-                    &admitted,
-                    client,
-                    now,
-                )
-                .await;
+            let answer = UnlockAnswer {
+                user: &user,
+                ticket_id: &id,
+                link: stored.link_digest.as_ref(),
+                step,
+            };
+            return self.unlocked(answer, &admitted, client, now).await;
         }
         let success = Success {
             user: &user,

@@ -324,6 +324,61 @@ pub async fn settle_applies_only_when_its_conditions_hold(store: SharedStore) {
     assert_eq!(store.audit_events(&user, 10).await.unwrap().len(), 2);
 }
 
+/// A settlement without a TOTP step (an emailed code's, a magic link's) holds once: of 50
+/// concurrent settlements consuming one challenge exactly one returns `true` and applies its
+/// counters and audit record; a later one is refused and changes nothing. The consume is the
+/// only condition, so a `settle` that ignores whether it took effect lets one code settle any
+/// number of logins.
+pub async fn settle_consumes_once(store: SharedStore) {
+    let user = unique("flow-consume");
+    let t = base();
+    let reset = CounterKey::new("kit.reset", CounterScope::Account(user.clone()));
+    let lock = CounterKey::new("kit.lock", CounterScope::Account(user.clone()));
+    let c = ticket(&user, t, 3, None);
+    store.create_challenge(c.clone()).await.unwrap();
+    let settlement = || Settlement {
+        user: user.clone(),
+        consume: vec![c.id.clone()],
+        resets: vec![reset.clone()],
+        locks: vec![(lock.clone(), t + secs(600))],
+        audit: vec![event(&user, "kit.settled", t)],
+        ..Settlement::default()
+    };
+    let results = race(CONCURRENCY, |_| {
+        let (store, s) = (store.clone(), settlement());
+        async move { store.settle(s, t).await.unwrap() }
+    })
+    .await;
+    assert_eq!(
+        results.iter().filter(|ok| **ok).count(),
+        1,
+        "settlements of one challenge that held"
+    );
+    assert_eq!(
+        store.audit_events(&user, 100).await.unwrap().len(),
+        1,
+        "audit records of the settlements"
+    );
+    assert!(store.challenge(&c.id, t).await.unwrap().unwrap().consumed);
+
+    // A later settlement of the consumed challenge: refused, nothing applied.
+    store.hit_counter(&reset, secs(900), t).await.unwrap();
+    store.reset_counter(&lock).await.unwrap();
+    assert!(
+        !store.settle(settlement(), t).await.unwrap(),
+        "a consumed challenge settles nothing"
+    );
+    assert!(
+        store.counter(&reset, t).await.unwrap().is_some(),
+        "a refused settlement resets nothing"
+    );
+    assert!(
+        store.counter(&lock, t).await.unwrap().is_none(),
+        "a refused settlement locks nothing"
+    );
+    assert_eq!(store.audit_events(&user, 100).await.unwrap().len(), 1);
+}
+
 /// `settle` stays inside its user: another user's challenge is refused like a spent one, and a
 /// settlement that lists a challenge twice or carries another user's audit record is refused
 /// before anything is applied.

@@ -61,7 +61,9 @@ fn rules(kind: MessageKind) -> (Vec<Placeholder>, Option<Placeholder>) {
         MessageKind::AccountLockedWithLink => (&[P::Minutes, P::Link], Some(P::Link)),
         MessageKind::AccountLockedUntilUnlock => (&[], None),
         MessageKind::AccountLockedUntilUnlockWithLink => (&[P::Link], Some(P::Link)),
-        MessageKind::FactorAdded | MessageKind::FactorRemoved => (&[P::Factor], None),
+        MessageKind::FactorAdded | MessageKind::FactorRemoved | MessageKind::SecurityKeyCopied => {
+            (&[P::Factor], None)
+        }
         MessageKind::RecoveryCodeUsed => (&[P::Remaining], None),
         MessageKind::SmsCode => (&[P::Code, P::Minutes], Some(P::Code)),
         MessageKind::RecoveryCodesRegenerated | MessageKind::Custom => (&[], None),

@@ -294,7 +294,7 @@ mod tests {
                 .unwrap()
                 .uses(Placeholder::Code)
         );
-        assert_eq!(Templates::english().entries.len(), 11);
+        assert_eq!(Templates::english().entries.len(), 12);
         for (kind, text) in crate::english::SMS_NOTICES {
             let (allowed, _) = rules(*kind);
             assert!(

@@ -75,7 +75,3 @@ impl SettingsStore for RedisStore {
         check_status(&status, "settings")
     }
 }
-
-/// WebAuthn is not stored in Redis yet: the provided methods refuse it, and the facade fails
-/// closed on a WebAuthn call.
-impl mfa_store::WebAuthnStore for RedisStore {}

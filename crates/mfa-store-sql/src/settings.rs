@@ -106,7 +106,3 @@ impl<E: Engine> SettingsStore for SqlStore<E> {
         Ok(())
     }
 }
-
-/// WebAuthn is not stored in SQL yet: the provided methods refuse it, and the facade fails
-/// closed on a WebAuthn call.
-impl<E: Engine> mfa_store::WebAuthnStore for SqlStore<E> {}

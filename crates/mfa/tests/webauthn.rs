@@ -474,14 +474,16 @@ async fn removing_keys_needs_a_step_up_and_follows_the_factor_rules(store: Arc<d
         matches!(added, EnrollmentOutcome::Confirmed { .. }),
         "{added:?}"
     );
-    let ids: Vec<String> = h
-        .mfa
-        .webauthn_credentials("gus")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    // Registered in the same second: tell them apart by label, not by order.
+    let listed = h.mfa.webauthn_credentials("gus").await.unwrap();
+    let id_of = |label: &str| {
+        listed
+            .iter()
+            .find(|c| c.label == label)
+            .map(|c| c.id.clone())
+            .unwrap()
+    };
+    let ids = [id_of("YubiKey"), id_of("Spare")];
 
     let mut other = new_key();
     first_key(&h, "mallory", &mut other).await;
@@ -572,7 +574,7 @@ async fn credential_ids_stay_out_of_debug_and_audit(store: Arc<dyn Store>) {
     );
 }
 
-scenarios!([memory]: {
+scenarios!([memory, sqlite, postgres, mysql, redis, redis_cluster]: {
     register_sign_in_and_step_up,
     a_replayed_assertion_signs_in_nowhere,
     a_relayed_challenge_fails_for_the_wrong_origin_or_relying_party,

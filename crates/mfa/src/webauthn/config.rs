@@ -61,7 +61,7 @@ pub struct WebAuthnConfig {
 
 impl WebAuthnConfig {
     /// A relying party `rp_id` ("example.com", the registrable domain the credentials are
-    /// bound to) served at `origin` ("https://login.example.com"), which must be a host within
+    /// bound to) served at `origin` (`"https://login.example.com"`), which must be a host within
     /// `rp_id`; `https` is required except on `localhost`.
     pub fn new(rp_id: impl Into<String>, origin: impl Into<String>) -> Self {
         Self {

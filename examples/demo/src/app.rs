@@ -239,6 +239,7 @@ impl Demo {
             .route("/step-up", get(stepup::page))
             .route("/step-up/verify", post(stepup::verify))
             .route("/step-up/send", post(stepup::send))
+            .route("/step-up/webauthn", post(webauthn::step_up))
             .route("/account", get(account::overview))
             .route("/account/totp", get(account::totp_page))
             .route("/account/totp/start", post(account::totp_start))

@@ -131,8 +131,13 @@ pub(crate) async fn methods_html(
                 ));
                 html.push_str("</section>");
             }
-            Method::WebAuthn if !step_up => {
-                html.push_str(&crate::webauthn::section(ctx, "/challenge/webauthn"));
+            Method::WebAuthn => {
+                let action = if step_up {
+                    "/step-up/webauthn"
+                } else {
+                    "/challenge/webauthn"
+                };
+                html.push_str(&crate::webauthn::section(ctx, action));
             }
             Method::RecoveryCode => {
                 html.push_str("<section><h2>Recovery code</h2>");
@@ -251,12 +256,12 @@ pub(crate) async fn verify(ctx: Ctx, jar: CookieJar, Form(form): Form<VerifyForm
     let code = form.code.trim();
     let assertion: mfa::webauthn::PublicKeyCredential;
     let proof = if form.method == Method::WebAuthn.as_str() {
-        match serde_json::from_str(code) {
+        match crate::webauthn::assertion(code) {
             Ok(parsed) => {
                 assertion = parsed;
                 Proof::WebAuthn(&assertion)
             }
-            Err(_) => return challenge_page(&ctx, Some(Problem::InvalidInput)).await,
+            Err(problem) => return challenge_page(&ctx, Some(problem)).await,
         }
     } else {
         match proof(&form.method, code) {

@@ -6,8 +6,8 @@
 use axum::Form;
 use axum::http::header;
 use axum::response::{IntoResponse as _, Response};
-use mfa::webauthn::RegisterPublicKeyCredential;
-use mfa::{Method, WebAuthnChallenge};
+use mfa::webauthn::{PublicKeyCredential, RegisterPublicKeyCredential};
+use mfa::{ChallengeId, Method, WebAuthnChallenge};
 use mfa_axum::{AuthState, Problem, SignedIn};
 use mfa_mail::escape_html;
 use serde::Deserialize;
@@ -129,6 +129,26 @@ pub(crate) fn section(ctx: &Ctx, action: &str) -> String {
     )
 }
 
+/// The page that hands ticket `ticket`'s request options to the browser and posts the
+/// assertion to `verify` (or back to `retry` with a message when the ticket is gone).
+async fn assertion_page(ctx: &Ctx, ticket: &ChallengeId, verify: &str, retry: &str) -> WebResult {
+    let options = match ctx.app.mfa.webauthn_challenge(ticket, &ctx.client).await? {
+        WebAuthnChallenge::Options(options) => {
+            serde_json::to_string(&options).map_err(|_| Problem::Internal)?
+        }
+        _ => {
+            let flash = Flash::error(Problem::ExpiredCode.message());
+            return ctx.redirect(retry, Some(flash)).await;
+        }
+    };
+    let method = format!(
+        "<input type=\"hidden\" name=\"method\" value=\"{}\">",
+        Method::WebAuthn.as_str()
+    );
+    let body = ceremony_html(ctx, "get", &options, verify, &method);
+    Ok(ctx.page("Touch your security key", &body))
+}
+
 /// `POST /challenge/webauthn`: the request options of this sign-in's ticket.
 pub(crate) async fn challenge(ctx: Ctx) -> WebResult {
     let Some(AuthState::SecondFactorPending { ticket, .. }) = &ctx.state else {
@@ -139,19 +159,22 @@ pub(crate) async fn challenge(ctx: Ctx) -> WebResult {
     let Ok(ticket) = ticket.challenge_id() else {
         return ctx.redirect("/challenge", None).await;
     };
-    let options = match ctx.app.mfa.webauthn_challenge(&ticket, &ctx.client).await? {
-        WebAuthnChallenge::Options(options) => {
-            serde_json::to_string(&options).map_err(|_| Problem::Internal)?
-        }
-        _ => {
-            let flash = Flash::error(Problem::ExpiredCode.message());
-            return ctx.redirect("/challenge", Some(flash)).await;
-        }
+    assertion_page(&ctx, &ticket, "/challenge/verify", "/challenge").await
+}
+
+/// `POST /step-up/webauthn`: a fresh step-up ticket, answered with the key.
+pub(crate) async fn step_up(SignedIn { user, .. }: SignedIn, ctx: Ctx) -> WebResult {
+    let mfa = &ctx.app.mfa;
+    if let Err(problem) = ctx.session.begin_step_up(mfa, &user, &ctx.client).await {
+        return Err(problem.into());
+    }
+    let Some(ticket) = ctx.session.step_up_ticket().await? else {
+        return Err(Problem::Internal.into());
     };
-    let method = format!(
-        "<input type=\"hidden\" name=\"method\" value=\"{}\">",
-        Method::WebAuthn.as_str()
-    );
-    let body = ceremony_html(&ctx, "get", &options, "/challenge/verify", &method);
-    Ok(ctx.page("Second factor", &body))
+    assertion_page(&ctx, &ticket, "/step-up/verify", "/step-up").await
+}
+
+/// The assertion a form carries (`method=webauthn`, the browser's JSON in `code`).
+pub(crate) fn assertion(code: &str) -> Result<PublicKeyCredential, Problem> {
+    serde_json::from_str(code).map_err(|_| Problem::InvalidInput)
 }

@@ -728,8 +728,9 @@ impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
 
 /// A security key in a real browser: Chromium's virtual authenticator (through chromedriver's
 /// WebDriver extension) registers with the demo as the first factor, and the next sign-in is
-/// answered with it. Screenshots: `webauthn-01-register`, `webauthn-02-registered`,
-/// `webauthn-03-challenge`, `webauthn-04-signed-in`.
+/// answered with it, and so is the step-up that turns it off. Screenshots:
+/// `webauthn-01-register`, `-02-registered`, `-03-challenge`, `-04-signed-in`, `-05-step-up`,
+/// `-06-removed`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_security_key_in_a_real_browser() {
     if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
@@ -805,6 +806,22 @@ async fn a_security_key_in_a_real_browser() {
         b.click("#webauthn-use").await;
         b.signed_in_as("kim").await;
         b.shot("webauthn-04-signed-in").await;
+
+        // Turning the key off needs a step-up (the sign-in's grant has run out by then),
+        // answered with the key itself; it was the last factor, so the recovery codes go too.
+        clock.advance(Duration::from_secs(11 * 60));
+        b.goto("/account/disable?method=webauthn").await;
+        assert_eq!(b.wait_path("/step-up").await, "/step-up");
+        b.shot("webauthn-05-step-up").await;
+        b.click("#webauthn-use").await;
+        assert_eq!(b.wait_path("/account/disable").await, "/account/disable");
+        b.click("#disable-confirm").await;
+        assert_eq!(b.wait_path("/account").await, "/account");
+        assert!(
+            b.text("#webauthn-status").await.contains("not set up"),
+            "the key is gone"
+        );
+        b.shot("webauthn-06-removed").await;
         b.client.close().await.unwrap();
     })
     .await;

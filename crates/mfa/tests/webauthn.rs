@@ -17,7 +17,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use mfa::webauthn::{PublicKeyCredential, RequestChallengeResponse};
+use mfa::webauthn::{PublicKeyCredential, RequestChallengeResponse, UserVerification};
 use mfa::{
     Authority, ChallengeId, CounterRegression, EnrollmentOutcome, Error, LoginStart, Method,
     Outcome, Policy, Proof, StepUpGrant, Store, VerifyOptions, WebAuthnChallenge, WebAuthnConfig,
@@ -552,7 +552,17 @@ async fn credential_ids_stay_out_of_debug_and_audit(store: Arc<dyn Store>) {
             .is_verified()
     );
     let record = store.webauthn_credentials("hal").await.unwrap().remove(0);
+    let grant = grant_with(&h, "hal", &mut key).await;
+    let registration = h
+        .mfa
+        .start_webauthn_registration("hal", Authority::StepUp(&grant), "hal", &client())
+        .await
+        .unwrap();
+    let ticket = h.login("hal").await;
+    let challenge = h.mfa.webauthn_challenge(&ticket, &client()).await.unwrap();
     let shown = [
+        format!("{registration:?}"),
+        format!("{challenge:?}"),
         format!("{record:?}"),
         format!("{:?}", h.mfa.webauthn_credentials("hal").await.unwrap()),
         format!("{:?}", Proof::WebAuthn(&signed)),
@@ -574,7 +584,45 @@ async fn credential_ids_stay_out_of_debug_and_audit(store: Arc<dyn Store>) {
     );
 }
 
+/// With `UserVerification::Required` the keys are passkeys: a key that verifies its user
+/// registers and signs in; one that cannot is refused at registration.
+async fn passkeys_when_user_verification_is_required(store: Arc<dyn Store>) {
+    let h = build(store, Policy::authenticator_setup(), false, |b| {
+        b.webauthn(WebAuthnConfig::new(RP_ID, ORIGIN).user_verification(UserVerification::Required))
+    });
+    let mut passkey = new_key();
+    first_key(&h, "ivy", &mut passkey).await;
+    let ticket = h.login("ivy").await;
+    let options = options(&h, &ticket).await;
+    assert_eq!(
+        serde_json::to_value(&options).unwrap()["publicKey"]["userVerification"],
+        "required"
+    );
+    let signed = passkey.do_authentication(origin(), options).unwrap();
+    assert!(
+        h.verify(&ticket, Proof::WebAuthn(&signed))
+            .await
+            .is_verified()
+    );
+
+    // A key that cannot verify its user cannot answer a registration that requires it.
+    let mut plain = SoftToken::new(false).unwrap().0;
+    let registration = h
+        .mfa
+        .start_webauthn_registration("joe", Authority::FirstFactor, "joe", &client())
+        .await
+        .unwrap();
+    assert!(
+        plain
+            .do_registration(origin(), registration.options().clone())
+            .is_err(),
+        "a key without user verification"
+    );
+    assert!(h.mfa.webauthn_credentials("joe").await.unwrap().is_empty());
+}
+
 scenarios!([memory, sqlite, postgres, mysql, redis, redis_cluster]: {
+    passkeys_when_user_verification_is_required,
     register_sign_in_and_step_up,
     a_replayed_assertion_signs_in_nowhere,
     a_relayed_challenge_fails_for_the_wrong_origin_or_relying_party,

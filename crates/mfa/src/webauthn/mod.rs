@@ -28,7 +28,9 @@ pub use webauthn_rs::prelude::{
 
 /// The options a registration page passes to `navigator.credentials.create()`, from
 /// [`Mfa::start_webauthn_registration`](crate::Mfa::start_webauthn_registration).
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows none of the options: they list the user's credential ids (to exclude them).
+#[derive(Clone)]
 pub struct WebAuthnRegistration {
     options: CreationChallengeResponse,
 }
@@ -42,8 +44,10 @@ impl WebAuthnRegistration {
 }
 
 /// What [`Mfa::webauthn_challenge`](crate::Mfa::webauthn_challenge) found.
+///
+/// `Debug` shows none of the options: they list the user's credential ids.
 #[must_use]
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum WebAuthnChallenge {
     /// Pass these options to `navigator.credentials.get()` and answer the challenge with
@@ -53,6 +57,23 @@ pub enum WebAuthnChallenge {
     NoChallenge,
     /// The user has no WebAuthn credential (or the facade has no relying party).
     MethodUnavailable,
+}
+
+impl fmt::Debug for WebAuthnRegistration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebAuthnRegistration")
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for WebAuthnChallenge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Options(_) => f.write_str("Options(..)"),
+            Self::NoChallenge => f.write_str("NoChallenge"),
+            Self::MethodUnavailable => f.write_str("MethodUnavailable"),
+        }
+    }
 }
 
 /// A registered credential as a settings page lists it: no credential id, no public key.

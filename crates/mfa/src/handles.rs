@@ -5,13 +5,10 @@
 use core::fmt;
 use core::str::FromStr;
 
-use base64ct::{Base64UrlUnpadded, Encoding};
 use mfa_core::{CodeDigest, Pepper, Token};
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::error::Result;
-use crate::purpose::digest;
 
 macro_rules! handle {
     ($(#[$meta:meta])* $name:ident) => {
@@ -103,57 +100,9 @@ pub(crate) fn random_id(prefix: &str) -> Result<String> {
     Ok(format!("{prefix}-{hex}"))
 }
 
-/// The raw 32 bytes of a token (mfa-core keeps them crate-private; its text form is canonical).
-fn token_bytes(token: &Token) -> Option<Zeroizing<[u8; 32]>> {
-    let mut out = Zeroizing::new([0u8; 32]);
-    let text = token.expose();
-    let len = Base64UrlUnpadded::decode(text.as_str(), out.as_mut_slice())
-        .ok()?
-        .len();
-    (len == 32).then_some(out)
-}
-
-/// A decoy challenge id for an unknown address: 16 random bytes and a 16-byte tag under the
-/// pepper, so the facade recognises it later without storing anything.
-pub(crate) fn decoy(pepper: &Pepper) -> Result<ChallengeId> {
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    let (random, tag) = bytes.split_at_mut(16);
-    getrandom::fill(random).map_err(|_| mfa_core::Error::Rng)?;
-    let mac = pepper.digest(digest::DECOY, "", random);
-    for (slot, byte) in tag.iter_mut().zip(mac.as_bytes()) {
-        *slot = *byte;
-    }
-    let text = Zeroizing::new(Base64UrlUnpadded::encode_string(bytes.as_slice()));
-    Ok(ChallengeId(Token::parse(&text)?))
-}
-
-/// Whether `token` is a decoy made by [`decoy`] under this pepper.
-pub(crate) fn is_decoy(pepper: &Pepper, token: &Token) -> bool {
-    let Some(bytes) = token_bytes(token) else {
-        return false;
-    };
-    let (random, tag) = bytes.split_at(16);
-    let mac = pepper.digest(digest::DECOY, "", random);
-    let (expected, _) = mac.as_bytes().split_at(16);
-    bool::from(expected.ct_eq(tag))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decoys_are_recognised_and_real_tokens_are_not() {
-        let pepper = Pepper::from_bytes(&[9; 32]).unwrap();
-        let d = decoy(&pepper).unwrap();
-        assert!(is_decoy(&pepper, &d.0));
-        let other = Pepper::from_bytes(&[8; 32]).unwrap();
-        assert!(!is_decoy(&other, &d.0));
-        for _ in 0..100 {
-            assert!(!is_decoy(&pepper, &Token::generate().unwrap()));
-        }
-        assert_eq!(format!("{d:?}"), "ChallengeId { .. }");
-    }
 
     #[test]
     fn handles_parse_back_what_they_expose_and_refuse_the_rest() {

@@ -17,7 +17,7 @@ use crate::limits::Admission;
 use crate::method::Method;
 use crate::outcome::{LinkInspection, Outcome, SendOutcome, VerifyOptions};
 use crate::purpose::{Purpose, digest};
-use crate::send::{Destination, destination};
+use crate::send::{Delivery, Destination};
 use crate::verify::{Success, Ticket, refused};
 
 impl Mfa {
@@ -30,6 +30,9 @@ impl Mfa {
     /// that started the login), only a confirmation presenting the same value succeeds, so
     /// whoever else gets the link cannot sign in with it in their own browser. A new link for
     /// the same ticket replaces the previous one; links of tickets started elsewhere stay.
+    /// For the ticket of an address no account has, the link and code are made, counted and
+    /// stored as for any other and not delivered (see
+    /// [`begin_email_login`](Self::begin_email_login)).
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a base URL that is not https (or http on localhost);
@@ -43,9 +46,6 @@ impl Mfa {
     ) -> Result<SendOutcome> {
         let now = self.now();
         let expires_at = self.inner.policy.expires_at(ChallengeKind::MagicLink, now);
-        if handles::is_decoy(&self.inner.pepper, &challenge.0) {
-            return Ok(SendOutcome::Sent { expires_at });
-        }
         let Some(ticket) = self.ticket(challenge, now).await? else {
             return Ok(SendOutcome::NoChallenge);
         };
@@ -54,8 +54,8 @@ impl Mfa {
         };
         let user = ticket.challenge.user.clone();
         let settings = self.inner.store.settings(&user).await?;
-        let Some(Destination::Email(address)) = destination(settings.as_ref(), Channel::Email)
-            .filter(|_| self.can_deliver(Channel::Email))
+        let Some((Destination::Email(address), delivery)) =
+            self.route(&ticket, settings.as_ref(), Channel::Email)
         else {
             return Ok(SendOutcome::MethodUnavailable);
         };
@@ -78,7 +78,9 @@ impl Mfa {
         let message = composer
             .magic_link(&Mailbox::address_only(address), &link, &code, ttl)
             .map_err(|_| Error::InvalidArgument("the magic-link base URL must be https"))?;
-        mailer.send(&message).await?;
+        if delivery == Delivery::Send {
+            mailer.send(&message).await?;
+        }
         self.store_link(
             &ticket,
             context,

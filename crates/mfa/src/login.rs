@@ -25,8 +25,6 @@ use crate::purpose::{Purpose, TicketContext, digest};
 
 /// What a login start read about a user, in one store step.
 pub(crate) struct Start {
-    /// The user's settings.
-    pub(crate) settings: Option<MfaSettings>,
     /// The methods the user can answer with, preferred first, recovery codes last; empty when
     /// the user has no active factor.
     pub(crate) methods: Vec<Method>,
@@ -165,7 +163,6 @@ impl Mfa {
         let locked = self.limit_verdict(Factor::SecondFactor, user, &attempt, &read, now);
         Ok(Start {
             methods: methods(view.settings.as_ref(), view.recovery_codes_left),
-            settings: view.settings,
             attempt,
             locked,
         })
@@ -349,10 +346,16 @@ impl Mfa {
     ///
     /// The user id of this flow is the address in lower case
     /// ([`EmailAddress::normalized`]): the account must have confirmed that address as its email
-    /// factor. For an unknown address, a locked account or a spent login budget the answer
-    /// looks the same (a challenge id that sends nothing and verifies nothing), so the
-    /// response does not tell which addresses exist. Logins started from different networks do
-    /// not replace each other: a stranger cannot cancel the user's login.
+    /// factor. Every address gets a real ticket, whether or not an account has it: for an
+    /// unknown address, [`send_code`](Self::send_code) and
+    /// [`send_magic_link`](Self::send_magic_link) make, count and store a code exactly as for
+    /// a known one and deliver nothing, and [`verify`](Self::verify) counts its guesses and
+    /// locks it by the same rules. The answers, their timing and their store work are the same
+    /// for known and unknown addresses, so they do not tell which addresses exist
+    /// (`benches/src/bin/timing.rs` measures it). An address that is locked, or whose
+    /// network spent its login budget, answers [`LoginStart::LockedOut`], known or not.
+    /// Logins started from different networks do not replace each other: a stranger cannot
+    /// cancel the user's login.
     ///
     /// # Errors
     /// Store failures.
@@ -363,43 +366,25 @@ impl Mfa {
     ) -> Result<LoginStart> {
         let now = self.now();
         let user = email.normalized();
-        let decoy = || -> Result<LoginStart> {
-            Ok(LoginStart::ChallengeRequired {
-                challenge_id: handles::decoy(&self.inner.pepper)?,
-                methods: vec![Method::Email],
-                expires_at: self
-                    .inner
-                    .policy
-                    .expires_at(ChallengeKind::LoginTicket, now),
-            })
-        };
         let start = self.start_view(&user, client, None, now).await?;
-        let known = start
-            .settings
-            .as_ref()
-            .is_some_and(|s| email_factor_matches(s, &user));
-        if !known {
-            return decoy();
-        }
-        if start.locked.is_some() {
-            self.emit(&user, Some(client), EventKind::VerificationDenied)
-                .await;
-            return decoy();
-        }
-        let purpose = Purpose::Login(start.attempt.ticket_context());
-        match self
-            .open(&user, purpose, &start.attempt, client, now)
-            .await?
-        {
+        let opened = match start.locked {
+            Some(until) => Err(until),
+            None => {
+                let purpose = Purpose::EmailLogin(start.attempt.ticket_context());
+                self.open(&user, purpose, &start.attempt, client, now)
+                    .await?
+            }
+        };
+        match opened {
             Ok((challenge_id, expires_at)) => Ok(LoginStart::ChallengeRequired {
                 challenge_id,
                 methods: vec![Method::Email],
                 expires_at,
             }),
-            Err(_) => {
+            Err(until) => {
                 self.emit(&user, Some(client), EventKind::VerificationDenied)
                     .await;
-                decoy()
+                Ok(LoginStart::LockedOut { until })
             }
         }
     }

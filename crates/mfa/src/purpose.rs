@@ -23,7 +23,6 @@ pub(crate) mod digest {
     pub(crate) const ENROL_ID: &str = "mfa/enrol-id";
     pub(crate) const ENROL_EMAIL: &str = "mfa/enrol-email";
     pub(crate) const ENROL_SMS: &str = "mfa/enrol-sms";
-    pub(crate) const DECOY: &str = "mfa/decoy";
     #[cfg(feature = "webauthn")]
     pub(crate) const WEBAUTHN_USER: &str = "mfa/webauthn-user-handle";
 }
@@ -64,6 +63,11 @@ impl TicketContext {
 pub(crate) enum Purpose {
     /// A login between the first factor and the second.
     Login(TicketContext),
+    /// A passwordless login started from an email address
+    /// ([`Mfa::begin_email_login`](crate::Mfa::begin_email_login)). Every address gets one,
+    /// whether or not an account has it: for an unknown address the ticket's code is made,
+    /// counted and stored like any other, and never delivered.
+    EmailLogin(TicketContext),
     /// A re-verification of a signed-in user before a management call.
     StepUp(TicketContext),
     /// A magic link, for the ticket started from the context given.
@@ -83,6 +87,7 @@ impl Purpose {
     pub(crate) fn encode(&self) -> String {
         match self {
             Self::Login(c) => format!("login|{}", c.encode()),
+            Self::EmailLogin(c) => format!("email-login|{}", c.encode()),
             Self::StepUp(c) => format!("reauth|{}", c.encode()),
             Self::Link(c) => format!("link|{}", c.encode()),
             Self::Grant => "grant".to_owned(),
@@ -97,6 +102,7 @@ impl Purpose {
         let (head, rest) = text.split_once('|').unwrap_or((text, ""));
         Some(match head {
             "login" => Self::Login(TicketContext::decode(rest)?),
+            "email-login" => Self::EmailLogin(TicketContext::decode(rest)?),
             "reauth" => Self::StepUp(TicketContext::decode(rest)?),
             "link" => Self::Link(TicketContext::decode(rest)?),
             "grant" if rest.is_empty() => Self::Grant,
@@ -109,14 +115,17 @@ impl Purpose {
 
     /// Whether a challenge of this purpose is a ticket a proof can be verified against.
     pub(crate) fn is_ticket(&self) -> bool {
-        matches!(self, Self::Login(_) | Self::StepUp(_) | Self::Unlock)
+        matches!(
+            self,
+            Self::Login(_) | Self::EmailLogin(_) | Self::StepUp(_) | Self::Unlock
+        )
     }
 
     /// The context a ticket was started from (none for an unlock ticket: it is bound to the
     /// emailed link, not to a network).
     pub(crate) fn context(&self) -> Option<&TicketContext> {
         match self {
-            Self::Login(c) | Self::StepUp(c) | Self::Link(c) => Some(c),
+            Self::Login(c) | Self::EmailLogin(c) | Self::StepUp(c) | Self::Link(c) => Some(c),
             _ => None,
         }
     }
@@ -135,6 +144,7 @@ mod tests {
         for p in [
             Purpose::Login(ctx(Some("203.0.113.7/32"), false)),
             Purpose::Login(ctx(None, false)),
+            Purpose::EmailLogin(ctx(Some("203.0.113.7/32"), true)),
             Purpose::StepUp(ctx(Some("2001:db8:1:2::/64"), true)),
             Purpose::Link(ctx(Some("198.51.100.0/24"), true)),
             Purpose::Grant,

@@ -13,10 +13,12 @@ use crate::context::Attempt;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::facade::Mfa;
-use crate::handles::{self, ChallengeId};
+use crate::handles::ChallengeId;
+use crate::login::email_factor_matches;
 use crate::method::Method;
 use crate::outcome::SendOutcome;
-use crate::purpose::digest;
+use crate::purpose::{Purpose, digest};
+use crate::verify::Ticket;
 
 /// Where a code goes.
 #[derive(Debug, Clone)]
@@ -52,6 +54,16 @@ pub(crate) fn destination(settings: Option<&MfaSettings>, channel: Channel) -> O
         Channel::Email => s.email.clone().map(Destination::Email),
         Channel::Sms => s.phone.clone().map(Destination::Phone),
     }
+}
+
+/// Whether a composed message leaves the facade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// To the mailer or SMS sender.
+    Send,
+    /// Nowhere: the ticket is an unknown address's, whose code must exist (so that guesses
+    /// are counted as for any address) and never be delivered.
+    Withhold,
 }
 
 /// The scope of a send counter of `subject` (a destination or a user) for `attempt`.
@@ -106,12 +118,15 @@ impl Mfa {
         }))
     }
 
-    /// Delivers `code` to `to`.
+    /// Composes the message carrying `code` to `to`, and sends it when `delivery` says so.
+    /// A withheld message (an unknown address's ticket) is composed all the same, so the work
+    /// done does not depend on whether the address has an account.
     pub(crate) async fn deliver_code(
         &self,
         to: &Destination,
         code: &Code,
         ttl: Duration,
+        delivery: Delivery,
     ) -> Result<()> {
         let composer = self
             .inner
@@ -123,15 +138,51 @@ impl Mfa {
                 let mailer = self.inner.mailer.as_ref().ok_or(Error::MethodNotEnabled)?;
                 let to = Mailbox::address_only(address.clone());
                 let message = composer.one_time_code(&to, code, ttl);
-                mailer.send(&message).await?;
+                if delivery == Delivery::Send {
+                    mailer.send(&message).await?;
+                }
             }
             Destination::Phone(number) => {
                 let sms = self.inner.sms.as_ref().ok_or(Error::MethodNotEnabled)?;
                 let message = composer.sms_code(number, code, ttl);
-                sms.send_sms(&message).await?;
+                if delivery == Delivery::Send {
+                    sms.send_sms(&message).await?;
+                }
             }
         }
         Ok(())
+    }
+
+    /// Where a message for `ticket` through `channel` goes, and whether it is delivered.
+    /// `None` when the method is not available for this ticket.
+    ///
+    /// A passwordless ticket ([`Purpose::EmailLogin`]) takes only email, for every address:
+    /// to the account's confirmed address when the ticket's address has one, and otherwise to
+    /// the ticket's own address, withheld. Every other ticket goes to the user's confirmed
+    /// destination of the channel.
+    pub(crate) fn route(
+        &self,
+        ticket: &Ticket,
+        settings: Option<&MfaSettings>,
+        channel: Channel,
+    ) -> Option<(Destination, Delivery)> {
+        if !self.can_deliver(channel) {
+            return None;
+        }
+        if !matches!(ticket.purpose, Purpose::EmailLogin(_)) {
+            return destination(settings, channel).map(|to| (to, Delivery::Send));
+        }
+        if channel != Channel::Email {
+            return None;
+        }
+        // The ticket's address is parsed for every address, known or not, so that the work
+        // done does not tell them apart.
+        let user = &ticket.challenge.user;
+        let own = EmailAddress::parse(user).ok()?;
+        match settings.filter(|s| email_factor_matches(s, user)) {
+            Some(s) => destination(Some(s), channel).map(|to| (to, Delivery::Send)),
+            None => Some((Destination::Email(own), Delivery::Withhold)),
+        }
     }
 
     /// Whether the facade can deliver through `channel` (it was built with the sender).
@@ -148,9 +199,11 @@ impl Mfa {
     /// started from other contexts keep their own codes.
     ///
     /// The code is delivered first and stored after: if delivery fails the call fails and the
-    /// code sent works nowhere. For a decoy challenge (unknown address) it answers
-    /// [`SendOutcome::Sent`] and sends nothing. `client` decides which quotas the send counts
-    /// against: a recognised context has its own, which strangers cannot spend.
+    /// code sent works nowhere. For the ticket of an address no account has (see
+    /// [`begin_email_login`](Self::begin_email_login)) the code is made, counted against the
+    /// same quotas and stored as for any other, and not delivered: the answer is the same.
+    /// `client` decides which quotas the send counts against: a recognised context has its
+    /// own, which strangers cannot spend.
     ///
     /// # Errors
     /// Delivery failures ([`Error::Delivery`]), store failures.
@@ -163,17 +216,12 @@ impl Mfa {
         let now = self.now();
         let lifetime = self.inner.policy.lifetime(channel.code_challenge());
         let expires_at = now.checked_add(lifetime).unwrap_or(now);
-        if handles::is_decoy(&self.inner.pepper, &challenge.0) {
-            return Ok(SendOutcome::Sent { expires_at });
-        }
         let Some(ticket) = self.ticket(challenge, now).await? else {
             return Ok(SendOutcome::NoChallenge);
         };
         let user = ticket.challenge.user.clone();
         let settings = self.inner.store.settings(&user).await?;
-        let Some(to) =
-            destination(settings.as_ref(), channel).filter(|_| self.can_deliver(channel))
-        else {
+        let Some((to, delivery)) = self.route(&ticket, settings.as_ref(), channel) else {
             return Ok(SendOutcome::MethodUnavailable);
         };
         let attempt = self.ticket_attempt(&ticket, client);
@@ -186,7 +234,7 @@ impl Mfa {
             Channel::Sms => digest::SMS_CODE,
         };
         let digest = self.inner.pepper.digest_code(code_purpose, &user, &code);
-        self.deliver_code(&to, &code, lifetime).await?;
+        self.deliver_code(&to, &code, lifetime, delivery).await?;
         if !self
             .inner
             .store

@@ -56,8 +56,7 @@ fn unix(now: SystemTime) -> u64 {
 }
 
 impl Mfa {
-    /// The live, unconsumed ticket behind `handle`, if any (decoys and foreign challenges:
-    /// none). One read: for the calls that act on a ticket without answering it (sends).
+    /// The live, unconsumed ticket behind `handle`, if any (foreign challenges: none). One read: for the calls that act on a ticket without answering it (sends).
     pub(crate) async fn ticket(
         &self,
         handle: &ChallengeId,
@@ -115,12 +114,6 @@ impl Mfa {
         options: VerifyOptions,
     ) -> Result<Outcome> {
         let now = self.now();
-        if handles::is_decoy(&self.inner.pepper, &challenge.0) {
-            let attempts = self.inner.policy.challenge_attempts().get();
-            return Ok(Outcome::Rejected {
-                attempts_left: attempts.saturating_sub(1),
-            });
-        }
         let (id, id_digest) =
             handles::store_id(&self.inner.pepper, digest::CHALLENGE_ID, &challenge.0);
         if let Proof::MagicLink(link) = proof {

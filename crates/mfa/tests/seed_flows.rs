@@ -182,17 +182,18 @@ async fn email_magic_link_and_code(store: Arc<dyn Store>) {
     ));
     let mine = h.last_email_code(6);
     assert!(h.verify(&new, Proof::EmailCode(&mine)).await.is_verified());
-    // While locked, a stranger's new email login looks the same but sends nothing ...
+    // While locked, a stranger's new email login is refused until the lock ends ...
     let before = h.mails().len();
     h.advance(3599);
-    let decoy = login_email(&h, user, &stranger(2)).await;
-    assert!(matches!(
-        h.mfa
-            .send_code(&decoy, Channel::Email, &stranger(2))
-            .await
-            .unwrap(),
-        SendOutcome::Sent { .. }
-    ));
+    let refused = h
+        .mfa
+        .begin_email_login(&email(user), &stranger(2))
+        .await
+        .unwrap();
+    assert!(
+        matches!(refused, LoginStart::LockedOut { until } if until == locked_at + Duration::from_secs(3600)),
+        "{refused:?}"
+    );
     assert_eq!(h.mails().len(), before);
     // ... while the user's own new login signs in.
     let own = login_email(&h, user, &client()).await;
@@ -230,6 +231,34 @@ async fn email_magic_link_and_code(store: Arc<dyn Store>) {
         .await;
     assert_eq!(v.public_response(), PublicResponse::Failed);
     assert_eq!(v.public_response(), w.public_response());
+    // ... and it counts and locks exactly as a known address does (above): the second and
+    // third wrong tries, then a refused login, and still nothing sent anywhere.
+    let v2 = h.verify(&unknown, Proof::EmailCode("123456")).await;
+    let unknown_locked_at = h.now();
+    let v3 = h.verify(&unknown, Proof::EmailCode("123456")).await;
+    assert!(matches!(v, Outcome::Rejected { attempts_left: 2 }), "{v:?}");
+    assert!(
+        matches!(v2, Outcome::Rejected { attempts_left: 1 }),
+        "{v2:?}"
+    );
+    assert!(
+        matches!(v3, Outcome::LockedOut { until } if until == unknown_locked_at + Duration::from_secs(3600)),
+        "{v3:?}"
+    );
+    let refused = h
+        .mfa
+        .begin_email_login(&email("nobody@example.com"), &stranger(3))
+        .await
+        .unwrap();
+    assert!(
+        matches!(refused, LoginStart::LockedOut { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(
+        h.mails().len(),
+        before + 1,
+        "nothing is sent for an unknown address"
+    );
 }
 
 /// Seed 2: password, then an email code, then a session: 10 min code, one active per ticket,

@@ -539,6 +539,38 @@ async fn removing_keys_needs_a_step_up_and_follows_the_factor_rules(store: Arc<d
     );
 }
 
+/// A passwordless (email) ticket never answers with a key's options: for an address whose
+/// account has a key, exactly as for an address nobody has, so the options tell no one which
+/// addresses have accounts.
+async fn passwordless_tickets_offer_no_key(store: Arc<dyn Store>) {
+    let h = webauthn_harness(store, Policy::authenticator_setup());
+    let user = "lee@example.com";
+    let mut key = new_key();
+    first_key(&h, user, &mut key).await;
+    let grant = grant_with(&h, user, &mut key).await;
+    h.enrol_email_as(user, user, Authority::StepUp(&grant))
+        .await;
+    for address in [user, "nobody@example.com"] {
+        let LoginStart::ChallengeRequired { challenge_id, .. } = h
+            .mfa
+            .begin_email_login(&email(address), &client())
+            .await
+            .unwrap()
+        else {
+            panic!("a passwordless ticket for {address}")
+        };
+        let answer = h
+            .mfa
+            .webauthn_challenge(&challenge_id, &client())
+            .await
+            .unwrap();
+        assert!(
+            matches!(answer, WebAuthnChallenge::MethodUnavailable),
+            "{address}: {answer:?}"
+        );
+    }
+}
+
 /// Neither the credential id nor the public key shows in `Debug` output or audit records.
 async fn credential_ids_stay_out_of_debug_and_audit(store: Arc<dyn Store>) {
     let h = webauthn_harness(store.clone(), Policy::authenticator_setup());
@@ -622,6 +654,7 @@ async fn passkeys_when_user_verification_is_required(store: Arc<dyn Store>) {
 }
 
 scenarios!([memory, sqlite, postgres, mysql, redis, redis_cluster]: {
+    passwordless_tickets_offer_no_key,
     passkeys_when_user_verification_is_required,
     register_sign_in_and_step_up,
     a_replayed_assertion_signs_in_nowhere,

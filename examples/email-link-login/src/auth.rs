@@ -2,8 +2,8 @@
 //!
 //! Before the code is right the service does not know who is asking, so every answer of the
 //! sign-in routes is the same for an address that has an account and one that has not: the
-//! facade gives an unknown address a decoy login that sends nothing and accepts nothing, and the
-//! tries and expiry shown come from this session, not from the facade.
+//! facade gives an unknown address a login of its own whose message it withholds, and the
+//! tries and expiry shown come from this session (they equal the facade's).
 
 use axum::Json;
 use axum::extract::State;
@@ -145,11 +145,14 @@ pub(crate) async fn begin(
     let address = address(&body.email)?;
     app.cooldown(&session).await?;
     let now = app.mfa().now();
-    // A ticket for a known address, a decoy for an unknown or locked one: they look alike.
-    let LoginStart::ChallengeRequired { challenge_id, .. } =
-        app.mfa().begin_email_login(&address, &client).await?
-    else {
-        return Err(Problem::Internal);
+    // Every address gets a ticket, known or not (the facade withholds an unknown address's
+    // message). A locked address, or a network over its login budget, gets none: it is
+    // answered alike, with a handle no ticket has, so this session's tries and expiry run as
+    // for any other login and the lock does not show.
+    let challenge_id = match app.mfa().begin_email_login(&address, &client).await? {
+        LoginStart::ChallengeRequired { challenge_id, .. } => challenge_id,
+        LoginStart::LockedOut { .. } => unmatched_handle()?,
+        _ => return Err(Problem::Internal),
     };
     session
         .second_factor_pending(&address.normalized(), &challenge_id)
@@ -174,6 +177,15 @@ pub(crate) async fn begin(
     .await?;
     app.sent(&session).await?;
     accepted(&app, &session).await
+}
+
+/// A login handle that names no ticket: every call with it answers as for an expired login.
+fn unmatched_handle() -> Result<mfa::ChallengeId, Problem> {
+    let token = mfa::core::Token::generate().map_err(|_| Problem::Internal)?;
+    token
+        .expose()
+        .parse()
+        .map_err(|_: mfa::core::Error| Problem::Internal)
 }
 
 /// The pending login of this session and its progress, or `410` (none, expired, or no tries
@@ -221,9 +233,8 @@ pub(crate) async fn resend(
 /// token) for the right code; `401 {"error": "code_mismatch", "attempts_left": n}` for a wrong
 /// one (n = 2, 1, 0); `410` once the code expired or no tries are left, or without a login.
 ///
-/// The tries counted here are this session's: the facade counts the same for a real login and
-/// locks the account against unrecognised networks on the third wrong code, but says so only
-/// for addresses that exist, so the lock is not shown.
+/// The tries counted here are this session's: the facade counts the same for every address
+/// and locks it against unrecognised networks on the third wrong code; the lock is not shown.
 pub(crate) async fn verify(
     State(app): State<AppState>,
     session: AuthSession,

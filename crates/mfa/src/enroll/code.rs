@@ -13,7 +13,7 @@ use crate::limits::{Admission, AfterFailure};
 use crate::method::Method;
 use crate::outcome::{Authority, EnrollmentOutcome, SendOutcome};
 use crate::purpose::{Purpose, digest};
-use crate::send::Destination;
+use crate::send::{Delivery, Destination};
 
 /// The `user` field of an enrolment code digest: the code is bound to user and destination.
 fn bound(user: &str, to: &Destination) -> String {
@@ -160,7 +160,8 @@ impl Mfa {
         let challenge_kind = channel.code_challenge();
         let lifetime = self.inner.policy.lifetime(challenge_kind);
         let expires_at = now.checked_add(lifetime).unwrap_or(now);
-        self.deliver_code(&to, &code, lifetime).await?;
+        self.deliver_code(&to, &code, lifetime, Delivery::Send)
+            .await?;
         self.inner
             .store
             .create_challenge(Challenge {

@@ -18,16 +18,19 @@ use super::{WebAuthnChallenge, describe};
 use crate::error::Result;
 use crate::events::EventKind;
 use crate::facade::Mfa;
-use crate::handles::{self, ChallengeId};
+use crate::handles::ChallengeId;
 use crate::method::Method;
 use crate::notify::Recipients;
+use crate::purpose::Purpose;
 use crate::verify::Eval;
 
 impl Mfa {
     /// The options for `navigator.credentials.get()` that answer the login, step-up or unlock
     /// ticket `challenge` (from [`begin_login`](Self::begin_login) and its siblings, which offer
     /// [`Method::WebAuthn`] when the user has a credential). The ceremony is stored with the
-    /// ticket's expiry; a new call replaces it (only the newest options verify).
+    /// ticket's expiry; a new call replaces it (only the newest options verify). A passwordless
+    /// ticket ([`begin_email_login`](Self::begin_email_login)) takes email only:
+    /// [`WebAuthnChallenge::MethodUnavailable`], for known and unknown addresses alike.
     ///
     /// # Errors
     /// Store failures.
@@ -40,12 +43,14 @@ impl Mfa {
             return Ok(WebAuthnChallenge::MethodUnavailable);
         };
         let now = self.now();
-        if handles::is_decoy(&self.inner.pepper, &challenge.0) {
-            return Ok(WebAuthnChallenge::NoChallenge);
-        }
         let Some(ticket) = self.ticket(challenge, now).await? else {
             return Ok(WebAuthnChallenge::NoChallenge);
         };
+        if matches!(ticket.purpose, Purpose::EmailLogin(_)) {
+            // Every address gets a passwordless ticket: answering with a key's options for an
+            // address that has one would tell which addresses have accounts.
+            return Ok(WebAuthnChallenge::MethodUnavailable);
+        }
         let user = ticket.challenge.user.clone();
         let store = &self.inner.store;
         let enabled = store

@@ -65,6 +65,8 @@ named_enum! {
         Email => "email",
         /// Codes sent by SMS.
         Sms => "sms",
+        /// A WebAuthn credential: a security key or a passkey (phishing-resistant).
+        WebAuthn => "webauthn",
     }
 }
 
@@ -74,7 +76,7 @@ impl FactorKind {
     #[must_use]
     pub const fn channel(self) -> Option<Channel> {
         match self {
-            Self::Totp => None,
+            Self::Totp | Self::WebAuthn => None,
             Self::Email => Some(Channel::Email),
             Self::Sms => Some(Channel::Sms),
         }

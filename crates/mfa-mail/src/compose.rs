@@ -120,6 +120,12 @@ pub enum Notice {
         /// How many unused codes are left.
         remaining: u32,
     },
+    /// A security key signed with a counter that did not move forward: a copy of it may
+    /// exist, and that sign-in was refused.
+    SecurityKeyCopied {
+        /// The key in words a user understands, such as `security key "YubiKey"`.
+        key: String,
+    },
 }
 
 impl Notice {
@@ -138,6 +144,7 @@ impl Notice {
             Self::FactorRemoved { .. } => MessageKind::FactorRemoved,
             Self::RecoveryCodesRegenerated => MessageKind::RecoveryCodesRegenerated,
             Self::RecoveryCodeUsed { .. } => MessageKind::RecoveryCodeUsed,
+            Self::SecurityKeyCopied { .. } => MessageKind::SecurityKeyCopied,
         }
     }
 }
@@ -263,7 +270,9 @@ impl Composer {
                 }
                 values.link = unlock.as_ref().map(|l| l.0.clone());
             }
-            Notice::FactorAdded { factor } | Notice::FactorRemoved { factor } => {
+            Notice::FactorAdded { factor }
+            | Notice::FactorRemoved { factor }
+            | Notice::SecurityKeyCopied { key: factor } => {
                 values.factor = Some(factor.clone());
             }
             Notice::RecoveryCodesRegenerated => {}

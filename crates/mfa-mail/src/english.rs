@@ -170,6 +170,21 @@ pub(crate) const TEXTS: &[(MessageKind, &str, &str, &str)] = &[
          <p>If this was not you, write to <a href=\"mailto:{support}\">{support}</a> at \
          once.</p>",
     ),
+    (
+        MessageKind::SecurityKeyCopied,
+        "{product}: a copy of your security key may exist",
+        "Hello {name},\n\n\
+         A sign-in to your {product} account with your {factor} was refused: the key's \
+         signature counter went backwards, which happens when a copy of the key is used. If \
+         you restored the key from a backup, sign in again; otherwise remove this key from your \
+         account and write to {support}.\n",
+        "<p>Hello {name},</p>\
+         <p>A sign-in to your {product} account with your <b>{factor}</b> was refused: the \
+         key's signature counter went backwards, which happens when a copy of the key is \
+         used.</p>\
+         <p>If you restored the key from a backup, sign in again; otherwise remove this key \
+         from your account and write to <a href=\"mailto:{support}\">{support}</a>.</p>",
+    ),
 ];
 
 /// The text message carrying a code.

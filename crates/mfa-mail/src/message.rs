@@ -32,6 +32,8 @@ pub enum MessageKind {
     RecoveryCodesRegenerated,
     /// Security notice: a recovery code was used to sign in.
     RecoveryCodeUsed,
+    /// Security notice: a sign-in with a copy of a security key was refused.
+    SecurityKeyCopied,
     /// A text message carrying a one-time code.
     SmsCode,
     /// A message built by the application with [`EmailMessage::new`] or [`SmsMessage::new`].
@@ -54,6 +56,7 @@ impl MessageKind {
             Self::FactorRemoved => "factor_removed",
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::SecurityKeyCopied => "security_key_copied",
             Self::SmsCode => "sms_code",
             Self::Custom => "custom",
         }

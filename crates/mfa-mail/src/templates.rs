@@ -61,7 +61,9 @@ fn rules(kind: MessageKind) -> (Vec<Placeholder>, Option<Placeholder>) {
         MessageKind::AccountLockedWithLink => (&[P::Minutes, P::Link], Some(P::Link)),
         MessageKind::AccountLockedUntilUnlock => (&[], None),
         MessageKind::AccountLockedUntilUnlockWithLink => (&[P::Link], Some(P::Link)),
-        MessageKind::FactorAdded | MessageKind::FactorRemoved => (&[P::Factor], None),
+        MessageKind::FactorAdded | MessageKind::FactorRemoved | MessageKind::SecurityKeyCopied => {
+            (&[P::Factor], None)
+        }
         MessageKind::RecoveryCodeUsed => (&[P::Remaining], None),
         MessageKind::SmsCode => (&[P::Code, P::Minutes], Some(P::Code)),
         MessageKind::RecoveryCodesRegenerated | MessageKind::Custom => (&[], None),
@@ -292,7 +294,7 @@ mod tests {
                 .unwrap()
                 .uses(Placeholder::Code)
         );
-        assert_eq!(Templates::english().entries.len(), 11);
+        assert_eq!(Templates::english().entries.len(), 12);
         for (kind, text) in crate::english::SMS_NOTICES {
             let (allowed, _) = rules(*kind);
             assert!(

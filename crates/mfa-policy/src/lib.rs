@@ -29,7 +29,8 @@ pub use crate::lifetime::{
     ChallengeState, Lifetimes, MAX_CHALLENGE_ATTEMPTS, MAX_LIFETIME, MIN_LIFETIME,
 };
 pub use crate::policy::{
-    Enrolment, MAX_RECOGNITION, MAX_TOTP_SKEW, MIN_RECOGNITION, Policy, PolicyBuilder,
+    CounterRegression, Enrolment, MAX_RECOGNITION, MAX_TOTP_SKEW, MIN_RECOGNITION, Policy,
+    PolicyBuilder,
 };
 pub use crate::rule::{FailureRule, Lockout, MAX_WINDOW, MIN_WINDOW};
 pub use crate::send::{SendQuota, SendState};

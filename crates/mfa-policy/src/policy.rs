@@ -32,6 +32,21 @@ pub enum Enrolment {
     Required,
 }
 
+/// What a WebAuthn assertion whose signature counter did not move forward (the sign of a cloned
+/// authenticator, W3C WebAuthn §6.1.1) leads to. Either way the assertion is refused, counted
+/// as a failed attempt, audited, and the user is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CounterRegression {
+    /// Refuse the assertion; the credential stays registered (a false alarm, such as a
+    /// restored backup of the authenticator, costs the user nothing more than this sign-in).
+    #[default]
+    Refuse,
+    /// Refuse the assertion and remove the credential: the original and the clone stop
+    /// working alike, and the user signs in with another factor or a recovery code.
+    RefuseAndRemove,
+}
+
 /// Every limit, lockout, quota and lifetime of one deployment, validated once.
 ///
 /// Build one with a preset ([`Policy::email_link_login`] and its siblings), with
@@ -53,6 +68,7 @@ pub struct Policy {
     pub(crate) recognition: Duration,
     pub(crate) ticket_budget: NonZeroU32,
     pub(crate) user_quota: SendQuota,
+    pub(crate) counter_regression: CounterRegression,
 }
 
 impl Default for Policy {
@@ -196,6 +212,12 @@ impl Policy {
         self.totp_skew
     }
 
+    /// What a WebAuthn signature counter that went backwards leads to.
+    #[must_use]
+    pub const fn counter_regression(&self) -> CounterRegression {
+        self.counter_regression
+    }
+
     /// Digits of the numeric codes sent by email or SMS.
     #[must_use]
     pub const fn code_digits(&self) -> Digits {
@@ -281,6 +303,12 @@ impl PolicyBuilder {
     pub const fn totp(mut self, digits: Digits, skew: Skew) -> Self {
         self.policy.totp_digits = digits;
         self.policy.totp_skew = skew;
+        self
+    }
+
+    /// Sets what a WebAuthn signature counter that went backwards leads to.
+    pub const fn counter_regression(mut self, regression: CounterRegression) -> Self {
+        self.policy.counter_regression = regression;
         self
     }
 

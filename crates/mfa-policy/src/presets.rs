@@ -13,7 +13,7 @@ use crate::client::ClientPrefixes;
 use crate::counter::Counter;
 use crate::factor::{FactorRules, MAX_CONSECUTIVE_CAP};
 use crate::lifetime::Lifetimes;
-use crate::policy::{Enrolment, Policy};
+use crate::policy::{CounterRegression, Enrolment, Policy};
 use crate::rule::{FailureRule, Lockout};
 use crate::send::SendQuota;
 
@@ -132,6 +132,7 @@ impl Policy {
             recognition: secs(30 * DAY),
             ticket_budget: nz(30),
             user_quota: SendQuota::preset(secs(1), nz(10), nz(30)),
+            counter_regression: CounterRegression::Refuse,
         }
     }
 

@@ -177,6 +177,33 @@ impl Keys {
     pub(crate) fn settings(&self, user: &str) -> String {
         self.user(user) + ":settings"
     }
+
+    /// `<tag>:wa:` — a WebAuthn credential hash is this followed by its record id.
+    pub(crate) fn webauthn_base(&self, user: &str) -> String {
+        self.user(user) + ":wa:"
+    }
+
+    /// The set of a user's WebAuthn credential record ids.
+    pub(crate) fn webauthn_index(&self, user: &str) -> String {
+        self.user(user) + ":was"
+    }
+
+    /// A user's WebAuthn ceremony `id`.
+    pub(crate) fn webauthn_ceremony(&self, user: &str, id: &str) -> String {
+        self.user(user) + ":wac:" + id
+    }
+
+    /// The claim of a credential id for a relying party: its own tag, as a credential id is
+    /// unique across users (`{P:w:<rp id>:<credential id in hex>}`).
+    pub(crate) fn webauthn_claim(&self, rp_id: &str, credential_id: &[u8]) -> String {
+        let mut part = String::with_capacity(rp_id.len() + 1 + credential_id.len() * 2);
+        part.push_str(rp_id);
+        part.push(':');
+        for b in credential_id {
+            let _ = write!(part, "{b:02x}");
+        }
+        self.tag('w', &part)
+    }
 }
 
 #[cfg(test)]
@@ -218,6 +245,9 @@ mod tests {
             k.device_base(user) + "d1",
             k.device_tokens(user),
             k.device_index(user),
+            k.webauthn_base(user) + "w1",
+            k.webauthn_index(user),
+            k.webauthn_ceremony(user, "registration"),
             k.audit(user),
             k.audit_seq(user),
             k.settings(user),

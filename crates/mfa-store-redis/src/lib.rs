@@ -22,6 +22,7 @@ mod flow;
 mod recovery;
 mod settings;
 mod totp;
+mod webauthn;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -112,6 +112,24 @@ macro_rules! scripts {
 }
 
 scripts! {
+    /// `add_webauthn_credential`: claiming the credential id for the relying party.
+    WEBAUTHN_CLAIM => "webauthn_claim.lua",
+    /// Releasing a credential-id claim (a refused add, a removal).
+    WEBAUTHN_RELEASE => "webauthn_release.lua",
+    /// `add_webauthn_credential`: the user's record.
+    WEBAUTHN_ADD => "webauthn_add.lua",
+    /// `webauthn_credentials`.
+    WEBAUTHN_LIST => "webauthn_list.lua",
+    /// `rename_webauthn_credential`.
+    WEBAUTHN_RENAME => "webauthn_rename.lua",
+    /// `remove_webauthn_credential`.
+    WEBAUTHN_REMOVE => "webauthn_remove.lua",
+    /// `record_webauthn_use`.
+    WEBAUTHN_USE => "webauthn_use.lua",
+    /// `put_webauthn_ceremony`.
+    WEBAUTHN_CEREMONY_PUT => "webauthn_ceremony_put.lua",
+    /// `take_webauthn_ceremony`.
+    WEBAUTHN_CEREMONY_TAKE => "webauthn_ceremony_take.lua",
     /// `insert_pending_totp`.
     TOTP_INSERT => "totp_insert.lua" with ["totp.lua"],
     /// `totp_factor`.

@@ -22,7 +22,9 @@ use mfa_store::{
     RecoveryCodeStore, SettingsStore, Settlement, Take, TotpFactorStore, TrustedDevice,
     TrustedDeviceStore,
 };
-use mfa_store::{AuditStore, FactorKind};
+use mfa_store::{
+    AuditStore, CeremonyKind, FactorKind, WebAuthnCeremony, WebAuthnCredential, WebAuthnStore,
+};
 use mfa_store_redis::RedisStore;
 use mfa_store_redis::testkit::{cluster_urls, throwaway_cluster_store};
 
@@ -96,6 +98,34 @@ async fn every_record(store: &RedisStore, user: &str) {
             created_at: t,
             expires_at: t + Duration::from_secs(3600),
             last_seen: t,
+        })
+        .await
+        .unwrap();
+    store
+        .add_webauthn_credential(WebAuthnCredential {
+            user: user.to_owned(),
+            id: "w1".to_owned(),
+            rp_id: "example.com".to_owned(),
+            credential_id: unique("cred").into_bytes(),
+            label: "YubiKey".to_owned(),
+            credential: b"{}".to_vec(),
+            sign_count: 0,
+            backup_eligible: false,
+            backup_state: false,
+            use_count: 0,
+            created_at: t,
+            last_used_at: None,
+        })
+        .await
+        .unwrap();
+    store
+        .put_webauthn_ceremony(WebAuthnCeremony {
+            id: "registration".to_owned(),
+            user: user.to_owned(),
+            kind: CeremonyKind::Registration,
+            state: b"state".to_vec(),
+            created_at: t,
+            expires_at: t + Duration::from_secs(600),
         })
         .await
         .unwrap();

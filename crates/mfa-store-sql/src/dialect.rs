@@ -47,7 +47,7 @@ pub struct Dialect {
 }
 
 /// The identifier columns, which `@name` marks in a select list.
-const IDENTIFIERS: [&str; 4] = ["user_id", "counter_key", "purpose", "id"];
+const IDENTIFIERS: [&str; 5] = ["user_id", "counter_key", "purpose", "rp_id", "id"];
 
 impl Dialect {
     pub(crate) fn new(syntax: &'static Syntax, config: &SqlStoreConfig) -> Self {

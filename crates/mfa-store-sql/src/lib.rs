@@ -25,6 +25,7 @@ mod flow;
 mod recovery;
 mod settings;
 mod totp;
+mod webauthn;
 
 // -- one module per engine: its `Engine` implementation and its store alias ----------------
 #[cfg(feature = "mysql")]

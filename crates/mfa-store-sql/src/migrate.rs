@@ -50,6 +50,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             ("mysql", include_str!("../migrations/mysql/0003_flow.sql")),
         ],
     },
+    Migration {
+        version: 4,
+        shared: include_str!("../migrations/0004_webauthn.sql"),
+        only: &[],
+    },
 ];
 
 /// The newest version this crate knows.

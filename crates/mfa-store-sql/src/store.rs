@@ -16,7 +16,7 @@ use crate::db::{Arg, On, Sql};
 use crate::dialect::Dialect;
 use crate::engine::Engine;
 use crate::{Result, SqlStoreConfig};
-use crate::{audit, challenge, counter, device, flow, recovery, settings, totp};
+use crate::{audit, challenge, counter, device, flow, recovery, settings, totp, webauthn};
 
 /// How many rows one purge statement deletes at most, when the trait's purge methods run.
 pub const DEFAULT_PURGE_BATCH: u32 = 1000;
@@ -51,6 +51,7 @@ pub(crate) struct Statements<E: Engine> {
     pub(crate) audit: audit::AuditSql,
     pub(crate) settings: settings::SettingsSql,
     pub(crate) flow: flow::FlowSql,
+    pub(crate) webauthn: webauthn::WebAuthnSql,
     pub(crate) engine: E::Sql,
 }
 
@@ -112,6 +113,7 @@ impl<E: Engine> SqlStore<E> {
             audit: audit::AuditSql::new(&dialect),
             settings: settings::SettingsSql::new(&dialect),
             flow: flow::FlowSql::new(&dialect),
+            webauthn: webauthn::WebAuthnSql::new(&dialect),
             engine: E::sql(&dialect),
             dialect,
         };

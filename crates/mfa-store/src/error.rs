@@ -35,6 +35,10 @@ pub enum StoreError {
     /// strength of an absence until an operator restores the data.
     #[error("the store lost data: {0}")]
     DataLoss(String),
+    /// The store does not keep this kind of record (a store written before the entity existed
+    /// keeps the provided methods of its trait). Not transient: configure a store that does.
+    #[error("the store does not support {0}")]
+    Unsupported(&'static str),
 }
 
 impl StoreError {

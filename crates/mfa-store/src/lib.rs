@@ -12,6 +12,7 @@ mod device;
 mod recovery;
 mod settings;
 mod totp;
+mod webauthn;
 
 mod flow;
 mod plan;
@@ -36,6 +37,9 @@ pub use crate::recovery::{RecoveryCodeRecord, RecoveryCodeStore};
 pub use crate::settings::{MfaSettings, SettingsStore};
 pub use crate::store::Store;
 pub use crate::totp::{FactorStatus, NewTotpFactor, TotpFactor, TotpFactorStore};
+pub use crate::webauthn::{
+    CeremonyKind, WebAuthnCeremony, WebAuthnCredential, WebAuthnStore, WebAuthnUse,
+};
 
 // The shared vocabulary, re-exported so that a backend names one crate.
 pub use mfa_core::{ChallengeKind, EmailAddress, FactorKind, PhoneNumber};

@@ -6,14 +6,14 @@ use async_trait::async_trait;
 
 use crate::{
     AuditStore, ChallengeStore, CounterStore, FlowStore, RecoveryCodeStore, Result, SettingsStore,
-    TotpFactorStore, TrustedDeviceStore,
+    TotpFactorStore, TrustedDeviceStore, WebAuthnStore,
 };
 
 /// Every entity store in one trait, so an application passes one `Arc<dyn Store>`.
 ///
-/// Implemented automatically for every type that implements all seven entity traits and
-/// [`FlowStore`] (whose methods are all provided: `impl FlowStore for MyStore {}` is enough);
-/// implement those, not this.
+/// Implemented automatically for every type that implements all seven entity traits,
+/// [`FlowStore`] and [`WebAuthnStore`] (whose methods are all provided: `impl FlowStore for
+/// MyStore {}` and `impl WebAuthnStore for MyStore {}` are enough); implement those, not this.
 #[async_trait]
 pub trait Store:
     TotpFactorStore
@@ -24,8 +24,9 @@ pub trait Store:
     + AuditStore
     + SettingsStore
     + FlowStore
+    + WebAuthnStore
 {
-    /// Deletes every challenge, counter and trusted device expired at `now` (the one purge call
+    /// Deletes every challenge, counter, trusted device and WebAuthn ceremony expired at `now` (the one purge call
     /// a SQL deployment schedules); returns how many records went.
     ///
     /// # Errors
@@ -34,7 +35,11 @@ pub trait Store:
         let challenges = self.purge_expired_challenges(now).await?;
         let counters = self.purge_expired_counters(now).await?;
         let devices = self.purge_expired_devices(now).await?;
-        Ok(challenges.saturating_add(counters).saturating_add(devices))
+        let ceremonies = self.purge_expired_webauthn_ceremonies(now).await?;
+        Ok(challenges
+            .saturating_add(counters)
+            .saturating_add(devices)
+            .saturating_add(ceremonies))
     }
 }
 
@@ -47,6 +52,7 @@ impl<T> Store for T where
         + AuditStore
         + SettingsStore
         + FlowStore
+        + WebAuthnStore
         + ?Sized
 {
 }

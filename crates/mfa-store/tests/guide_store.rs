@@ -488,5 +488,7 @@ impl SettingsStore for GuideStore {
 /// The coarse operations of a login, as the entity operations they stand for: one line, and
 /// the kit checks them like every override.
 impl mfa_store::FlowStore for GuideStore {}
+// No WebAuthn: the provided methods refuse it, and the kit's WebAuthn checks say so.
+impl mfa_store::WebAuthnStore for GuideStore {}
 
 mfa_store::conformance_tests!(guide_store, async { GuideStore::default() });

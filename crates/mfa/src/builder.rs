@@ -48,6 +48,8 @@ pub struct MfaBuilder {
     settings: Settings,
     trusted_device_days: u32,
     hook: Option<AuditHook>,
+    #[cfg(feature = "webauthn")]
+    webauthn: Option<crate::webauthn::WebAuthnConfig>,
 }
 
 impl core::fmt::Debug for MfaBuilder {
@@ -73,6 +75,8 @@ impl Default for MfaBuilder {
             settings: Settings::default(),
             trusted_device_days: 30,
             hook: None,
+            #[cfg(feature = "webauthn")]
+            webauthn: None,
         }
     }
 }
@@ -208,6 +212,14 @@ impl MfaBuilder {
         self
     }
 
+    /// Offers WebAuthn (security keys and passkeys) as a second factor, as the relying party
+    /// `config` describes; checked in [`build`](Self::build).
+    #[cfg(feature = "webauthn")]
+    pub fn webauthn(mut self, config: crate::webauthn::WebAuthnConfig) -> Self {
+        self.webauthn = Some(config);
+        self
+    }
+
     /// Checks everything and builds the facade.
     ///
     /// # Errors
@@ -270,6 +282,11 @@ impl MfaBuilder {
                 return Err(ConfigError::BadUnlockUrl);
             }
         }
+        #[cfg(feature = "webauthn")]
+        let webauthn = self
+            .webauthn
+            .map(crate::webauthn::WebAuthnConfig::build)
+            .transpose()?;
         Ok(Mfa {
             inner: Arc::new(Inner {
                 store,
@@ -283,6 +300,8 @@ impl MfaBuilder {
                 issuer,
                 settings,
                 hook: self.hook,
+                #[cfg(feature = "webauthn")]
+                webauthn,
             }),
         })
     }

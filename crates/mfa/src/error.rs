@@ -50,6 +50,11 @@ pub enum Error {
     /// https).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// `webauthn-rs` could not start a ceremony (the relying party or the credentials it was
+    /// given are unusable); nothing was stored.
+    #[cfg(feature = "webauthn")]
+    #[error("the WebAuthn ceremony could not start")]
+    WebAuthn(#[source] webauthn_rs::prelude::WebauthnError),
 }
 
 impl From<mfa_core::Error> for Error {
@@ -141,4 +146,7 @@ pub enum ConfigError {
     /// The unlock URL is not an https URL (or http on localhost) without a query string.
     #[error("the unlock URL must be an https:// URL without spaces, quotes or angle brackets")]
     BadUnlockUrl,
+    /// The WebAuthn relying party is refused (the reason names the setting, never a value).
+    #[error("the WebAuthn settings are refused: {0}")]
+    BadWebAuthn(&'static str),
 }

@@ -123,6 +123,14 @@ pub enum EventKind {
         /// The administrator.
         admin: String,
     },
+    /// A WebAuthn assertion was refused because its signature counter did not move forward
+    /// (a cloned or restored authenticator).
+    WebAuthnCounterRegressed {
+        /// The credential's record id (not its credential id).
+        credential: String,
+        /// Whether the policy removed the credential.
+        removed: bool,
+    },
 }
 
 impl EventKind {
@@ -162,6 +170,7 @@ impl EventKind {
             Self::PasswordChanged => (named("password.changed"), Success),
             Self::AdminUnlock { .. } => (AuditKind::UNLOCKED, Success),
             Self::AdminReset { .. } => (named("admin.reset"), Success),
+            Self::WebAuthnCounterRegressed { .. } => (named("webauthn.counter_regressed"), Denied),
         }
     }
 

@@ -36,6 +36,9 @@ pub(crate) struct Inner {
     pub(crate) issuer: String,
     pub(crate) settings: Settings,
     pub(crate) hook: Option<AuditHook>,
+    /// The WebAuthn relying party, when the application configured one.
+    #[cfg(feature = "webauthn")]
+    pub(crate) webauthn: Option<crate::webauthn::RelyingParty>,
 }
 
 impl fmt::Debug for Mfa {

@@ -31,6 +31,8 @@ mod rotate;
 mod send;
 mod unlock;
 mod verify;
+#[cfg(feature = "webauthn")]
+pub mod webauthn;
 
 pub use crate::builder::MfaBuilder;
 pub use crate::devices::DeviceInfo;
@@ -45,6 +47,10 @@ pub use crate::outcome::{
     PublicResponse, RecoveryCodes, SendOutcome, UnlockStart, VerifyOptions,
 };
 pub use crate::rotate::RotationReport;
+#[cfg(feature = "webauthn")]
+pub use crate::webauthn::{
+    WebAuthnChallenge, WebAuthnConfig, WebAuthnCredentialInfo, WebAuthnRegistration,
+};
 
 // The building blocks an application names when it configures and calls the facade.
 pub use mfa_core::{
@@ -52,7 +58,7 @@ pub use mfa_core::{
     SealingKey, SystemClock,
 };
 pub use mfa_mail::{MailSettings, Mailer, SmsSender};
-pub use mfa_policy::{Enrolment, Policy};
+pub use mfa_policy::{CounterRegression, Enrolment, Policy};
 pub use mfa_store::{ClientInfo, Store};
 
 /// The sibling crates, for everything else.

@@ -114,6 +114,13 @@ impl Mfa {
                 removed |= store.delete_totp(user, &factor.id).await?;
             }
         }
+        if kind == mfa_core::FactorKind::WebAuthn {
+            for credential in store.webauthn_credentials(user).await? {
+                removed |= store
+                    .remove_webauthn_credential(user, &credential.id)
+                    .await?;
+            }
+        }
         if !removed {
             return Err(Error::MethodNotEnabled);
         }
@@ -204,6 +211,18 @@ impl Mfa {
         let store = &self.inner.store;
         for factor in store.totp_factors(user).await? {
             store.delete_totp(user, &factor.id).await?;
+        }
+        match store.webauthn_credentials(user).await {
+            Ok(credentials) => {
+                for credential in credentials {
+                    store
+                        .remove_webauthn_credential(user, &credential.id)
+                        .await?;
+                }
+            }
+            // A store without WebAuthn holds no credential to remove.
+            Err(mfa_store::StoreError::Unsupported(_)) => {}
+            Err(e) => return Err(e.into()),
         }
         store.replace_recovery_codes(user, Vec::new(), now).await?;
         self.end_issued(user).await?;

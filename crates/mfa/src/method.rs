@@ -16,10 +16,12 @@ pub enum Method {
     Sms,
     /// One of the user's recovery codes.
     RecoveryCode,
+    /// A WebAuthn credential (security key or passkey), answered with an assertion.
+    WebAuthn,
 }
 
 impl Method {
-    /// The stable lower-case name ("totp", "email", "sms", "recovery_code").
+    /// The stable lower-case name ("totp", "email", "sms", "recovery_code", "webauthn").
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -27,6 +29,7 @@ impl Method {
             Self::Email => "email",
             Self::Sms => "sms",
             Self::RecoveryCode => "recovery_code",
+            Self::WebAuthn => "webauthn",
         }
     }
 
@@ -38,6 +41,7 @@ impl Method {
             Self::Email => Some(FactorKind::Email),
             Self::Sms => Some(FactorKind::Sms),
             Self::RecoveryCode => None,
+            Self::WebAuthn => Some(FactorKind::WebAuthn),
         }
     }
 }
@@ -48,6 +52,7 @@ impl From<FactorKind> for Method {
             FactorKind::Totp => Self::Totp,
             FactorKind::Email => Self::Email,
             FactorKind::Sms => Self::Sms,
+            FactorKind::WebAuthn => Self::WebAuthn,
         }
     }
 }

@@ -78,6 +78,10 @@ pub enum Proof<'a> {
     MagicLink(&'a MagicLinkToken),
     /// A recovery code.
     RecoveryCode(&'a str),
+    /// A WebAuthn assertion (the JSON `navigator.credentials.get()` returned, deserialized),
+    /// answering the options of [`Mfa::webauthn_challenge`](crate::Mfa::webauthn_challenge).
+    #[cfg(feature = "webauthn")]
+    WebAuthn(&'a crate::webauthn::PublicKeyCredential),
 }
 
 impl Proof<'_> {
@@ -89,6 +93,8 @@ impl Proof<'_> {
             Self::EmailCode(_) | Self::MagicLink(_) => Method::Email,
             Self::SmsCode(_) => Method::Sms,
             Self::RecoveryCode(_) => Method::RecoveryCode,
+            #[cfg(feature = "webauthn")]
+            Self::WebAuthn(_) => Method::WebAuthn,
         }
     }
 }
@@ -101,6 +107,8 @@ impl fmt::Debug for Proof<'_> {
             Self::SmsCode(_) => "SmsCode",
             Self::MagicLink(_) => "MagicLink",
             Self::RecoveryCode(_) => "RecoveryCode",
+            #[cfg(feature = "webauthn")]
+            Self::WebAuthn(_) => "WebAuthn",
         };
         f.debug_struct("Proof")
             .field("kind", &kind)

@@ -23,6 +23,8 @@ pub(crate) mod digest {
     pub(crate) const ENROL_ID: &str = "mfa/enrol-id";
     pub(crate) const ENROL_EMAIL: &str = "mfa/enrol-email";
     pub(crate) const ENROL_SMS: &str = "mfa/enrol-sms";
+    #[cfg(feature = "webauthn")]
+    pub(crate) const WEBAUTHN_USER: &str = "mfa/webauthn-user-handle";
 }
 
 /// Where a ticket was started from: the client network, and whether it was recognised for the

@@ -202,6 +202,11 @@ impl Mfa {
             }
             Proof::RecoveryCode(input) => self.check_recovery(&user, input).await?,
             Proof::MagicLink(_) => Eval::NoMatch,
+            #[cfg(feature = "webauthn")]
+            Proof::WebAuthn(assertion) => {
+                self.check_webauthn(&user, &id, assertion, client, now)
+                    .await?
+            }
         };
         let Eval::Match {
             step,

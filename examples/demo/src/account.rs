@@ -51,6 +51,7 @@ fn method_name(method: Method) -> &'static str {
         Method::Totp => "Authenticator app",
         Method::Email => "Email codes",
         Method::Sms => "Text messages",
+        Method::WebAuthn => "Security keys",
         _ => "Recovery codes",
     }
 }
@@ -73,6 +74,7 @@ pub(crate) async fn overview(SignedIn { user, .. }: SignedIn, ctx: Ctx) -> WebRe
         (FactorKind::Totp, "totp", "/account/totp"),
         (FactorKind::Email, "email", "/account/email"),
         (FactorKind::Sms, "sms", "/account/sms"),
+        (FactorKind::WebAuthn, "webauthn", "/account/webauthn"),
     ] {
         let method = Method::from(kind);
         let name = method_name(method);
@@ -345,6 +347,7 @@ fn parse_method(name: &str) -> Result<Method, Problem> {
         "totp" => Ok(Method::Totp),
         "email" => Ok(Method::Email),
         "sms" => Ok(Method::Sms),
+        "webauthn" => Ok(Method::WebAuthn),
         _ => Err(Problem::InvalidInput),
     }
 }

@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use crate::config::{DemoConfig, SmtpSettings, StoreKind};
 use crate::error::{Error, Result};
 use crate::outbox::{DevMailer, DevSms};
-use crate::{account, admin, auth, challenge, contact, db, keys, manage, page, stepup};
+use crate::{account, admin, auth, challenge, contact, db, keys, manage, page, stepup, webauthn};
 
 /// How often expired second-factor records and web sessions are deleted.
 const PURGE_EVERY: Duration = Duration::from_secs(10 * 60);
@@ -184,6 +184,7 @@ impl Demo {
             ))
             .pepper(Pepper::from_bytes(keys.pepper.as_slice())?)
             .policy(Policy::authenticator_setup())
+            .webauthn(webauthn_config(&base_url)?)
             .mail_settings(MailSettings::new("mfa demo", from.clone(), from));
         if let Some(mailer) = mailer {
             builder = builder.mailer(mailer);
@@ -226,6 +227,11 @@ impl Demo {
             .route("/challenge", get(challenge::page))
             .route("/challenge/verify", post(challenge::verify))
             .route("/challenge/send", post(challenge::send))
+            .route("/challenge/webauthn", post(webauthn::challenge))
+            .route("/webauthn.js", get(webauthn::script))
+            .route("/account/webauthn", get(webauthn::page))
+            .route("/account/webauthn/start", post(webauthn::start))
+            .route("/account/webauthn/finish", post(webauthn::finish))
             .route(
                 "/magic",
                 get(challenge::magic_page).post(challenge::magic_confirm),
@@ -233,6 +239,7 @@ impl Demo {
             .route("/step-up", get(stepup::page))
             .route("/step-up/verify", post(stepup::verify))
             .route("/step-up/send", post(stepup::send))
+            .route("/step-up/webauthn", post(webauthn::step_up))
             .route("/account", get(account::overview))
             .route("/account/totp", get(account::totp_page))
             .route("/account/totp/start", post(account::totp_start))
@@ -445,4 +452,15 @@ fn smtp_mailer(smtp: &SmtpSettings) -> Result<SmtpMailer> {
         config = config.with_credentials(SmtpCredentials::new(user.clone(), password.clone()));
     }
     Ok(SmtpMailer::new(config)?)
+}
+
+/// The relying party of the demo: the host it is reached at, and that origin.
+fn webauthn_config(base_url: &str) -> Result<mfa::WebAuthnConfig> {
+    let host = base_url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .filter(|host| !host.is_empty())
+        .ok_or_else(|| Error::Config(format!("the public URL {base_url:?} has no host")))?;
+    Ok(mfa::WebAuthnConfig::new(host, base_url).rp_name("mfa demo"))
 }

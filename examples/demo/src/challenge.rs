@@ -131,6 +131,14 @@ pub(crate) async fn methods_html(
                 ));
                 html.push_str("</section>");
             }
+            Method::WebAuthn => {
+                let action = if step_up {
+                    "/step-up/webauthn"
+                } else {
+                    "/challenge/webauthn"
+                };
+                html.push_str(&crate::webauthn::section(ctx, action));
+            }
             Method::RecoveryCode => {
                 html.push_str("<section><h2>Recovery code</h2>");
                 html.push_str(&code_form(
@@ -246,9 +254,20 @@ pub(crate) async fn verify(ctx: Ctx, jar: CookieJar, Form(form): Form<VerifyForm
             .await;
     }
     let code = form.code.trim();
-    let proof = match proof(&form.method, code) {
-        Ok(proof) => proof,
-        Err(problem) => return challenge_page(&ctx, Some(problem)).await,
+    let assertion: mfa::webauthn::PublicKeyCredential;
+    let proof = if form.method == Method::WebAuthn.as_str() {
+        match crate::webauthn::assertion(code) {
+            Ok(parsed) => {
+                assertion = parsed;
+                Proof::WebAuthn(&assertion)
+            }
+            Err(problem) => return challenge_page(&ctx, Some(problem)).await,
+        }
+    } else {
+        match proof(&form.method, code) {
+            Ok(proof) => proof,
+            Err(problem) => return challenge_page(&ctx, Some(problem)).await,
+        }
     };
     // A code signs in with a step-up grant, so settings can be changed right after; a trusted
     // device or a magic link never brings one.

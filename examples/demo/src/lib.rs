@@ -16,6 +16,7 @@ mod outbox;
 mod page;
 mod stepup;
 mod time;
+mod webauthn;
 
 pub use crate::app::{Demo, REDIS_PREFIX, initialise_redis, local_url, run};
 pub use crate::config::{

@@ -114,9 +114,21 @@ pub(crate) async fn verify(
     Form(form): Form<VerifyForm>,
 ) -> WebResult {
     let code = form.code.trim();
-    let proof = match proof(&form.method, code) {
-        Ok(proof) => proof,
-        Err(problem) => return step_up_page(&ctx, &user, Some(problem)).await,
+    let assertion: mfa::webauthn::PublicKeyCredential;
+    let proof = if form.method == mfa::Method::WebAuthn.as_str() {
+        // The key answered the ticket `/step-up/webauthn` opened: checked below like a sent code.
+        match crate::webauthn::assertion(code) {
+            Ok(parsed) => {
+                assertion = parsed;
+                mfa::Proof::WebAuthn(&assertion)
+            }
+            Err(problem) => return step_up_page(&ctx, &user, Some(problem)).await,
+        }
+    } else {
+        match proof(&form.method, code) {
+            Ok(proof) => proof,
+            Err(problem) => return step_up_page(&ctx, &user, Some(problem)).await,
+        }
     };
     let mfa = &ctx.app.mfa;
     if matches!(form.method.as_str(), "totp" | "recovery") {

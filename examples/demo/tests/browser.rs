@@ -695,3 +695,137 @@ async fn run_flows(b: &Browser, other: &Other, clock: &ManualClock) {
     let log = b.text("#security-log").await;
     assert!(log.contains("unlock"), "{log}");
 }
+
+/// The WebDriver extension chromedriver implements for WebAuthn (W3C WebAuthn §11.3): adds a
+/// virtual CTAP2 security key to the session, which answers every prompt as a user touching it.
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({
+            "protocol": "ctap2",
+            "transport": "usb",
+            "hasResidentKey": false,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// A security key in a real browser: Chromium's virtual authenticator (through chromedriver's
+/// WebDriver extension) registers with the demo as the first factor, and the next sign-in is
+/// answered with it, and so is the step-up that turns it off. Screenshots:
+/// `webauthn-01-register`, `-02-registered`, `-03-challenge`, `-04-signed-in`, `-05-step-up`,
+/// `-06-removed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_security_key_in_a_real_browser() {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        assert!(
+            std::env::var("MFA_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "{CHROMIUM} and {CHROMEDRIVER} are required (MFA_REQUIRE_SERVICES=1)"
+        );
+        eprintln!("SKIPPED: {CHROMIUM} or {CHROMEDRIVER} missing");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let clock = clock_now();
+    let server = start(&dev_config(state.path(), &clock)).await;
+    let port = free_port();
+    let _driver = Driver(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let b = Browser {
+        client: chromium(&format!("http://127.0.0.1:{port}"), profile.path()).await,
+        base: mfa_demo::local_url(server),
+        server,
+        shots: screenshot_dir(),
+    };
+    let result = tokio::spawn(async move {
+        b.client.issue_cmd(AddVirtualAuthenticator).await.unwrap();
+
+        b.goto("/register").await;
+        b.fill("#username", "kim").await;
+        b.fill("#password", PASSWORD).await;
+        b.click("#register").await;
+        b.signed_in_as("kim").await;
+
+        b.goto("/account/webauthn").await;
+        let label = b
+            .client
+            .find(Locator::Css("#webauthn-label"))
+            .await
+            .unwrap();
+        label.clear().await.unwrap();
+        label.send_keys("Virtual key").await.unwrap();
+        b.shot("webauthn-01-register").await;
+        b.click("#webauthn-begin").await;
+        // The page hands the options to the authenticator and posts its answer by itself.
+        let mut registered = false;
+        for _ in 0..100 {
+            if b.has("#recovery-codes").await {
+                registered = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if !registered {
+            let source = b.client.source().await.unwrap_or_default();
+            panic!("no recovery codes after the registration: {source}");
+        }
+        b.shot("webauthn-02-registered").await;
+        b.goto("/account").await;
+        assert!(
+            b.text("#webauthn-status").await.contains("enabled"),
+            "the account page lists the key"
+        );
+
+        b.logout().await;
+        b.login("kim").await;
+        assert_eq!(b.wait_path("/challenge").await, "/challenge");
+        b.shot("webauthn-03-challenge").await;
+        b.click("#webauthn-use").await;
+        b.signed_in_as("kim").await;
+        b.shot("webauthn-04-signed-in").await;
+
+        // Turning the key off needs a step-up (the sign-in's grant has run out by then),
+        // answered with the key itself; it was the last factor, so the recovery codes go too.
+        clock.advance(Duration::from_secs(11 * 60));
+        b.goto("/account/disable?method=webauthn").await;
+        assert_eq!(b.wait_path("/step-up").await, "/step-up");
+        b.shot("webauthn-05-step-up").await;
+        b.click("#webauthn-use").await;
+        assert_eq!(b.wait_path("/account/disable").await, "/account/disable");
+        b.click("#disable-confirm").await;
+        assert_eq!(b.wait_path("/account").await, "/account");
+        assert!(
+            b.text("#webauthn-status").await.contains("not set up"),
+            "the key is gone"
+        );
+        b.shot("webauthn-06-removed").await;
+        b.client.close().await.unwrap();
+    })
+    .await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}

@@ -6,11 +6,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use mfa_core::RecoveryVerifier;
 
-use crate::{AuditEvent, Challenge, CounterState, MfaSettings, TotpFactor, TrustedDevice};
+use crate::{
+    AuditEvent, Challenge, CounterState, MfaSettings, TotpFactor, TrustedDevice, WebAuthnCeremony,
+    WebAuthnCredential,
+};
 
 mod auth;
 mod challenges;
 mod guards;
+mod webauthn;
 
 /// An in-memory [`Store`](crate::Store) for tests, examples and single-process applications.
 ///
@@ -82,6 +86,10 @@ struct State {
     audit_seq: u64,
     /// Settings by user.
     settings: HashMap<String, MfaSettings>,
+    /// WebAuthn credentials by user.
+    webauthn: HashMap<String, Vec<WebAuthnCredential>>,
+    /// WebAuthn ceremonies by `(user, id)`.
+    ceremonies: HashMap<(String, String), WebAuthnCeremony>,
 }
 
 /// The coarse operations as their provided compositions: every operation is one critical

@@ -16,8 +16,9 @@ use crate::{
     AttemptOutcome, AttemptView, AuditEvent, AuditStore, Challenge, ChallengeStore, CounterKey,
     CounterState, CounterStore, CounterTake, FlowStore, LoginView, MfaSettings, NewTotpFactor,
     RecoveryCodeRecord, RecoveryCodeStore, Result, SettingsStore, Settlement, Store, StoreError,
-    Take, TotpFactor, TotpFactorStore, TrustedDevice, TrustedDeviceStore,
+    Take, TotpFactor, TotpFactorStore, TrustedDevice, TrustedDeviceStore, WebAuthnStore,
 };
+use crate::{CeremonyKind, WebAuthnCeremony, WebAuthnCredential, WebAuthnUse};
 
 /// A store wrapper that counts every operation it passes to the wrapped store and can fail a
 /// chosen one with [`StoreError::Unavailable`].
@@ -391,6 +392,40 @@ impl SettingsStore for Instrumented {
     }
     async fn put_settings(&self, settings: MfaSettings) -> Result<()> {
         delegate!(self.put_settings(settings))
+    }
+}
+
+#[async_trait]
+impl WebAuthnStore for Instrumented {
+    async fn add_webauthn_credential(&self, credential: WebAuthnCredential) -> Result<()> {
+        delegate!(self.add_webauthn_credential(credential))
+    }
+    async fn webauthn_credentials(&self, user: &str) -> Result<Vec<WebAuthnCredential>> {
+        delegate!(self.webauthn_credentials(user))
+    }
+    async fn rename_webauthn_credential(&self, user: &str, id: &str, label: &str) -> Result<bool> {
+        delegate!(self.rename_webauthn_credential(user, id, label))
+    }
+    async fn remove_webauthn_credential(&self, user: &str, id: &str) -> Result<bool> {
+        delegate!(self.remove_webauthn_credential(user, id))
+    }
+    async fn record_webauthn_use(&self, user: &str, id: &str, update: WebAuthnUse) -> Result<bool> {
+        delegate!(self.record_webauthn_use(user, id, update))
+    }
+    async fn put_webauthn_ceremony(&self, ceremony: WebAuthnCeremony) -> Result<()> {
+        delegate!(self.put_webauthn_ceremony(ceremony))
+    }
+    async fn take_webauthn_ceremony(
+        &self,
+        user: &str,
+        id: &str,
+        kind: CeremonyKind,
+        now: SystemTime,
+    ) -> Result<Option<WebAuthnCeremony>> {
+        delegate!(self.take_webauthn_ceremony(user, id, kind, now))
+    }
+    async fn purge_expired_webauthn_ceremonies(&self, now: SystemTime) -> Result<u64> {
+        delegate!(self.purge_expired_webauthn_ceremonies(now))
     }
 }
 

@@ -38,6 +38,7 @@ mod instrumented;
 pub mod recovery;
 pub mod settings;
 pub mod totp;
+pub mod webauthn;
 
 /// What the generated tests need, re-exported so a backend crate needs no `tokio` of its own.
 #[doc(hidden)]
@@ -132,6 +133,17 @@ macro_rules! __mfa_store_checks {
             ],
             settings: [
                 put_get_replace,
+            ],
+            webauthn: [
+                credential_add_list_rename_remove,
+                credential_id_unique_per_relying_party,
+                credential_add_race_once,
+                use_compare_and_set,
+                use_race_once,
+                users_are_separate,
+                ceremony_taken_once,
+                ceremony_take_race_once,
+                ceremony_put_replaces_and_purge,
             ],
             flow: [
                 login_view_reads_settings_codes_and_counters,

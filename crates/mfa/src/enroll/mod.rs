@@ -31,6 +31,7 @@ pub(crate) struct Authorised {
 pub(crate) fn describe(kind: FactorKind, settings: Option<&MfaSettings>) -> String {
     match kind {
         FactorKind::Totp => "authenticator app".to_owned(),
+        FactorKind::WebAuthn => "security key or passkey".to_owned(),
         FactorKind::Email => match settings.and_then(|s| s.email.as_ref()) {
             Some(address) => format!("email address {}", address.masked()),
             None => "email address".to_owned(),
@@ -71,6 +72,34 @@ impl Mfa {
         authorised: Authorised,
         client: &ClientInfo,
     ) -> Result<EnrollmentOutcome> {
+        self.activate(user, kind, destination, None, authorised, client)
+            .await
+    }
+
+    /// As [`activated`](Self::activated), for a factor the notice names in `factor` (a
+    /// security key by its label).
+    #[cfg(feature = "webauthn")]
+    pub(crate) async fn activated_as(
+        &self,
+        user: &str,
+        kind: FactorKind,
+        factor: String,
+        authorised: Authorised,
+        client: &ClientInfo,
+    ) -> Result<EnrollmentOutcome> {
+        self.activate(user, kind, None, Some(factor), authorised, client)
+            .await
+    }
+
+    async fn activate(
+        &self,
+        user: &str,
+        kind: FactorKind,
+        destination: Option<Destination>,
+        described: Option<String>,
+        authorised: Authorised,
+        client: &ClientInfo,
+    ) -> Result<EnrollmentOutcome> {
         let store = &self.inner.store;
         let previous = authorised.previous;
         let mut also = Recipients::default();
@@ -87,7 +116,7 @@ impl Mfa {
             Some(Destination::Phone(number)) => settings.phone = Some(number),
             None => {}
         }
-        let factor = describe(kind, Some(&settings));
+        let factor = described.unwrap_or_else(|| describe(kind, Some(&settings)));
         store.put_settings(settings).await?;
         let recovery_codes = if authorised.first {
             Some(self.new_recovery_set(user).await?)

@@ -21,10 +21,11 @@ use async_trait::async_trait;
 use mfa_core::{CodeDigest, RecoveryVerifier, SealedSecret};
 use mfa_store::testkit::run_all;
 use mfa_store::{
-    AttemptOutcome, AuditEvent, AuditStore, Challenge, ChallengeKind, ChallengeStore, CounterKey,
-    CounterState, CounterStore, CounterTake, FactorStatus, FlowStore, MemoryStore, MfaSettings,
-    NewTotpFactor, RecoveryCodeRecord, RecoveryCodeStore, Result, SettingsStore, Settlement,
-    TotpFactor, TotpFactorStore, TrustedDevice, TrustedDeviceStore,
+    AttemptOutcome, AuditEvent, AuditStore, CeremonyKind, Challenge, ChallengeKind, ChallengeStore,
+    CounterKey, CounterState, CounterStore, CounterTake, FactorStatus, FlowStore, MemoryStore,
+    MfaSettings, NewTotpFactor, RecoveryCodeRecord, RecoveryCodeStore, Result, SettingsStore,
+    Settlement, TotpFactor, TotpFactorStore, TrustedDevice, TrustedDeviceStore, WebAuthnCeremony,
+    WebAuthnCredential, WebAuthnStore, WebAuthnUse,
 };
 
 /// The time between a broken store's read and its write: a round trip to a database, long
@@ -333,6 +334,40 @@ impl SettingsStore for Broken {
 // `login_view`, `open_ticket` and `attempt` are left provided: composed from the operations
 // above, faults included. `settle` is written out (an override cannot call the provided body)
 // as the provided composition with one line that the settle fault changes.
+#[async_trait]
+impl WebAuthnStore for Broken {
+    async fn add_webauthn_credential(&self, credential: WebAuthnCredential) -> Result<()> {
+        self.inner.add_webauthn_credential(credential).await
+    }
+    async fn webauthn_credentials(&self, user: &str) -> Result<Vec<WebAuthnCredential>> {
+        self.inner.webauthn_credentials(user).await
+    }
+    async fn rename_webauthn_credential(&self, user: &str, id: &str, label: &str) -> Result<bool> {
+        self.inner.rename_webauthn_credential(user, id, label).await
+    }
+    async fn remove_webauthn_credential(&self, user: &str, id: &str) -> Result<bool> {
+        self.inner.remove_webauthn_credential(user, id).await
+    }
+    async fn record_webauthn_use(&self, user: &str, id: &str, update: WebAuthnUse) -> Result<bool> {
+        self.inner.record_webauthn_use(user, id, update).await
+    }
+    async fn put_webauthn_ceremony(&self, ceremony: WebAuthnCeremony) -> Result<()> {
+        self.inner.put_webauthn_ceremony(ceremony).await
+    }
+    async fn take_webauthn_ceremony(
+        &self,
+        user: &str,
+        id: &str,
+        kind: CeremonyKind,
+        now: SystemTime,
+    ) -> Result<Option<WebAuthnCeremony>> {
+        self.inner.take_webauthn_ceremony(user, id, kind, now).await
+    }
+    async fn purge_expired_webauthn_ceremonies(&self, now: SystemTime) -> Result<u64> {
+        self.inner.purge_expired_webauthn_ceremonies(now).await
+    }
+}
+
 #[async_trait]
 impl FlowStore for Broken {
     async fn settle(&self, settlement: Settlement, now: SystemTime) -> Result<bool> {

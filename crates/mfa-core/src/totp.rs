@@ -181,6 +181,21 @@ mod tests {
     const SEED_SHA256: &[u8] = b"12345678901234567890123456789012";
     const SEED_SHA512: &[u8] = b"1234567890123456789012345678901234567890123456789012345678901234";
 
+    #[test]
+    fn a_generator_reports_the_parameters_it_was_built_with() {
+        // Not the defaults, so that an accessor answering the defaults is caught.
+        let params = TotpParams {
+            algorithm: Algorithm::Sha512,
+            digits: Digits::EIGHT,
+            period: Period::from_secs(60).unwrap(),
+            t0: 7,
+        };
+        let totp = Totp::new(&Secret::from_bytes(SEED_SHA512).unwrap(), params);
+        assert_eq!(totp.params(), params);
+        assert_eq!(totp.hotp.algorithm(), Algorithm::Sha512);
+        assert_eq!(totp.hotp.digits(), Digits::EIGHT);
+    }
+
     const APPENDIX_B: [(u64, &str, &str, &str); 6] = [
         (59, "94287082", "46119246", "90693936"),
         (1_111_111_109, "07081804", "68084774", "25091201"),

@@ -32,6 +32,14 @@ impl Reply {
         self.all(name).first().copied()
     }
 
+    /// The one value of header `name`; panics when the header is repeated.
+    #[track_caller]
+    pub fn only(&self, name: &str) -> Option<&str> {
+        let all = self.all(name);
+        assert!(all.len() <= 1, "{name} repeated: {all:?}");
+        all.first().copied()
+    }
+
     /// Where a redirect points (`Location`).
     pub fn location(&self) -> Option<&str> {
         self.header("location")
@@ -42,6 +50,15 @@ impl Reply {
         self.all("set-cookie")
             .into_iter()
             .find(|c| c.strip_prefix(name).is_some_and(|r| r.starts_with('=')))
+    }
+
+    /// `name=value` of the cookie this reply sets, to send back; panics when it sets none.
+    #[track_caller]
+    pub fn cookie_pair(&self, name: &str) -> String {
+        let set = self
+            .set_cookie(name)
+            .unwrap_or_else(|| panic!("no {name} cookie in {:?}", self.all("set-cookie")));
+        set.split(';').next().unwrap_or_default().to_owned()
     }
 
     /// The body as JSON; panics, with the status and body, when it is not JSON.

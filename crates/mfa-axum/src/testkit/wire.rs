@@ -1,10 +1,10 @@
 //! One request on one connection: writing it, reading and parsing the reply.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// A response as read off the wire.
 #[derive(Debug, Clone)]
@@ -165,6 +165,25 @@ impl Request {
 
     /// Sends the request on a new connection and reads the whole response.
     pub async fn send(self, addr: SocketAddr) -> Reply {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        self.send_on(stream, addr).await
+    }
+
+    /// Sends the request on a new connection from local address `from` (another loopback
+    /// address is another network to a server that sees the peer address), and reads the
+    /// whole response.
+    pub async fn send_from(self, addr: SocketAddr, from: IpAddr) -> Reply {
+        let socket = match from {
+            IpAddr::V4(_) => TcpSocket::new_v4(),
+            IpAddr::V6(_) => TcpSocket::new_v6(),
+        }
+        .unwrap();
+        socket.bind(SocketAddr::new(from, 0)).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        self.send_on(stream, addr).await
+    }
+
+    async fn send_on(self, mut stream: TcpStream, addr: SocketAddr) -> Reply {
         let mut raw = format!(
             "{} {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
             self.method,
@@ -180,7 +199,6 @@ impl Request {
         }
         raw.extend_from_slice(b"\r\n");
         raw.extend_from_slice(&self.body);
-        let mut stream = TcpStream::connect(addr).await.unwrap();
         stream.write_all(&raw).await.unwrap();
         let mut bytes = Vec::new();
         stream.read_to_end(&mut bytes).await.unwrap();

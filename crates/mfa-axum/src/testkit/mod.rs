@@ -5,7 +5,7 @@
 //! names (repeated headers, odd spacing, no header a client library would add), and reads the
 //! reply as it came off the wire. This module is that client, written once:
 //!
-//! - [`serve`] starts a [`Router`](axum::Router) on `127.0.0.1:0` with the peer address
+//! - [`serve`] starts a [`Router`] on `127.0.0.1:0` with the peer address
 //!   available to extractors ([`ConnectInfo`](axum::extract::ConnectInfo));
 //! - [`send`] and [`Request`] send one request and return a [`Reply`] (status, headers, body);
 //! - [`TestClient`] is a browser or a script: it keeps its cookies, comes from a network of its

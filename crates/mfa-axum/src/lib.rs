@@ -17,6 +17,8 @@ mod session;
 mod signin;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql_store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use crate::client_ip::{ClientIp, ClientIpRejection};
 pub use crate::config::{DEFAULT_CSRF_FORM_LIMIT, EdgeConfig, EdgeConfigBuilder, Transport};

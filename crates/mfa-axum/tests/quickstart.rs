@@ -416,7 +416,7 @@ async fn password_then_code_then_the_guarded_page() {
     // No session: a browser is sent to the sign-in page, a script gets JSON.
     let reply = b.get(w.addr, "/").await;
     assert_eq!(
-        (reply.status, reply.header("location")),
+        (reply.status, reply.only("location")),
         (303, Some("/login"))
     );
     let reply = Req::get("/").send(w.addr).await;
@@ -431,10 +431,10 @@ async fn password_then_code_then_the_guarded_page() {
     // The right one: the second factor is pending, under a new session id.
     let before = b.cookies.get("mfa_session").cloned();
     let reply = b.password(w.addr, "alice", PASSWORD).await;
-    assert_eq!(reply.header("location"), Some("/login/second-factor"));
+    assert_eq!(reply.only("location"), Some("/login/second-factor"));
     assert_ne!(b.cookies.get("mfa_session"), before.as_ref());
     let reply = b.get(w.addr, "/").await;
-    assert_eq!(reply.header("location"), Some("/login/second-factor"));
+    assert_eq!(reply.only("location"), Some("/login/second-factor"));
 
     // A wrong code: the uniform failure.
     b.get(w.addr, "/login/second-factor").await;
@@ -447,7 +447,7 @@ async fn password_then_code_then_the_guarded_page() {
     let reply = b
         .post(w.addr, "/login/second-factor", &format!("code={code}"))
         .await;
-    assert_eq!(reply.header("location"), Some("/"), "{}", reply.body);
+    assert_eq!(reply.only("location"), Some("/"), "{}", reply.body);
     let reply = b.get(w.addr, "/").await;
     assert_eq!((reply.status, reply.body.as_str()), (200, "Hello, alice."));
 
@@ -467,12 +467,12 @@ async fn a_user_without_a_factor_is_signed_in_but_not_past_a_second_factor() {
     let w = world().await;
     let mut b = Browser::default();
     let reply = b.password(w.addr, "newbie", PASSWORD).await;
-    assert_eq!(reply.header("location"), Some("/"));
+    assert_eq!(reply.only("location"), Some("/"));
     let reply = b.get(w.addr, "/whoami").await;
     assert_eq!(reply.body, "newbie false");
     // The page that needs the second factor sends the browser to enrol.
     let reply = b.get(w.addr, "/").await;
-    assert_eq!(reply.header("location"), Some("/enroll"));
+    assert_eq!(reply.only("location"), Some("/enroll"));
 }
 
 #[tokio::test]
@@ -488,7 +488,7 @@ async fn management_needs_a_live_step_up() {
 
     // Signed in, but no step-up: the browser goes to the step-up page; a script gets 403.
     let reply = b.get(w.addr, "/danger").await;
-    assert_eq!(reply.header("location"), Some("/step-up"));
+    assert_eq!(reply.only("location"), Some("/step-up"));
     let reply = Req::get("/danger")
         .cookie(&b.cookie_header())
         .send(w.addr)
@@ -518,7 +518,7 @@ async fn management_needs_a_live_step_up() {
     w.clock
         .advance(w.app.mfa.step_up_window() + Duration::from_secs(1));
     let reply = b.get(w.addr, "/danger").await;
-    assert_eq!(reply.header("location"), Some("/step-up"));
+    assert_eq!(reply.only("location"), Some("/step-up"));
 }
 
 #[tokio::test]
@@ -545,7 +545,7 @@ async fn a_trusted_device_skips_the_second_factor_and_its_cookie_rotates() {
     // A new session (signed out), same browser: the password alone signs in.
     b.cookies.remove("mfa_session");
     let reply = b.password(w.addr, "carol", PASSWORD).await;
-    assert_eq!(reply.header("location"), Some("/"));
+    assert_eq!(reply.only("location"), Some("/"));
     assert_ne!(b.cookies["mfa_device"], first, "the token rotated");
     assert_eq!(b.get(w.addr, "/").await.body, "Hello, carol.");
 
@@ -553,7 +553,7 @@ async fn a_trusted_device_skips_the_second_factor_and_its_cookie_rotates() {
     let mut thief = Browser::default();
     thief.cookies.insert("mfa_device".into(), first);
     let reply = thief.password(w.addr, "carol", PASSWORD).await;
-    assert_eq!(reply.header("location"), Some("/login/second-factor"));
+    assert_eq!(reply.only("location"), Some("/login/second-factor"));
 }
 
 #[tokio::test]
@@ -784,16 +784,16 @@ async fn a_refused_page_is_the_page_a_step_up_returns_to() {
         .await;
     // A user with a factor may change factors only after a step-up.
     let reply = b.get(w.addr, "/may-change").await;
-    assert_eq!(reply.header("location"), Some("/step-up"));
+    assert_eq!(reply.only("location"), Some("/step-up"));
     let reply = b.get(w.addr, "/danger?tab=factors").await;
-    assert_eq!(reply.header("location"), Some("/step-up"));
+    assert_eq!(reply.only("location"), Some("/step-up"));
     b.get(w.addr, "/login").await;
     let code = w.code(&totp);
     let reply = b
         .post(w.addr, "/step-up/totp", &format!("code={code}"))
         .await;
     assert_eq!(
-        reply.header("location"),
+        reply.only("location"),
         Some("/danger?tab=factors"),
         "back to the last page refused"
     );
@@ -804,7 +804,7 @@ async fn a_refused_page_is_the_page_a_step_up_returns_to() {
     let reply = b
         .post(w.addr, "/step-up/totp", &format!("code={code}"))
         .await;
-    assert_eq!(reply.header("location"), Some("/"));
+    assert_eq!(reply.only("location"), Some("/"));
 }
 
 #[tokio::test]

@@ -56,7 +56,7 @@ impl World {
     }
 
     fn client(&self, ip: &str) -> Api {
-        Api::new(self.addr, ip)
+        common::api(self.addr, ip)
     }
 
     /// The 6-digit code of the last SMS.
@@ -73,13 +73,13 @@ impl World {
     /// A session signed in with the password; `Some(methods)` when a second factor is asked.
     async fn login(&self, api: &mut Api, user: &str) -> Value {
         if api.csrf.is_empty() {
-            api.start().await;
+            common::start(api).await;
         }
         let r = api
-            .post("/login", json!({ "user": user, "password": PASSWORD }))
+            .post("/login", &json!({ "user": user, "password": PASSWORD }))
             .await;
         r.assert_status(200);
-        r.body
+        r.json()
     }
 
     /// Password, then the authenticator's code: signed in.
@@ -88,7 +88,7 @@ impl World {
         assert_eq!(r["status"], "second_factor", "{r}");
         let code = self.next_code(uri);
         let r = api
-            .post("/login/verify", json!({ "method": "totp", "code": code }))
+            .post("/login/verify", &json!({ "method": "totp", "code": code }))
             .await;
         r.assert_status(200);
         api.get("/me").await.assert_status(200);
@@ -96,11 +96,14 @@ impl World {
 
     /// A step-up with the authenticator.
     async fn step_up(&self, api: &mut Api, uri: &KeyUri) {
-        api.post("/step-up", json!({})).await.assert_status(200);
+        api.post("/step-up", &json!({})).await.assert_status(200);
         let code = self.next_code(uri);
-        api.post("/step-up/verify", json!({ "method": "totp", "code": code }))
-            .await
-            .assert_status(200);
+        api.post(
+            "/step-up/verify",
+            &json!({ "method": "totp", "code": code }),
+        )
+        .await
+        .assert_status(200);
     }
 }
 
@@ -182,12 +185,12 @@ async fn scenario(w: &World) {
 /// HSTS, secure session cookies, and CSRF on every state-changing request.
 async fn the_edge(w: &World) {
     let mut api = w.client(HOME);
-    let r = api.start().await;
+    let r = common::start(&mut api).await;
     assert_eq!(
         r.header("strict-transport-security"),
         Some("max-age=31536000")
     );
-    assert_eq!(r.body["state"], "anonymous");
+    assert_eq!(r.json()["state"], "anonymous");
     let cookie = r.set_cookie(SESSION).expect("a session cookie");
     for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(cookie.contains(attribute), "{attribute} in {cookie}");
@@ -200,15 +203,15 @@ async fn the_edge(w: &World) {
     // A POST without the header token is refused, with or without a session.
     let mut no_token = api.without(&[]);
     let r = no_token
-        .post("/login", json!({ "user": "dave", "password": PASSWORD }))
+        .post("/login", &json!({ "user": "dave", "password": PASSWORD }))
         .await;
-    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.status, 403, "{}", r.body);
     let r = send(
         w.addr,
         "POST",
         "/login",
-        &[("Content-Type", "application/json".into())],
-        r#"{"user":"dave","password":"correct horse battery staple"}"#,
+        &[("Content-Type", "application/json")],
+        br#"{"user":"dave","password":"correct horse battery staple"}"#,
     )
     .await;
     assert_eq!(r.status, 403);
@@ -224,10 +227,11 @@ async fn the_user_comes_from_the_session(w: &World) {
         "no factor yet: the password alone"
     );
     let r = mallory
-        .post("/enroll/totp", json!({ "user": "dave" }))
+        .post("/enroll/totp", &json!({ "user": "dave" }))
         .await;
     r.assert_status(200);
-    let key_uri = r.body["key_uri"].as_str().unwrap();
+    let body = r.json();
+    let key_uri = body["key_uri"].as_str().unwrap();
     assert!(
         key_uri.starts_with("otpauth://totp/Acme:mallory?"),
         "{key_uri}"
@@ -237,7 +241,7 @@ async fn the_user_comes_from_the_session(w: &World) {
     let r = mallory
         .post(
             "/enroll/totp/confirm",
-            json!({ "user": "dave", "code": code }),
+            &json!({ "user": "dave", "code": code }),
         )
         .await;
     r.assert_status(200);
@@ -249,15 +253,15 @@ async fn the_user_comes_from_the_session(w: &World) {
 
     // A session that is not signed in changes nobody's factors.
     let mut anonymous = w.client(MALLORY_NET);
-    anonymous.start().await;
+    common::start(&mut anonymous).await;
     anonymous
-        .post("/enroll/totp", json!({ "user": "dave" }))
+        .post("/enroll/totp", &json!({ "user": "dave" }))
         .await
         .assert_error(401, "sign_in_required");
     anonymous
         .post(
             "/enroll/sms",
-            json!({ "user": "dave", "phone": "+14155550199" }),
+            &json!({ "user": "dave", "phone": "+14155550199" }),
         )
         .await
         .assert_error(401, "sign_in_required");
@@ -275,15 +279,15 @@ async fn qr_enrolment(w: &World) -> (KeyUri, Vec<String>) {
         .await
         .assert_error(403, "enrollment_required");
 
-    let r = dave.post("/enroll/totp", json!({})).await;
+    let r = dave.post("/enroll/totp", &json!({})).await;
     r.assert_status(200);
-    let uri = KeyUri::parse(r.body["key_uri"].as_str().unwrap()).unwrap();
+    let uri = KeyUri::parse(r.json()["key_uri"].as_str().unwrap()).unwrap();
     assert_eq!(uri.issuer.as_deref(), Some("Acme"));
     assert_eq!(uri.digits, Digits::SIX);
-    assert_eq!(r.body["secret"], uri.secret.to_base32().as_str());
-    assert!(r.body["qr_svg"].as_str().unwrap().contains("<svg"));
+    assert_eq!(r.json()["secret"], uri.secret.to_base32().as_str());
+    assert!(r.json()["qr_svg"].as_str().unwrap().contains("<svg"));
     assert!(
-        r.body["qr_png_data_url"]
+        r.json()["qr_png_data_url"]
             .as_str()
             .unwrap()
             .starts_with("data:image/png;base64,iVBORw0KGgo")
@@ -291,16 +295,16 @@ async fn qr_enrolment(w: &World) -> (KeyUri, Vec<String>) {
     assert_eq!(r.header("cache-control"), Some("no-store"));
 
     let good = code_at(&uri, w.clock.unix_secs());
-    dave.post("/enroll/totp/confirm", json!({ "code": wrong(&good) }))
+    dave.post("/enroll/totp/confirm", &json!({ "code": wrong(&good) }))
         .await
         .assert_error(401, "code_mismatch");
     let before = dave.cookies[SESSION].clone();
     let r = dave
-        .post("/enroll/totp/confirm", json!({ "code": good }))
+        .post("/enroll/totp/confirm", &json!({ "code": good }))
         .await;
     r.assert_status(200);
-    assert_eq!(r.body["status"], "enabled");
-    let recovery: Vec<String> = r.body["recovery_codes"]
+    assert_eq!(r.json()["status"], "enabled");
+    let recovery: Vec<String> = r.json()["recovery_codes"]
         .as_array()
         .unwrap()
         .iter()
@@ -310,27 +314,27 @@ async fn qr_enrolment(w: &World) -> (KeyUri, Vec<String>) {
     assert_ne!(dave.cookies[SESSION], before, "a new session id");
     let me = dave.get("/me").await;
     me.assert_status(200);
-    assert_eq!(me.body["methods"], json!(["totp", "recovery_code"]));
+    assert_eq!(me.json()["methods"], json!(["totp", "recovery_code"]));
 
     // Once a factor is active, a change of factors needs a step-up.
-    dave.post("/enroll/totp/confirm", json!({ "code": good }))
+    dave.post("/enroll/totp/confirm", &json!({ "code": good }))
         .await
         .assert_error(403, "not_authorised");
-    dave.post("/enroll/totp", json!({}))
+    dave.post("/enroll/totp", &json!({}))
         .await
         .assert_error(403, "not_authorised");
 
     // No pending enrolment; an enrolment past its 15 minutes.
     let mut erin = w.client(HOME);
     w.login(&mut erin, "erin").await;
-    erin.post("/enroll/totp/confirm", json!({ "code": "123456" }))
+    erin.post("/enroll/totp/confirm", &json!({ "code": "123456" }))
         .await
         .assert_error(409, "no_pending_enrollment");
-    let r = erin.post("/enroll/totp", json!({})).await;
-    let late = KeyUri::parse(r.body["key_uri"].as_str().unwrap()).unwrap();
+    let r = erin.post("/enroll/totp", &json!({})).await;
+    let late = KeyUri::parse(r.json()["key_uri"].as_str().unwrap()).unwrap();
     w.advance(15 * 60);
     let code = code_at(&late, w.clock.unix_secs());
-    erin.post("/enroll/totp/confirm", json!({ "code": code }))
+    erin.post("/enroll/totp/confirm", &json!({ "code": code }))
         .await
         .assert_error(410, "expired_code");
     (uri, recovery)
@@ -342,36 +346,36 @@ async fn codes_work_once(w: &World, uri: &KeyUri, recovery: &[String]) {
     w.login(&mut first, "dave").await;
     let code = w.next_code(uri);
     first
-        .post("/login/verify", json!({ "method": "totp", "code": code }))
+        .post("/login/verify", &json!({ "method": "totp", "code": code }))
         .await
         .assert_status(200);
     let mut second = w.client(HOME);
     w.login(&mut second, "dave").await;
     second
-        .post("/login/verify", json!({ "method": "totp", "code": code }))
+        .post("/login/verify", &json!({ "method": "totp", "code": code }))
         .await
         .assert_error(401, "verification_failed");
     let r = second
         .post(
             "/login/verify",
-            json!({ "method": "recovery_code", "code": recovery[0] }),
+            &json!({ "method": "recovery_code", "code": recovery[0] }),
         )
         .await;
     r.assert_status(200);
-    assert_eq!(r.body["recovery_codes_left"], 9);
+    assert_eq!(r.json()["recovery_codes_left"], 9);
     let mut third = w.client(HOME);
     w.login(&mut third, "dave").await;
     third
         .post(
             "/login/verify",
-            json!({ "method": "recovery_code", "code": recovery[0] }),
+            &json!({ "method": "recovery_code", "code": recovery[0] }),
         )
         .await
         .assert_error(401, "verification_failed");
     third
         .post(
             "/login/verify",
-            json!({ "method": "carrier-pigeon", "code": "1" }),
+            &json!({ "method": "carrier-pigeon", "code": "1" }),
         )
         .await
         .assert_error(400, "invalid_input");
@@ -384,53 +388,56 @@ async fn second_factor_behind_step_up(w: &World, uri: &KeyUri) {
     dave.call("PUT", "/preferred-method", &json!({ "method": "sms" }))
         .await
         .assert_error(403, "step_up_required");
-    dave.post("/enroll/sms", json!({ "phone": "+1 (415) 555-0100" }))
+    dave.post("/enroll/sms", &json!({ "phone": "+1 (415) 555-0100" }))
         .await
         .assert_error(403, "not_authorised");
 
-    let r = dave.post("/step-up", json!({})).await;
-    assert_eq!(r.body["methods"], json!(["totp", "recovery_code"]));
+    let r = dave.post("/step-up", &json!({})).await;
+    assert_eq!(r.json()["methods"], json!(["totp", "recovery_code"]));
     let r = dave
         .post(
             "/step-up/verify",
-            json!({ "method": "totp", "code": "000000" }),
+            &json!({ "method": "totp", "code": "000000" }),
         )
         .await;
     r.assert_error(401, "code_mismatch");
-    assert_eq!(r.body["attempts_left"], 4, "5 tries per challenge");
+    assert_eq!(r.json()["attempts_left"], 4, "5 tries per challenge");
     let code = w.next_code(uri);
     let r = dave
-        .post("/step-up/verify", json!({ "method": "totp", "code": code }))
+        .post(
+            "/step-up/verify",
+            &json!({ "method": "totp", "code": code }),
+        )
         .await;
     r.assert_status(200);
-    assert_eq!(r.body["valid_for"], 600);
+    assert_eq!(r.json()["valid_for"], 600);
 
-    dave.post("/enroll/totp", json!({}))
+    dave.post("/enroll/totp", &json!({}))
         .await
         .assert_error(409, "already_enabled");
-    dave.post("/enroll/sms", json!({ "phone": "not a number" }))
+    dave.post("/enroll/sms", &json!({ "phone": "not a number" }))
         .await
         .assert_error(400, "invalid_input");
-    dave.post("/enroll/sms", json!({ "phone": "+1 (415) 555-0100" }))
+    dave.post("/enroll/sms", &json!({ "phone": "+1 (415) 555-0100" }))
         .await
         .assert_status(202);
     assert_eq!(w.sms.last().unwrap().to().as_str(), "+14155550100");
     let code = w.sms_code();
     dave.post(
         "/enroll/sms/confirm",
-        json!({ "phone": "+14155550100", "code": wrong(&code) }),
+        &json!({ "phone": "+14155550100", "code": wrong(&code) }),
     )
     .await
     .assert_error(401, "code_mismatch");
     let r = dave
         .post(
             "/enroll/sms/confirm",
-            json!({ "phone": "+14155550100", "code": code }),
+            &json!({ "phone": "+14155550100", "code": code }),
         )
         .await;
     r.assert_status(200);
     assert_eq!(
-        r.body["recovery_codes"],
+        r.json()["recovery_codes"],
         json!([]),
         "only the first factor mints them"
     );
@@ -460,29 +467,29 @@ async fn sms_challenge_and_remembered_device(w: &World, uri: &KeyUri) {
     dave.get("/me")
         .await
         .assert_error(401, "second_factor_required");
-    dave.post("/login/sms", json!({})).await.assert_status(202);
-    let r = dave.post("/login/sms", json!({})).await;
+    dave.post("/login/sms", &json!({})).await.assert_status(202);
+    let r = dave.post("/login/sms", &json!({})).await;
     r.assert_error(429, "too_many_messages");
     assert!(r.header("retry-after").is_some());
     let code = w.sms_code();
     w.advance(300);
-    dave.post("/login/verify", json!({ "method": "sms", "code": code }))
+    dave.post("/login/verify", &json!({ "method": "sms", "code": code }))
         .await
         .assert_error(401, "verification_failed");
 
     let r = w.login(&mut dave, "dave").await;
     assert_eq!(r["status"], "second_factor");
-    dave.post("/login/sms", json!({})).await.assert_status(202);
+    dave.post("/login/sms", &json!({})).await.assert_status(202);
     let code = w.sms_code();
     w.advance(299);
     let r = dave
         .post(
             "/login/verify",
-            json!({ "method": "sms", "code": code, "remember_device": true }),
+            &json!({ "method": "sms", "code": code, "remember_device": true }),
         )
         .await;
     r.assert_status(200);
-    assert_eq!(r.body["method"], "sms");
+    assert_eq!(r.json()["method"], "sms");
     let cookie = r.set_cookie(DEVICE).expect("the device cookie");
     for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Max-Age=2592000"] {
         assert!(cookie.contains(attribute), "{attribute} in {cookie}");
@@ -504,7 +511,8 @@ async fn sms_challenge_and_remembered_device(w: &World, uri: &KeyUri) {
 
     // The devices, and revoking one (behind a step-up).
     let r = later.get("/devices").await;
-    let devices = r.body["devices"].as_array().unwrap();
+    let body = r.json();
+    let devices = body["devices"].as_array().unwrap();
     assert_eq!(devices.len(), 1);
     let id = devices[0]["id"].as_str().unwrap().to_owned();
     let path = format!("/devices/{id}");
@@ -533,13 +541,13 @@ async fn limits_from_a_stranger(w: &World, uri: &KeyUri) {
         stranger
             .post(
                 "/login/verify",
-                json!({ "method": "totp", "code": "000000" }),
+                &json!({ "method": "totp", "code": "000000" }),
             )
             .await
             .assert_error(401, "verification_failed");
     }
     let r = stranger
-        .post("/login", json!({ "user": "dave", "password": PASSWORD }))
+        .post("/login", &json!({ "user": "dave", "password": PASSWORD }))
         .await;
     r.assert_error(429, "locked_out");
     let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Browser, Reply, between};
+use common::{Browser, Page as _, Reply, between};
 use mandatory_totp::{App, AppParts, Settings};
 use mfa::core::{Algorithm, Digits, KeyUri, PasswordHasher, PasswordParams, Totp, TotpParams};
 use mfa::mail::testkit::SmtpTestServer;
@@ -239,11 +239,8 @@ async fn registration(w: &World) {
         w.addr,
         "POST",
         "/register",
-        &[(
-            "Content-Type",
-            "application/x-www-form-urlencoded".to_owned(),
-        )],
-        "user=dave&email=dave%40example.com&password=correct+horse+battery",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"user=dave&email=dave%40example.com&password=correct+horse+battery",
     )
     .await;
     assert_eq!(forged.status, 403);

@@ -182,7 +182,7 @@ impl World {
     }
 
     fn client(&self, ip: &str) -> Api {
-        Api::new(self.addr, ip)
+        common::api(self.addr, ip)
     }
 
     /// The newest SMS code the loopback Twilio accepted for `to`.
@@ -204,13 +204,13 @@ impl World {
     /// A session past the password; answers the login's JSON.
     async fn login(&self, api: &mut Api) -> Value {
         if api.csrf.is_empty() {
-            api.start().await;
+            common::start(api).await;
         }
         let r = api
-            .post("/login", json!({ "user": "gina", "password": PASSWORD }))
+            .post("/login", &json!({ "user": "gina", "password": PASSWORD }))
             .await;
         r.assert_status(200);
-        r.body
+        r.json()
     }
 
     /// Password, then the authenticator's code.
@@ -218,7 +218,7 @@ impl World {
         let r = self.login(api).await;
         assert_eq!(r["status"], "second_factor", "{r}");
         let code = self.next_code(uri);
-        api.post("/login/totp", json!({ "code": code }))
+        api.post("/login/totp", &json!({ "code": code }))
             .await
             .assert_status(200);
         api.get("/me").await.assert_status(200);
@@ -226,10 +226,13 @@ impl World {
 
     /// A step-up with `method` and `code`.
     async fn step_up(&self, api: &mut Api, method: &str, code: &str) {
-        api.post("/step-up", json!({})).await.assert_status(200);
-        api.post("/step-up/verify", json!({ "method": method, "code": code }))
-            .await
-            .assert_status(200);
+        api.post("/step-up", &json!({})).await.assert_status(200);
+        api.post(
+            "/step-up/verify",
+            &json!({ "method": method, "code": code }),
+        )
+        .await
+        .assert_status(200);
     }
 
     /// The rows of Gina's backup codes, as PostgreSQL holds them: (locator, verifier).
@@ -341,48 +344,57 @@ async fn scenario(w: &World) {
 /// stored hashed.
 async fn totp_and_ten_backup_codes(w: &World) -> (KeyUri, Vec<String>) {
     let mut gina = w.client(HOME);
-    let r = gina.start().await;
+    let r = common::start(&mut gina).await;
     assert!(r.header("strict-transport-security").is_some());
-    gina.post("/register", json!({ "user": "Gina!", "password": "short" }))
-        .await
-        .assert_error(400, "invalid_input");
+    gina.post(
+        "/register",
+        &json!({ "user": "Gina!", "password": "short" }),
+    )
+    .await
+    .assert_error(400, "invalid_input");
     let r = gina
-        .post("/register", json!({ "user": "gina", "password": PASSWORD }))
+        .post(
+            "/register",
+            &json!({ "user": "gina", "password": PASSWORD }),
+        )
         .await;
     r.assert_status(201);
-    gina.post("/register", json!({ "user": "gina", "password": PASSWORD }))
-        .await
-        .assert_error(409, "user_taken");
+    gina.post(
+        "/register",
+        &json!({ "user": "gina", "password": PASSWORD }),
+    )
+    .await
+    .assert_error(409, "user_taken");
     // Signed in on the password: nothing that needs a second factor yet.
     gina.get("/me")
         .await
         .assert_error(403, "enrollment_required");
 
-    let r = gina.post("/account/totp", json!({})).await;
+    let r = gina.post("/account/totp", &json!({})).await;
     r.assert_status(200);
-    let uri = KeyUri::parse(r.body["key_uri"].as_str().unwrap()).unwrap();
+    let uri = KeyUri::parse(r.json()["key_uri"].as_str().unwrap()).unwrap();
     assert_eq!(uri.issuer.as_deref(), Some("Acme"));
     assert_eq!((uri.algorithm, uri.digits), (Algorithm::Sha1, Digits::SIX));
-    assert!(r.body["qr_svg"].as_str().unwrap().contains("<svg"));
+    assert!(r.json()["qr_svg"].as_str().unwrap().contains("<svg"));
     let code = code_at(&uri, w.clock.unix_secs());
-    gina.post("/account/totp/confirm", json!({ "code": "000000" }))
+    gina.post("/account/totp/confirm", &json!({ "code": "000000" }))
         .await
         .assert_error(401, "code_mismatch");
     let r = gina
-        .post("/account/totp/confirm", json!({ "code": code }))
+        .post("/account/totp/confirm", &json!({ "code": code }))
         .await;
     r.assert_status(200);
-    let shown = strings(&r.body["backup_codes"]);
+    let shown = strings(&r.json()["backup_codes"]);
     assert_eq!(shown.len(), BACKUP_CODES);
     assert_eq!(BACKUP_CODES, 10);
     assert_eq!(shown.iter().collect::<HashSet<_>>().len(), 10, "distinct");
     // Shown once: with an active factor, a confirmation needs a step-up.
-    gina.post("/account/totp/confirm", json!({ "code": code }))
+    gina.post("/account/totp/confirm", &json!({ "code": code }))
         .await
         .assert_error(403, "not_authorised");
     let me = gina.get("/me").await;
     me.assert_status(200);
-    assert_eq!(me.body["backup_codes_left"], 10);
+    assert_eq!(me.json()["backup_codes_left"], 10);
 
     // The store holds only a locator and a verifier per code, never the code.
     let columns: HashSet<String> = sqlx::query(
@@ -422,47 +434,50 @@ async fn totp_and_ten_backup_codes(w: &World) -> (KeyUri, Vec<String>) {
 async fn sms_fallback_behind_step_up(w: &World, uri: &KeyUri) {
     let mut gina = w.client(HOME);
     w.sign_in(&mut gina, uri).await;
-    gina.post("/account/sms", json!({ "phone": PHONE }))
+    gina.post("/account/sms", &json!({ "phone": PHONE }))
         .await
         .assert_error(403, "step_up_required");
     assert!(w.twilio.lock().unwrap().messages.is_empty());
 
     // A step-up: the user is known, so errors are detailed.
-    let r = gina.post("/step-up", json!({})).await;
-    assert_eq!(r.body["methods"], json!(["totp", "backup_code"]));
+    let r = gina.post("/step-up", &json!({})).await;
+    assert_eq!(r.json()["methods"], json!(["totp", "backup_code"]));
     let r = gina
         .post(
             "/step-up/verify",
-            json!({ "method": "totp", "code": "000000" }),
+            &json!({ "method": "totp", "code": "000000" }),
         )
         .await;
     r.assert_error(401, "code_mismatch");
-    assert_eq!(r.body["attempts_left"], 4);
+    assert_eq!(r.json()["attempts_left"], 4);
     let code = w.next_code(uri);
-    gina.post("/step-up/verify", json!({ "method": "totp", "code": code }))
-        .await
-        .assert_status(200);
+    gina.post(
+        "/step-up/verify",
+        &json!({ "method": "totp", "code": code }),
+    )
+    .await
+    .assert_status(200);
 
-    gina.post("/account/sms", json!({ "phone": "0800 not a number" }))
+    gina.post("/account/sms", &json!({ "phone": "0800 not a number" }))
         .await
         .assert_error(400, "invalid_input");
-    let r = gina.post("/account/sms", json!({ "phone": PHONE })).await;
+    let r = gina.post("/account/sms", &json!({ "phone": PHONE })).await;
     r.assert_status(202);
     let code = w.sms_code(PHONE);
     gina.post(
         "/account/sms/confirm",
-        json!({ "phone": PHONE, "code": "000000" }),
+        &json!({ "phone": PHONE, "code": "000000" }),
     )
     .await
     .assert_error(401, "code_mismatch");
     gina.post(
         "/account/sms/confirm",
-        json!({ "phone": PHONE, "code": code }),
+        &json!({ "phone": PHONE, "code": code }),
     )
     .await
     .assert_status(200);
     let me = gina.get("/me").await;
-    assert_eq!(me.body["methods"], json!(["totp", "sms", "backup_code"]));
+    assert_eq!(me.json()["methods"], json!(["totp", "sms", "backup_code"]));
     // The new number is told a factor was added.
     let messages = w.twilio.lock().unwrap().messages.clone();
     assert_eq!(messages.len(), 2);
@@ -483,29 +498,29 @@ async fn sms_code_lives_five_minutes(w: &World) {
     gina.get("/me")
         .await
         .assert_error(401, "second_factor_required");
-    let r = gina.post("/login/sms", json!({})).await;
+    let r = gina.post("/login/sms", &json!({})).await;
     r.assert_status(202);
     let now = w.clock.unix_secs();
     assert_eq!(
-        r.body["expires_at"],
+        r.json()["expires_at"],
         now + SMS_CODE_LIFETIME.as_secs(),
         "5 minutes"
     );
     let code = w.sms_code(PHONE);
     w.advance(300);
-    gina.post("/login/sms/verify", json!({ "code": code }))
+    gina.post("/login/sms/verify", &json!({ "code": code }))
         .await
         .assert_error(401, "verification_failed");
 
     w.login(&mut gina).await;
-    gina.post("/login/sms", json!({})).await.assert_status(202);
+    gina.post("/login/sms", &json!({})).await.assert_status(202);
     let code = w.sms_code(PHONE);
     w.advance(299);
     let r = gina
-        .post("/login/sms/verify", json!({ "code": code }))
+        .post("/login/sms/verify", &json!({ "code": code }))
         .await;
     r.assert_status(200);
-    assert_eq!(r.body["method"], "sms");
+    assert_eq!(r.json()["method"], "sms");
     gina.get("/me").await.assert_status(200);
 }
 
@@ -516,14 +531,14 @@ async fn backup_codes_work_once(w: &World, uri: &KeyUri, shown: &[String]) {
     w.login(&mut gina).await;
     let loose = shown[3].to_lowercase().replace('-', " ");
     let r = gina
-        .post("/login/backup-code", json!({ "code": loose }))
+        .post("/login/backup-code", &json!({ "code": loose }))
         .await;
     r.assert_status(200);
-    assert_eq!(r.body["backup_codes_left"], 9);
+    assert_eq!(r.json()["backup_codes_left"], 9);
     let mut again = w.client(HOME);
     w.login(&mut again).await;
     again
-        .post("/login/backup-code", json!({ "code": shown[3] }))
+        .post("/login/backup-code", &json!({ "code": shown[3] }))
         .await
         .assert_error(401, "verification_failed");
     assert_eq!(w.stored_codes().await.len(), 9);
@@ -533,32 +548,32 @@ async fn backup_codes_work_once(w: &World, uri: &KeyUri, shown: &[String]) {
     let now = w.clock.unix_secs();
     let mut totp = w.client(HOME);
     w.login(&mut totp).await;
-    totp.post("/login/totp", json!({ "code": code_at(uri, now - 60) }))
+    totp.post("/login/totp", &json!({ "code": code_at(uri, now - 60) }))
         .await
         .assert_error(401, "verification_failed");
-    totp.post("/login/totp", json!({ "code": code_at(uri, now - 30) }))
+    totp.post("/login/totp", &json!({ "code": code_at(uri, now - 30) }))
         .await
         .assert_status(200);
 
     // Regenerating needs a step-up; a backup code can give one.
     let old: HashSet<Vec<u8>> = w.stored_codes().await.into_iter().map(|(l, _)| l).collect();
-    gina.post("/account/backup-codes", json!({}))
+    gina.post("/account/backup-codes", &json!({}))
         .await
         .assert_error(403, "step_up_required");
     w.step_up(&mut gina, "backup_code", &shown[4]).await;
-    let r = gina.post("/account/backup-codes", json!({})).await;
+    let r = gina.post("/account/backup-codes", &json!({})).await;
     r.assert_status(200);
-    let fresh = strings(&r.body["backup_codes"]);
+    let fresh = strings(&r.json()["backup_codes"]);
     assert_eq!(fresh.len(), 10);
     let new: HashSet<Vec<u8>> = w.stored_codes().await.into_iter().map(|(l, _)| l).collect();
     assert_eq!(new.len(), 10);
     assert!(new.is_disjoint(&old), "the old set is gone");
     let mut late = w.client(HOME);
     w.login(&mut late).await;
-    late.post("/login/backup-code", json!({ "code": shown[0] }))
+    late.post("/login/backup-code", &json!({ "code": shown[0] }))
         .await
         .assert_error(401, "verification_failed");
-    late.post("/login/backup-code", json!({ "code": fresh[0] }))
+    late.post("/login/backup-code", &json!({ "code": fresh[0] }))
         .await
         .assert_status(200);
 }
@@ -572,12 +587,12 @@ async fn limits_from_a_stranger(w: &World, uri: &KeyUri) {
     assert_eq!(r["status"], "second_factor");
     for _ in 0..5 {
         stranger
-            .post("/login/totp", json!({ "code": "000000" }))
+            .post("/login/totp", &json!({ "code": "000000" }))
             .await
             .assert_error(401, "verification_failed");
     }
     let r = stranger
-        .post("/login", json!({ "user": "gina", "password": PASSWORD }))
+        .post("/login", &json!({ "user": "gina", "password": PASSWORD }))
         .await;
     r.assert_error(429, "locked_out");
     let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
@@ -586,13 +601,13 @@ async fn limits_from_a_stranger(w: &World, uri: &KeyUri) {
     w.sign_in(&mut gina, uri).await;
 
     // A step-up by SMS: the code expires with its 5 minutes.
-    gina.post("/step-up", json!({})).await.assert_status(200);
-    gina.post("/step-up/sms", json!({}))
+    gina.post("/step-up", &json!({})).await.assert_status(200);
+    gina.post("/step-up/sms", &json!({}))
         .await
         .assert_status(202);
     let code = w.sms_code(PHONE);
     w.advance(300);
-    gina.post("/step-up/verify", json!({ "method": "sms", "code": code }))
+    gina.post("/step-up/verify", &json!({ "method": "sms", "code": code }))
         .await
         .assert_error(410, "expired_code");
 }

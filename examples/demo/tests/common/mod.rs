@@ -1,5 +1,5 @@
-//! A small HTTP/1.1 client with a cookie jar (a "person" who is not a browser), and starting the
-//! demo in-process.
+//! A "person" who is not a browser, with a cookie jar, on the `mfa_axum` testkit's HTTP/1.1
+//! client, and starting the demo in-process.
 #![allow(
     dead_code,
     unreachable_pub,
@@ -11,42 +11,34 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::Deref;
 use std::sync::Arc;
 
 use mfa::ManualClock;
 use mfa::core::{Secret, Totp, TotpParams};
+use mfa_axum::testkit::{Reply, Request};
 use mfa_demo::{Demo, DemoConfig};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpListener;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// An answer as the client got it.
+/// An answer as the client got it: the kit's reply, with what the tests read off the demo's
+/// pages.
 #[derive(Debug)]
-pub struct Page {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
+pub struct Page(pub Reply);
+
+impl Deref for Page {
+    type Target = Reply;
+
+    fn deref(&self) -> &Reply {
+        &self.0
+    }
 }
 
 impl Page {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
+    /// Every value of header `name`.
     pub fn headers(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    pub fn location(&self) -> Option<&str> {
-        self.header("location")
+        self.0.all(name)
     }
 
     /// The CSRF token of the page's forms.
@@ -100,70 +92,35 @@ impl Agent {
     }
 
     pub async fn request(&mut self, method: &str, path: &str, form: &str) -> Page {
-        let socket = TcpSocket::new_v4().unwrap();
-        socket.bind(SocketAddr::new(self.from, 0)).unwrap();
-        let mut stream = socket.connect(self.server).await.unwrap();
-        let cookies: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
-             User-Agent: mfa-demo-test\r\n",
-            self.server
-        );
+        let mut request = Request::new(method, path).header("User-Agent", "mfa-demo-test");
         if self.html {
-            head.push_str("Accept: text/html,application/xhtml+xml\r\n");
+            request = request.header("Accept", "text/html,application/xhtml+xml");
         }
-        if !cookies.is_empty() {
-            head.push_str(&format!("Cookie: {}\r\n", cookies.join("; ")));
+        if !self.cookies.is_empty() {
+            let cookies: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            request = request.cookie(&cookies.join("; "));
         }
         for (name, value) in &self.extra {
-            head.push_str(&format!("{name}: {value}\r\n"));
+            request = request.header(name, value);
         }
         if method == "POST" {
-            head.push_str(&format!(
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-                form.len()
-            ));
+            request = request.form(form);
         }
-        head.push_str("\r\n");
-        head.push_str(form);
-        stream.write_all(head.as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.unwrap();
-        let raw = String::from_utf8_lossy(&raw);
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(": "))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        for (name, value) in &headers {
-            if name.eq_ignore_ascii_case("set-cookie") {
-                let pair = value.split(';').next().unwrap();
-                let (k, v) = pair.split_once('=').unwrap();
-                if value.contains("Max-Age=0") || v.is_empty() {
-                    self.cookies.remove(k);
-                } else {
-                    self.cookies.insert(k.to_owned(), v.to_owned());
-                }
+        let reply = request.send_from(self.server, self.from).await;
+        for value in reply.all("set-cookie") {
+            let pair = value.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            if value.contains("Max-Age=0") || v.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
             }
         }
-        Page {
-            status,
-            headers,
-            body: body.to_owned(),
-        }
+        Page(reply)
     }
 
     /// Follows the demo's redirects (303 See Other) to the page they end on.

@@ -420,12 +420,3 @@ impl Mfa {
         )
     }
 }
-
-/// Whether `settings` has a confirmed email factor at `address` (normalised).
-pub(crate) fn email_factor_matches(settings: &MfaSettings, address: &str) -> bool {
-    settings.enabled.contains(&FactorKind::Email)
-        && settings
-            .email
-            .as_ref()
-            .is_some_and(|e| e.normalized() == address)
-}

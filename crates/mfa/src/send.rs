@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use mfa_core::{Channel, Code, EmailAddress, PhoneNumber};
+use mfa_core::{Channel, Code, EmailAddress, FactorKind, PhoneNumber};
 use mfa_mail::Mailbox;
 use mfa_policy::{Context, SendQuota};
 use mfa_store::{ClientInfo, CounterKey, CounterScope, MfaSettings, Take};
@@ -14,7 +14,6 @@ use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::facade::Mfa;
 use crate::handles::ChallengeId;
-use crate::login::email_factor_matches;
 use crate::method::Method;
 use crate::outcome::SendOutcome;
 use crate::purpose::{Purpose, digest};
@@ -54,6 +53,15 @@ pub(crate) fn destination(settings: Option<&MfaSettings>, channel: Channel) -> O
         Channel::Email => s.email.clone().map(Destination::Email),
         Channel::Sms => s.phone.clone().map(Destination::Phone),
     }
+}
+
+/// Whether `settings` has a confirmed email factor at `address` (normalised).
+fn email_factor_matches(settings: &MfaSettings, address: &str) -> bool {
+    settings.enabled.contains(&FactorKind::Email)
+        && settings
+            .email
+            .as_ref()
+            .is_some_and(|e| e.normalized() == address)
 }
 
 /// Whether a composed message leaves the facade.

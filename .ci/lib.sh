@@ -267,5 +267,28 @@ package_crates() {
     done
     args+=(-p "$crate")
   done
-  cargo package --offline --locked --allow-dirty "${args[@]}"
+  # The verification builds get a target directory of their own (see forget_package_builds).
+  local verify_dir="$CARGO_TARGET_DIR/package-verify"
+  forget_package_builds "$verify_dir" "${crates[@]}"
+  cargo package --offline --locked --allow-dirty --target-dir "$verify_dir" "${args[@]}"
+}
+
+# Cargo verifies a package against its workspace dependencies through a temporary local
+# registry: a dependency is unpacked under $CARGO_HOME/registry/src/-<hash>/<name>-<version>
+# and built as a registry crate. Both are kept across runs and trusted by name and version
+# alone: an unpacked copy from an earlier run is not unpacked again, and a registry crate's
+# build is not redone when its source changes. Under our unchanged version 0.1.0 a dependency
+# then keeps its old API (this failed CI once, after mfa-store grew its WebAuthn types). So
+# before each run our crates' unpacked copies go (only in the local registries' directories,
+# whose names start with "-", never the crates.io sources), and so do their builds in the
+# verification's own target directory; the third-party crates' builds stay cached there.
+forget_package_builds() {
+  local dir=$1 crate unpacked
+  shift
+  for crate in "$@"; do
+    for unpacked in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/"$crate"-[0-9]*; do
+      [ -d "$unpacked" ] && rm -rf -- "$unpacked"
+    done
+  done
+  rm -rf -- "$dir"/debug/.fingerprint/mfa* "$dir"/debug/deps/*mfa* "$dir"/debug/build/mfa*
 }

@@ -151,6 +151,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn display_writes_the_trimmed_text_and_debug_quotes_it() {
+        let email = EmailAddress::parse("  Ada@Example.com\n").unwrap();
+        assert_eq!(email.to_string(), "Ada@Example.com");
+        assert_eq!(format!("{email:?}"), "\"Ada@Example.com\"");
+        let phone = PhoneNumber::parse("+1 (415) 555-0100").unwrap();
+        assert_eq!(phone.to_string(), "+14155550100");
+        assert_eq!(format!("{phone:?}"), "\"+14155550100\"");
+    }
+
+    #[test]
     fn addresses() {
         assert!(EmailAddress::parse("ada@example.com").is_ok());
         assert_eq!(

@@ -214,6 +214,18 @@ mod tests {
     }
 
     #[test]
+    fn parameters_display_as_key_uris_write_them() {
+        // `algorithm=SHA256` and `digits=8` in a key URI (Google's Key Uri Format).
+        let shown: Vec<String> = [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["SHA1", "SHA256", "SHA512"]);
+        assert_eq!(Digits::new(8).map(|d| d.to_string()), Ok("8".to_owned()));
+        assert_eq!(format!("{:>3}", Digits::SIX), "  6");
+    }
+
+    #[test]
     fn digits_accept_six_to_ten_only() {
         for d in 0..=100 {
             assert_eq!(Digits::new(d).is_ok(), (6..=10).contains(&d), "{d}");

@@ -300,6 +300,20 @@ mod tests {
     }
 
     #[test]
+    fn parameters_are_accepted_up_to_2_gib_and_reported_as_given() {
+        let p = PasswordParams::new(PasswordParams::MAX_MEMORY_KIB, 3, 4).unwrap();
+        assert_eq!(PasswordParams::MAX_MEMORY_KIB, 2_097_152);
+        assert_eq!(
+            (p.memory_kib(), p.iterations(), p.parallelism()),
+            (2_097_152, 3, 4)
+        );
+        assert_eq!(
+            PasswordParams::new(PasswordParams::MAX_MEMORY_KIB + 1, 3, 4),
+            Err(Error::InvalidPasswordParams("memory above 2 GiB"))
+        );
+    }
+
+    #[test]
     fn argon2id_rfc9106_section_5_3() {
         // RFC 9106 section 5.3 pins the primitive this module builds on (secret and associated
         // data are only reachable through the argon2 crate's own API).

@@ -458,6 +458,9 @@ mod tests {
 
     #[test]
     fn from_bytes_checks_structure() {
+        // Counted by hand: 5 header bytes, a 24-byte nonce, a 16-byte tag, and a secret of 16
+        // bytes (128 bits) at least and 256 bytes (2048 bits) at most.
+        assert_eq!((MIN_BLOB_LEN, MAX_BLOB_LEN), (61, 301));
         assert!(SealedSecret::from_bytes(vec![1; MIN_BLOB_LEN]).is_ok());
         assert!(SealedSecret::from_bytes(vec![1; MAX_BLOB_LEN]).is_ok());
         for bad in [

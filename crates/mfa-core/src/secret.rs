@@ -228,6 +228,49 @@ fn decode_hex(text: &str) -> Result<Zeroizing<Vec<u8>>> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn generated_keys_may_have_every_whole_byte_length_from_the_minimum_to_the_maximum() {
+        for bits in [Secret::MIN_BITS, 160, Secret::MAX_BITS] {
+            assert_eq!(Secret::generate_bits(bits).map(|s| s.len_bits()), Ok(bits));
+        }
+        assert_eq!(
+            Secret::generate_bits(Secret::MIN_BITS - 8).map(|s| s.len_bits()),
+            Err(Error::SecretTooShort {
+                bits: Secret::MIN_BITS - 8,
+                min_bits: Secret::MIN_BITS,
+            })
+        );
+        assert_eq!(
+            Secret::generate_bits(Secret::MAX_BITS + 8).map(|s| s.len_bits()),
+            Err(Error::SecretTooLong {
+                bits: Secret::MAX_BITS + 8,
+                max_bits: Secret::MAX_BITS,
+            })
+        );
+        // Not a whole number of bytes: the error says the bytes it would be and should be.
+        assert_eq!(
+            Secret::generate_bits(161).map(|s| s.len_bits()),
+            Err(Error::InvalidKeyLength {
+                bytes: 20,
+                expected: 21,
+            })
+        );
+    }
+
+    #[test]
+    fn hex_with_a_dangling_half_byte_is_refused() {
+        let whole = "3132333435363738393031323334353637383930";
+        assert_eq!(Secret::from_hex(whole).map(|s| s.len_bits()), Ok(160));
+        assert_eq!(
+            Secret::from_hex(&format!("{whole}a")).map(|s| s.len_bits()),
+            Err(Error::InvalidHex)
+        );
+        assert_eq!(
+            Secret::from_hex("").map(|s| s.len_bits()),
+            Err(Error::InvalidHex)
+        );
+    }
+
     // RFC 4648 section 10 test vectors, upper case without padding.
     const RFC4648: [(&str, &str); 7] = [
         ("", ""),

@@ -196,6 +196,41 @@ mod tests {
         assert_eq!(totp.hotp.digits(), Digits::EIGHT);
     }
 
+    #[test]
+    fn verify_now_reads_the_system_clock() {
+        let totp = totp(SEED_SHA1, Algorithm::Sha1);
+        let skew = Skew::symmetric(1);
+        // The step is read before and after, so that a step boundary between the two readings
+        // is seen; the code of the step before `before` stays inside the window either way.
+        let before = totp.step_at(unix_now().unwrap()).unwrap();
+        let code = totp.generate_step(before);
+        let matched = totp.verify_now(&code, skew, None).unwrap();
+        let after = totp.step_at(unix_now().unwrap()).unwrap();
+        assert_eq!(matched, Some(before));
+        assert!(after - before <= 1);
+        // The code of step 0 (1970) is far outside the window today.
+        assert_eq!(
+            totp.verify_now(&totp.generate_step(0), skew, None).unwrap(),
+            None
+        );
+        // And a step already used is not accepted again.
+        assert_eq!(totp.verify_now(&code, skew, Some(before)).unwrap(), None);
+    }
+
+    #[test]
+    fn debug_shows_the_parameters_and_never_the_key() {
+        let totp = totp(SEED_SHA1, Algorithm::Sha1);
+        let shown = format!("{totp:?}");
+        assert!(shown.starts_with("Totp"), "{shown}");
+        assert!(
+            shown.contains("Sha1") && shown.contains("params"),
+            "{shown}"
+        );
+        for leak in ["1234567890", "GEZDGNBVGY3TQOJQ", "3132333435"] {
+            assert!(!shown.contains(leak), "{shown}");
+        }
+    }
+
     const APPENDIX_B: [(u64, &str, &str, &str); 6] = [
         (59, "94287082", "46119246", "90693936"),
         (1_111_111_109, "07081804", "68084774", "25091201"),

@@ -431,6 +431,12 @@ fn every_malformed_uri_gets_its_own_error() {
             Error::UriInvalidParameter("digits"),
         ),
         (
+            // A sign, percent-encoded so that it is not read as a space: Rust's integer parser
+            // would take "+6"; a key URI's numbers are digits only.
+            format!("otpauth://totp/a?{S}&digits=%2B6"),
+            Error::UriInvalidParameter("digits"),
+        ),
+        (
             format!("otpauth://totp/a?{S}&digits=99999999999"),
             Error::UriInvalidParameter("digits"),
         ),

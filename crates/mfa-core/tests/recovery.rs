@@ -2,8 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::HashSet;
 
+use common::TestRng;
 use mfa_core::{Error, PasswordParams, Pepper, RecoveryCode, RecoveryHardening, RecoveryVerifier};
 use proptest::prelude::*;
 
@@ -32,6 +35,29 @@ fn a_default_set_has_distinct_codes_and_selectors() {
         assert_eq!(locators.len(), 10);
     }
     assert_eq!(RecoveryCode::generate_set(100).unwrap().len(), 100);
+}
+
+#[test]
+fn a_set_drawn_from_a_given_rng_is_that_rngs_and_distinct() {
+    let draw = |seed| -> Vec<String> {
+        RecoveryCode::generate_set_with_rng(&mut TestRng(seed), 10)
+            .unwrap()
+            .iter()
+            .map(|c| c.expose().to_string())
+            .collect()
+    };
+    let set = draw(1);
+    assert_eq!(set.len(), 10);
+    assert_eq!(set.iter().collect::<HashSet<_>>().len(), 10);
+    assert_eq!(draw(1), set, "the same seed, the same codes");
+    assert_ne!(draw(2), set);
+    assert_eq!(
+        RecoveryCode::generate_set_with_rng(&mut TestRng(1), 0).map(|s| s.len()),
+        Err(Error::InvalidRecoveryCodeCount {
+            count: 0,
+            max: RecoveryCode::MAX_COUNT,
+        })
+    );
 }
 
 #[test]

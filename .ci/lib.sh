@@ -241,6 +241,35 @@ ensure_cargo_deny() {
     CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install --locked cargo-deny@0.20.2
 }
 
+# --- Mutation testing --------------------------------------------------------------------------
+
+ensure_cargo_mutants() {
+  command -v cargo-mutants >/dev/null && return 0
+  log "cargo install --locked cargo-mutants"
+  cargo install --locked cargo-mutants@27.1.0
+}
+
+# One shard of the mutants of mfa-core and mfa-policy (.cargo/mutants.toml, docs/mutation-
+# testing.md): shard <commit count> mod MUTATION_SHARDS, so a commit always runs the same shard
+# and successive commits cover them all. Every viable mutant there is caught by a test or
+# excluded in .cargo/mutants.toml as equivalent, with the reason; so a missed mutant (exit 2)
+# is a test gap and fails. A timeout (exit 3: the mutant made a test loop) counts as caught.
+# In place, so that the builds reuse CI's target directory; the sources are restored after.
+mutation_shard() {
+  local shards=${MUTATION_SHARDS:-24} shard rc=0
+  shard=$(($(git rev-list --count HEAD) % shards))
+  log "cargo mutants: shard $shard/$shards of mfa-core and mfa-policy"
+  cargo mutants --in-place --no-shuffle -p mfa-core -p mfa-policy --shard "$shard/$shards" \
+    --timeout 20 -o "$CARGO_TARGET_DIR/mutants-ci" || rc=$?
+  case $rc in
+    0 | 3) return 0 ;;
+    *)
+      cat "$CARGO_TARGET_DIR/mutants-ci/mutants.out/missed.txt" >&2 || true
+      return "$rc"
+      ;;
+  esac
+}
+
 # The workspace's crates that may be published: all but those with `publish = false` (the
 # examples, the demo and the benchmarks).
 publishable_crates() {

@@ -433,9 +433,31 @@ mod tests {
             "3:abca1:ab",
             "x:abca1:a",
             "3:abcb1:a",
+            // A signed length: Rust's integer parser would take "+3"; a storage key never
+            // writes one, so it is not one.
+            "+3:abca1:a",
         ] {
             assert!(CounterKey::from_storage_key(bad).is_err(), "{bad:?}");
         }
+        // Display is the storage key.
+        let key = CounterKey::new("x", CounterScope::Client("203.0.113.0/24".into()));
+        assert_eq!(key.to_string(), "1:xc14:203.0.113.0/24");
+        assert_eq!(key.to_string(), key.storage_key());
+    }
+
+    #[test]
+    fn a_record_is_retained_until_the_later_of_its_window_and_its_lock() {
+        let at = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        let state = |window_end, locked_until: Option<u64>| CounterState {
+            window_start: at(0),
+            window_end: at(window_end),
+            count: 1,
+            consecutive_failures: 1,
+            locked_until: locked_until.map(at),
+        };
+        assert_eq!(state(60, None).retained_until(), at(60));
+        assert_eq!(state(60, Some(30)).retained_until(), at(60));
+        assert_eq!(state(60, Some(90)).retained_until(), at(90));
     }
 
     #[test]

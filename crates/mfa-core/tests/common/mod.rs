@@ -6,7 +6,7 @@ use core::convert::Infallible;
 use rand_core::{TryCryptoRng, TryRng};
 
 /// SplitMix64: deterministic, for exercising the `*_with_rng` paths only.
-pub struct TestRng(pub u64);
+pub(crate) struct TestRng(pub(crate) u64);
 
 impl TryRng for TestRng {
     type Error = Infallible;

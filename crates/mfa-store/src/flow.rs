@@ -225,15 +225,6 @@ pub trait FlowStore:
             locks,
             audit,
         } = settlement;
-        let twice = consume.iter().enumerate().any(|(i, id)| {
-            consume
-                .iter()
-                .skip(i.saturating_add(1))
-                .any(|other| other == id)
-        });
-        if twice || audit.iter().any(|event| event.user != user) {
-            return Ok(false);
-        }
         if let Some((factor, step)) = advance
             && !self.advance_totp_step(&user, &factor, step).await?
         {

@@ -59,6 +59,8 @@ async fn records_print_no_digest_bytes() {
     store.create_challenge(challenge).await.unwrap();
     let outcome = store.spend_attempt("c1", now).await.unwrap();
     assert_no_digest_bytes(&format!("{outcome:?} {store:?}"));
+    // The store shows its name and nothing of what it holds.
+    assert_eq!(format!("{store:?}"), "MemoryStore { .. }");
 
     let code = RecoveryCodeRecord {
         locator: CodeDigest::from_bytes(MARK),

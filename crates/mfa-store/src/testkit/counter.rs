@@ -102,6 +102,34 @@ pub async fn lock_extends_and_retains(store: SharedStore) {
     );
 }
 
+/// A later end extends a live lock; once a lock has ended and its record gone, a new lock is
+/// written whole, not held to the old end.
+pub async fn lock_later_end_extends(store: SharedStore) {
+    let key = account_key("ctr-lock-later");
+    let t = base();
+    store.lock_counter(&key, t + secs(600), t).await.unwrap();
+    let longer = store
+        .lock_counter(&key, t + secs(900), t + secs(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        longer.locked_until,
+        Some(t + secs(900)),
+        "a later end extends a live lock"
+    );
+    assert!(store.counter(&key, t + secs(900)).await.unwrap().is_none());
+    let again = store
+        .lock_counter(&key, t + secs(1200), t + secs(1000))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.locked_until,
+        Some(t + secs(1200)),
+        "a lock after an ended one is written whole"
+    );
+    assert!(again.is_locked(t + secs(1100)));
+}
+
 /// Locking a key without a record creates one with no hits; the first hit keeps the lock.
 pub async fn lock_on_absent_key(store: SharedStore) {
     let key = account_key("ctr-lock-new");

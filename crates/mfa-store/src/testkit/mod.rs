@@ -108,6 +108,7 @@ macro_rules! __mfa_store_checks {
             counter: [
                 hit_counts_in_window,
                 lock_extends_and_retains,
+                lock_later_end_extends,
                 lock_on_absent_key,
                 lock_restores_allowance_after_it_ends,
                 reset_clears,

@@ -26,7 +26,7 @@ HOSTPORT="${URL#*@}"; HOSTPORT="${HOSTPORT%%/*}"
 HOST="${HOSTPORT%%:*}"; PORT="${HOSTPORT##*:}"
 [ "$PORT" = "$HOSTPORT" ] && PORT=5432
 USER_="${URL#*://}"; USER_="${USER_%%@*}"
-TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+. benches/ratio.sh
 SCRATCH="mfa_pgbench_$$"
 
 cargo build --release -q -p mfa-benches --bin login-throughput
@@ -35,20 +35,10 @@ psql -h "$HOST" -p "$PORT" -U "$USER_" -d postgres -qc "CREATE DATABASE $SCRATCH
 trap 'psql -h "$HOST" -p "$PORT" -U "$USER_" -d postgres -qc "DROP DATABASE IF EXISTS $SCRATCH" >/dev/null' EXIT
 pgbench -h "$HOST" -p "$PORT" -U "$USER_" -i -q -s "$SCALE" "$SCRATCH" >/dev/null 2>&1
 
-raw_tps() {
+raw() {
   pgbench -h "$HOST" -p "$PORT" -U "$USER_" -N -c 32 -j 2 -T "$SECS" "$SCRATCH" 2>/dev/null \
     | awk -F'= ' '/^tps/ {split($2, a, " "); print a[1]; exit}'
 }
 
-RAW1=$(raw_tps)
-OUT=$(MFA_POSTGRES_URL="$URL" "$TARGET_DIR/release/login-throughput" postgres 32 "$SECS")
-RAW2=$(raw_tps)
-printf '%s\n' "$OUT"
-OURS=$(printf '%s\n' "$OUT" | awk -F= '/^logins_per_second=/ {print $2}')
-[ -n "$OURS" ] || { echo "login-throughput printed no logins_per_second" >&2; exit 1; }
-[ -n "$RAW1" ] && [ -n "$RAW2" ] || { echo "pgbench printed no tps" >&2; exit 1; }
-
-echo "raw PostgreSQL (pgbench -N -c 32): ${RAW1} and ${RAW2} tps"
-echo "full TOTP logins (login-throughput postgres 32 ${SECS}): ${OURS} logins/s"
-awk -v o="$OURS" -v a="$RAW1" -v b="$RAW2" \
-  'BEGIN { r = (a + b) / 2; printf "ratio: %.3fx pgbench -N (%.0f tps) (target >= 0.35x)\n", o / r, r }'
+export MFA_POSTGRES_URL="$URL"
+compare postgres pgbench "PostgreSQL (pgbench -N -c 32)" "pgbench -N tps" tps 0.35

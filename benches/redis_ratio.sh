@@ -23,25 +23,15 @@ URL="${MFA_REDIS_URL:-redis://127.0.0.1:6379}"
 HOSTPORT="${URL#redis://}"; HOSTPORT="${HOSTPORT##*@}"; HOSTPORT="${HOSTPORT%%/*}"
 HOST="${HOSTPORT%%:*}"; PORT="${HOSTPORT##*:}"
 [ "$PORT" = "$HOSTPORT" ] && PORT=6379
-TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+. benches/ratio.sh
 
 cargo build --release -q -p mfa-benches --bin login-throughput
 
-raw_set() {
+raw() {
   redis-benchmark -h "$HOST" -p "$PORT" -t set -c 32 -n "$REQUESTS" -q \
     | tr '\r' '\n' | grep '^SET:' | tail -n 1 \
     | sed -E 's/^SET: ([0-9.]+) requests per second.*/\1/'
 }
 
-RAW1=$(raw_set)
-OUT=$(MFA_REDIS_URL="$URL" "$TARGET_DIR/release/login-throughput" redis 32 "$SECS")
-RAW2=$(raw_set)
-printf '%s\n' "$OUT"
-OURS=$(printf '%s\n' "$OUT" | awk -F= '/^logins_per_second=/ {print $2}')
-[ -n "$OURS" ] || { echo "login-throughput printed no logins_per_second" >&2; exit 1; }
-[ -n "$RAW1" ] && [ -n "$RAW2" ] || { echo "redis-benchmark printed no SET figure" >&2; exit 1; }
-
-echo "raw redis SET (redis-benchmark -t set -c 32): ${RAW1} and ${RAW2} requests/s"
-echo "full TOTP logins (login-throughput redis 32 ${SECS}): ${OURS} logins/s"
-awk -v o="$OURS" -v a="$RAW1" -v b="$RAW2" \
-  'BEGIN { r = (a + b) / 2; printf "ratio: %.3fx raw SET (%.0f/s) (target >= 0.12x)\n", o / r, r }'
+export MFA_REDIS_URL="$URL"
+compare redis redis-benchmark "redis SET (redis-benchmark -t set -c 32)" "raw SET/s" requests/s 0.12

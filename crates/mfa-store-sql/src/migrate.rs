@@ -55,6 +55,14 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         shared: include_str!("../migrations/0004_webauthn.sql"),
         only: &[],
     },
+    Migration {
+        version: 5,
+        shared: include_str!("../migrations/0005_lean_flow.sql"),
+        only: &[(
+            "postgres",
+            include_str!("../migrations/postgres/0005_flow.sql"),
+        )],
+    },
 ];
 
 /// The newest version this crate knows.

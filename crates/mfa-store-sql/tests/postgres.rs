@@ -93,7 +93,7 @@ async fn concurrent_migrations_apply_once() {
     .fetch_all(t.pool())
     .await
     .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
 }
 
 /// The columns and indexes of `prefix`'s tables, comparable across prefixes.

@@ -1,22 +1,28 @@
 //! The coarse operations of a login on PostgreSQL, one statement each: `open_ticket` and
 //! `attempt` are chains of data-modifying CTEs around the schema's `take_one` and `take_list`
-//! functions, `settle` one call of its `settle` function (`migrations/postgres/0003_flow.sql`).
+//! functions, `settle` one call of its `settle_lists` function, its lists bound as arrays
+//! (`migrations/postgres/0003_flow.sql`, `0005_flow.sql`).
 //!
 //! A statement is atomic: an error anywhere (a deadlock victim, a duplicate ticket id) rolls
 //! all of it back, the takes included, and a deadlock victim is run again. Each CTE that
 //! writes only where the budget counted reads `(SELECT o_taken FROM t)`, which runs the take
 //! (materialised, once) before it.
 
-use mfa_store::{AttemptView, AuditEvent, Challenge, CounterTake, Result as SResult, Settlement};
-use sqlx::Postgres;
+use std::sync::Arc;
+
+use mfa_store::{
+    AttemptView, AuditEvent, Challenge, CounterKey, CounterTake, Result as SResult, Settlement,
+};
+use sqlx::{AssertSqlSafe, Postgres};
 
 use super::{create_challenge_parts, run};
 use crate::challenge::{self, REFUSAL_COLUMNS, Stored};
-use crate::convert::corrupt;
+use crate::convert::{corrupt, is_retryable, millis};
 use crate::counter::{KeyTake, taken_from};
 use crate::db::{Arg, Cols, Sql};
 use crate::dialect::Dialect;
 use crate::flow::{Parts, attempt_view};
+use crate::store::Retry;
 use crate::store::SqlStore;
 use crate::{audit, routines, totp};
 
@@ -94,7 +100,12 @@ impl FlowSql {
         Self {
             open_ticket: d.sql(&open_ticket),
             attempt: d.sql(&attempt),
-            settle: d.sql("SELECT {p}settle(?, CAST(? AS JSONB))"),
+            settle: d.sql(
+                "SELECT {p}settle_lists(?, ?, ?, ?, CAST(? AS TEXT[]), CAST(? AS TEXT[]), \
+                 CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]), \
+                 CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]), \
+                 CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]))",
+            ),
         }
     }
 }
@@ -143,15 +154,69 @@ pub(super) async fn attempt(
     attempt_view::<Postgres>(&rows, PARTS, now)
 }
 
+/// The SQLSTATE `settle_lists` raises for a refused settlement (`0005_flow.sql`).
+const REFUSED: &str = "MF001";
+
+/// Whether `e` is `settle_lists` refusing the settlement (nothing was written).
+fn is_refused(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == REFUSED)
+}
+
 pub(super) async fn settle(
     store: &SqlStore<Postgres>,
     settlement: &Settlement,
     step: Option<i64>,
     now: i64,
 ) -> SResult<bool> {
-    let doc = routines::settlement(settlement, step);
-    let args = [Arg::Int(now), Arg::Text(&doc)];
-    let rows = run(store, &store.sql().engine.flow.settle, &args).await?;
-    let row = rows.first().ok_or_else(|| corrupt("settle"))?;
-    Cols::<Postgres>::new(row).boolean("settle")
+    let s = settlement;
+    let keys = |keys: &[CounterKey]| keys.iter().map(CounterKey::storage_key).collect::<Vec<_>>();
+    // n refunds of one key are one refund of n units (the function takes distinct keys).
+    let mut refunds: Vec<(String, i64)> = Vec::new();
+    for key in keys(&s.refunds) {
+        match refunds.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, units)) => *units = units.saturating_add(1),
+            None => refunds.push((key, 1)),
+        }
+    }
+    let (refund_keys, refund_units): (Vec<String>, Vec<i64>) = refunds.into_iter().unzip();
+    let lock_keys: Vec<String> = s.locks.iter().map(|(k, _)| k.storage_key()).collect();
+    let lock_until: Vec<i64> = s.locks.iter().map(|(_, until)| millis(*until)).collect();
+    let ips: Vec<Option<String>> = s.audit.iter().map(audit::stored_ip).collect();
+    let at: Vec<i64> = s.audit.iter().map(|e| millis(e.at)).collect();
+    let kind: Vec<&str> = s.audit.iter().map(|e| e.kind.as_str()).collect();
+    let outcome: Vec<&str> = s.audit.iter().map(|e| e.outcome.as_str()).collect();
+    let agent: Vec<Option<&str>> = s
+        .audit
+        .iter()
+        .map(|e| e.client.user_agent.as_deref())
+        .collect();
+    let actor: Vec<Option<&str>> = s.audit.iter().map(|e| e.actor.as_deref()).collect();
+    let (resets, factor) = (keys(&s.resets), s.advance.as_ref().map(|(f, _)| f));
+    let mut retry = Retry::default();
+    loop {
+        let query = sqlx::query(AssertSqlSafe(Arc::clone(&store.sql().engine.flow.settle)))
+            .bind(now)
+            .bind(&s.user)
+            .bind(factor)
+            .bind(step)
+            .bind(&s.consume)
+            .bind(&resets)
+            .bind(&refund_keys)
+            .bind(&refund_units)
+            .bind(&lock_keys)
+            .bind(&lock_until)
+            .bind(&at)
+            .bind(&kind)
+            .bind(&outcome)
+            .bind(&ips)
+            .bind(&agent)
+            .bind(&actor);
+        match query.execute(store.pool()).await {
+            Ok(_) => return Ok(true),
+            Err(e) if is_refused(&e) => return Ok(false),
+            Err(e) => retry.again(e.into(), is_retryable).await?,
+        }
+    }
 }

@@ -1,0 +1,2 @@
+-- mfa-store-sql, version 5: nothing for every engine. PostgreSQL's own file for this version,
+-- postgres/0005_flow.sql, makes a login's server-side work cheaper (docs/performance.md).

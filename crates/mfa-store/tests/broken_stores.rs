@@ -525,6 +525,7 @@ async fn a_challenge_consumed_twice_is_caught() {
             "challenge::consume_once",
             "challenge::consume_race_once",
             "flow::settle_consumes_once",
+            "flow::settle_lists_apply_in_order",
         ],
     )
     .await;
@@ -532,5 +533,12 @@ async fn a_challenge_consumed_twice_is_caught() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_settle_that_is_not_single_use_is_caught() {
-    assert_caught_by(Fault::SettleIgnoresConsume, &["flow::settle_consumes_once"]).await;
+    assert_caught_by(
+        Fault::SettleIgnoresConsume,
+        &[
+            "flow::settle_consumes_once",
+            "flow::settle_lists_apply_in_order",
+        ],
+    )
+    .await;
 }

@@ -324,6 +324,136 @@ pub async fn settle_applies_only_when_its_conditions_hold(store: SharedStore) {
     assert_eq!(store.audit_events(&user, 10).await.unwrap().len(), 2);
 }
 
+/// A settlement's lists apply as the provided `settle` applies them, entry after entry, list
+/// after list (resets, refunds, locks, audit records): a key refunded twice gets two units back
+/// but never goes below zero, a key reset then refunded stays absent, a key reset then locked
+/// is locked afresh, a key locked three times keeps the latest end, and audit records keep
+/// their order and client details. A settlement listing a used challenge before a live one is
+/// refused and changes nothing (the provided `settle` stops at the used one; a backend that
+/// consumes the list in one statement must undo the live one's consume). A backend that
+/// applies a list as one set-based statement must keep all of this.
+pub async fn settle_lists_apply_in_order(store: SharedStore) {
+    let user = unique("flow-lists");
+    let t = base();
+    let key = |name: &str| CounterKey::new(name, CounterScope::Account(user.clone()));
+    let twice = key("kit.twice");
+    let below = key("kit.below");
+    let reset_refund = key("kit.reset-refund");
+    let reset_lock = key("kit.reset-lock");
+    let locked = key("kit.locked");
+    for k in [
+        &twice,
+        &twice,
+        &twice,
+        &below,
+        &reset_refund,
+        &reset_lock,
+        &reset_lock,
+    ] {
+        store.hit_counter(k, secs(900), t).await.unwrap();
+    }
+    let live = ticket(&user, t, 3, None);
+    let used = ticket(&user, t, 3, None);
+    store.create_challenge(live.clone()).await.unwrap();
+    store.create_challenge(used.clone()).await.unwrap();
+    assert!(store.consume_challenge(&used.id, t).await.unwrap());
+    let client = ClientInfo {
+        ip: Some(std::net::IpAddr::from([192, 0, 2, 7])),
+        user_agent: Some("kit agent".into()),
+    };
+    let audit = ["kit.first", "kit.second", "kit.third"].map(|kind| AuditEvent {
+        client: client.clone(),
+        ..event(&user, kind, t)
+    });
+    let settlement = |consume: Vec<String>| Settlement {
+        user: user.clone(),
+        advance: None,
+        consume,
+        resets: vec![reset_refund.clone(), reset_lock.clone()],
+        refunds: vec![
+            twice.clone(),
+            below.clone(),
+            twice.clone(),
+            below.clone(),
+            reset_refund.clone(),
+        ],
+        locks: vec![
+            (reset_lock.clone(), t + secs(600)),
+            (locked.clone(), t + secs(300)),
+            (locked.clone(), t + secs(900)),
+            (locked.clone(), t + secs(600)),
+        ],
+        audit: audit.to_vec(),
+    };
+
+    // A used challenge listed before a live one: refused, the live one untouched.
+    assert!(
+        !store
+            .settle(settlement(vec![used.id.clone(), live.id.clone()]), t)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .challenge(&live.id, t)
+            .await
+            .unwrap()
+            .unwrap()
+            .consumed
+    );
+    assert_eq!(
+        store.counter(&twice, t).await.unwrap().map(|s| s.count),
+        Some(3)
+    );
+    assert!(store.counter(&reset_refund, t).await.unwrap().is_some());
+    assert!(store.counter(&locked, t).await.unwrap().is_none());
+    assert!(store.audit_events(&user, 10).await.unwrap().is_empty());
+
+    assert!(
+        store
+            .settle(settlement(vec![live.id.clone()]), t)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .challenge(&live.id, t)
+            .await
+            .unwrap()
+            .unwrap()
+            .consumed
+    );
+    assert_eq!(
+        store.counter(&twice, t).await.unwrap().map(|s| s.count),
+        Some(1)
+    );
+    assert_eq!(
+        store.counter(&below, t).await.unwrap().map(|s| s.count),
+        Some(0)
+    );
+    assert!(store.counter(&reset_refund, t).await.unwrap().is_none());
+    let afresh = store.counter(&reset_lock, t).await.unwrap().unwrap();
+    assert_eq!(afresh.locked_until, Some(t + secs(600)));
+    assert_eq!(
+        afresh.consecutive_failures, 0,
+        "the reset came before the lock"
+    );
+    let latest = store.counter(&locked, t).await.unwrap().unwrap();
+    assert_eq!(
+        latest.locked_until,
+        Some(t + secs(900)),
+        "a lock is only ever extended"
+    );
+    let written = store.audit_events(&user, 10).await.unwrap();
+    let kinds: Vec<&str> = written.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["kit.third", "kit.second", "kit.first"],
+        "newest appended first"
+    );
+    assert!(written.iter().all(|e| e.client == client && e.user == user));
+}
+
 /// A settlement without a TOTP step (an emailed code's, a magic link's) holds once: of 50
 /// concurrent settlements consuming one challenge exactly one returns `true` and applies its
 /// counters and audit record; a later one is refused and changes nothing. The consume is the

@@ -153,6 +153,7 @@ macro_rules! __mfa_store_checks {
                 attempt_race_bounded,
                 settle_applies_only_when_its_conditions_hold,
                 settle_consumes_once,
+                settle_lists_apply_in_order,
                 settle_stays_within_its_user,
                 open_ticket_conflict_changes_nothing,
             ],

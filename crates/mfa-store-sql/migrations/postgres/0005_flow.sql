@@ -7,17 +7,17 @@
 --   statement that calls it only if an IMMUTABLE function's body is immutable (`convert_from`
 --   is STABLE, so `unhex` is declared STABLE) and a STRICT function's body is strict (a CASE is
 --   not, so `window_end` is no longer STRICT: it answers NULL for a NULL argument all the same).
--- - `take_list` runs each take's upsert itself instead of calling `take_one` (one statement a
---   take instead of two, and no function call).
 -- - `settle_lists` replaces `settle`: its lists arrive as typed arrays (no JSON, no hex), each
 --   list is one set-based statement, and a refused settlement raises SQLSTATE MF001 out of
 --   the statement, which rolls the statement back whole, instead of opening a subtransaction
 --   in every settlement to undo the refused ones. Version 3's `settle` (and `append_audits`)
 --   stay, unused by this version, so that instances of the previous version keep working
---   during a rolling upgrade; `take_list`, `unhex` and `window_end` answer as they did.
--- - The two functions that run statements with parameters plan them generically
---   (`plan_cache_mode`): PostgreSQL otherwise plans such a statement again on every call
---   whenever it cannot tell a generic plan is no worse (its arrays' lengths are unknown).
+--   during a rolling upgrade; `unhex` and `window_end` answer as they did. The take's and the
+--   lock's upserts stay in `take_one` and `lock_one` alone, which `take_list`, `open_ticket`,
+--   `lock_counter` and `settle_lists` all call: one copy of each rule to review.
+-- - `settle_lists` plans its statements generically (`plan_cache_mode`): PostgreSQL otherwise
+--   plans a statement again on every call whenever it cannot tell a generic plan is no worse
+--   (its arrays' lengths are unknown).
 
 DELIMITER //
 
@@ -32,52 +32,6 @@ LANGUAGE sql IMMUTABLE AS $fn$
         THEN 9223372036854775807 ELSE p_now + p_window END
 $fn$ //
 
--- The takes of `CounterStore::take_counters`, in order, stopping after the first refusal: one
--- row per take made. p_takes: [[hex key, window ms, limit], ..]. Each take is `take_one`'s
--- upsert and, for a refusal, its read of the row as it is (a statement of its own, so with a
--- snapshot of its own).
-CREATE OR REPLACE FUNCTION {p}take_list(p_now BIGINT, p_takes JSONB)
-RETURNS TABLE (o_i BIGINT, o_taken BOOLEAN, o_window_start BIGINT, o_window_end BIGINT,
-    o_count BIGINT, o_consecutive BIGINT, o_locked_until BIGINT)
-LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
-DECLARE
-    v_take JSONB;
-    v_key TEXT;
-    v_limit BIGINT;
-BEGIN
-    FOR v_i IN 0 .. COALESCE(jsonb_array_length(p_takes), 0) - 1 LOOP
-        v_take := p_takes -> v_i;
-        v_key := {p}unhex(v_take ->> 0);
-        v_limit := (v_take ->> 2)::BIGINT;
-        o_i := v_i;
-        INSERT INTO {p}counters AS c (counter_key, window_start, window_end, count, consecutive)
-        VALUES (v_key, p_now, {p}window_end(p_now, (v_take ->> 1)::BIGINT), 1, 1)
-        ON CONFLICT (counter_key) DO UPDATE SET
-            window_start = CASE WHEN excluded.window_start >= c.window_end
-                THEN excluded.window_start ELSE c.window_start END,
-            window_end = CASE WHEN excluded.window_start >= c.window_end
-                THEN excluded.window_end ELSE c.window_end END,
-            count = CASE WHEN excluded.window_start >= c.window_end THEN 1 ELSE c.count + 1 END,
-            consecutive = CASE WHEN excluded.window_start >= c.expires_at
-                THEN 1 ELSE c.consecutive + 1 END,
-            locked_until = CASE WHEN excluded.window_start >= c.expires_at
-                THEN NULL ELSE c.locked_until END
-        WHERE excluded.window_start >= c.expires_at
-            OR ((c.locked_until IS NULL OR c.locked_until <= excluded.window_start)
-                AND (excluded.window_start >= c.window_end OR c.count < v_limit))
-        RETURNING TRUE, c.window_start, c.window_end, c.count, c.consecutive, c.locked_until
-        INTO o_taken, o_window_start, o_window_end, o_count, o_consecutive, o_locked_until;
-        IF NOT FOUND THEN
-            SELECT FALSE, c.window_start, c.window_end, c.count, c.consecutive, c.locked_until
-            INTO o_taken, o_window_start, o_window_end, o_count, o_consecutive, o_locked_until
-            FROM {p}counters AS c WHERE c.counter_key = v_key;
-        END IF;
-        RETURN NEXT;
-        EXIT WHEN NOT o_taken;
-    END LOOP;
-END
-$fn$ //
-
 -- `FlowStore::settle`, all or nothing, for p_user. p_factor/p_step: the TOTP step to advance
 -- (both NULL: none). p_consume: challenge ids (distinct: the settlement's rules). p_resets:
 -- counter keys to delete. p_refund_keys/p_refund_units: distinct keys and how many units each
@@ -89,7 +43,7 @@ $fn$ //
 -- holds); a condition that fails raises MF001, which ends the statement and rolls back
 -- everything it wrote (the caller answers "refused"). Then, each statement seeing the ones
 -- before, as the provided `settle` applies them: resets, refunds (n refunds of a key are n
--- single ones: never below zero, only in a live window), locks (`lock_one`'s upsert), the
+-- single ones: never below zero, only in a live window), locks (`lock_one`, in order), the
 -- audit records (in order, so `seq` follows it).
 CREATE OR REPLACE FUNCTION {p}settle_lists(p_now BIGINT, p_user TEXT, p_factor TEXT,
     p_step BIGINT, p_consume TEXT[], p_resets TEXT[], p_refund_keys TEXT[],
@@ -126,17 +80,7 @@ BEGIN
         WHERE counter_key = ANY (p_refund_keys) AND count > 0 AND window_end > p_now;
     END IF;
     FOR v_i IN 1 .. COALESCE(cardinality(p_lock_keys), 0) LOOP
-        INSERT INTO {p}counters AS c (counter_key, window_start, window_end, count, consecutive,
-            locked_until)
-        VALUES (p_lock_keys[v_i], p_now, p_now, 0, 0, p_lock_until[v_i])
-        ON CONFLICT (counter_key) DO UPDATE SET
-            window_start = excluded.window_start, window_end = excluded.window_end, count = 0,
-            consecutive = CASE WHEN excluded.window_start >= c.expires_at
-                THEN 0 ELSE c.consecutive END,
-            locked_until = CASE WHEN excluded.window_start >= c.expires_at
-                THEN excluded.locked_until
-                ELSE GREATEST(COALESCE(c.locked_until, excluded.locked_until),
-                    excluded.locked_until) END;
+        PERFORM {p}lock_one(p_lock_keys[v_i], p_lock_until[v_i], p_now);
     END LOOP;
     IF cardinality(p_at) > 0 THEN
         INSERT INTO {p}audit_events (at, user_id, kind, outcome, ip, user_agent, actor)

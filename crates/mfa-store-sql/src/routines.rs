@@ -5,7 +5,9 @@
 //! text argument. Every string in them is the hex of its UTF-8 bytes, so nothing needs
 //! escaping and a MySQL identifier (`VARBINARY`) gets exactly its bytes back; numbers are
 //! plain JSON integers (milliseconds, steps, limits). SQLite runs no routine; it writes the
-//! plan's document too, so the `plan_takes` column means the same on every engine.
+//! plan's document too, so the `plan_takes` column means the same on every engine. Settlements
+//! and audit records reach MySQL's routines this way; PostgreSQL's `settle_lists` takes them
+//! as typed arrays (`postgres/flow.rs`).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -99,7 +101,7 @@ pub(crate) fn plan(plan: &AttemptPlan) -> String {
 
 /// Audit records: `[[at, hex user, hex kind, hex outcome, hex ip | null, hex user agent |
 /// null, hex actor | null], ..]`.
-#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 pub(crate) fn audit(events: &[AuditEvent]) -> String {
     let mut out = String::new();
     push_list(&mut out, events, |out, e| {
@@ -125,7 +127,7 @@ pub(crate) fn audit(events: &[AuditEvent]) -> String {
 /// "advance": [hex factor, step] | null, "consume": [hex id, ..], "resets": [hex key, ..],
 /// "refunds": [hex key, ..], "locks": [[hex key, until ms], ..], "audit": [..] (as
 /// [`audit`])}`.
-#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 pub(crate) fn settlement(s: &Settlement, step: Option<i64>) -> String {
     let keys = |out: &mut String, keys: &[mfa_store::CounterKey]| {
         push_list(out, keys, |out, k| push_string(out, &k.storage_key()));

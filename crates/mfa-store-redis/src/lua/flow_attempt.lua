@@ -1,4 +1,4 @@
--- attempt: spend one try (challenge_refusal, challenge_spend), take the plan's list for the
+-- attempt: spend one try (challenge_refusal_of, challenge_spend), take the plan's list for the
 -- attempt's tag in order, stopping at the first refusal (counter_take), then read the user's
 -- factors (totp_rows) if asked and every take counted. Every marker and the stored plan are
 -- checked before the first write.
@@ -32,16 +32,17 @@ else
   marker, challenge, factor_index, factor_base = KEYS[1], KEYS[2], KEYS[3], ARGV[6]
 end
 
-local refusal = challenge_refusal(challenge, now)
+-- The try's conditions and the plan in one read: expires, consumed, left, ptag, ptr, ptu.
+local c = redis.call('HMGET', challenge, 'expires', 'consumed', 'left', 'ptag', 'ptr', 'ptu')
+local refusal = challenge_refusal_of(c, now)
 if refusal then
   return {refusal}
 end
-local plan = redis.call('HMGET', challenge, 'ptag', 'ptr', 'ptu')
-local recognised = plan[1] ~= false and string.sub(tag, 1, 1) == '+'
-  and string.sub(tag, 2) == plan[1]
-local list = plan[3]
+local recognised = c[4] ~= false and string.sub(tag, 1, 1) == '+'
+  and string.sub(tag, 2) == c[4]
+local list = c[6]
 if recognised then
-  list = plan[2]
+  list = c[5]
 end
 local takes = {}
 if list then

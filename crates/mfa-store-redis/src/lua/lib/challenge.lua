@@ -2,10 +2,10 @@
 -- purpose, ... ; see challenge.rs), beside the user's pointer per purpose and set of ids; the
 -- id -> user mapping lives in the id's own slot.
 
--- Why a try cannot be spent on the challenge at `now`: 'not_found', 'expired', 'consumed',
--- 'exhausted'; nil if it can. Reads only.
-local function challenge_refusal(key, now)
-  local c = redis.call('HMGET', key, 'expires', 'consumed', 'left')
+-- Why a try cannot be spent on a challenge whose fields `expires`, `consumed` and `left` are
+-- `c` (as HMGET gives them: false when absent) at `now`: 'not_found', 'expired', 'consumed',
+-- 'exhausted'; nil if it can.
+local function challenge_refusal_of(c, now)
   if not c[1] then
     return 'not_found'
   end
@@ -19,6 +19,11 @@ local function challenge_refusal(key, now)
     return 'exhausted'
   end
   return nil
+end
+
+-- Why a try cannot be spent on the challenge at `now` (challenge_refusal_of). Reads only.
+local function challenge_refusal(key, now)
+  return challenge_refusal_of(redis.call('HMGET', key, 'expires', 'consumed', 'left'), now)
 end
 
 -- Spends one try (after challenge_refusal said it can be). Returns the challenge's fields.
@@ -41,15 +46,13 @@ end
 -- Claims the id mapping for `user` until `expires` (ms), or returns the other user holding it.
 -- Returns false when claimed.
 local function mapping_claim(mapping, user, expires)
-  local owner = redis.call('GET', mapping)
+  -- Set only if absent, answering the owner before: one command for a new id.
+  local owner = redis.call('SET', mapping, user, 'NX', 'PXAT', expires, 'GET')
   if owner and owner ~= user then
     return owner
   end
   if owner then
     extend_expiry(mapping, expires)
-  else
-    redis.call('SET', mapping, user)
-    redis.call('PEXPIREAT', mapping, expires)
   end
   return false
 end
@@ -59,7 +62,8 @@ end
 -- the user's set of challenge ids, `base` the challenge key base (`key` = base .. id),
 -- `expires` (ms), `fields` a flat field, value list.
 local function challenge_store(key, pointer, index, base, id, purpose, expires, fields)
-  local old = redis.call('GET', pointer)
+  -- The pointer moves to `id` (with its expiry) in the command that answers the one before.
+  local old = redis.call('SET', pointer, id, 'PXAT', expires, 'GET')
   if old and old ~= id then
     local old_key = base .. old
     if redis.call('HGET', old_key, 'purpose') == purpose then
@@ -69,11 +73,10 @@ local function challenge_store(key, pointer, index, base, id, purpose, expires, 
   end
   redis.call('DEL', key)
   redis.call('HSET', key, unpack(fields))
-  redis.call('SET', pointer, id)
   redis.call('SADD', index, id)
-  -- In the past, PEXPIREAT deletes at once: an already-expired challenge is simply not stored.
+  -- In the past, PEXPIREAT deletes at once: an already-expired challenge is simply not stored
+  -- (nor is its pointer: a key set with an expiry in the past is gone at its next lookup).
   redis.call('PEXPIREAT', key, expires)
-  redis.call('PEXPIREAT', pointer, expires)
   extend_expiry(index, expires)
 end
 
@@ -81,11 +84,12 @@ end
 -- names of the challenge's keys and of its slot's marker, built by the store), expiring with
 -- the mapping; no route when the mapping is gone (claimed already expired).
 local function route_write(route, mapping, fields)
-  redis.call('DEL', route)
   local at = redis.call('PEXPIRETIME', mapping)
   if at < 0 then
+    redis.call('DEL', route)
     return
   end
+  -- A route always has the same fields (challenge.rs route_fields): HSET replaces it whole.
   redis.call('HSET', route, unpack(fields))
   redis.call('PEXPIREAT', route, at)
 end

@@ -35,6 +35,7 @@ local function counter_take(key, now_ms, window_end, limit)
   local now = tonumber(now_ms)
   local c, live = counter_fields(key, now)
   local ws, we, count, consec, lock
+  local same_window = false
   if not live then
     ws, we, lock = now_ms, window_end, false
     count, consec = 1, 1
@@ -46,21 +47,28 @@ local function counter_take(key, now_ms, window_end, limit)
     consec = math.min(tonumber(c[4]) + 1, MAX_COUNT)
   elseif tonumber(c[3]) < limit then
     ws, we, lock = c[1], c[2], c[5]
+    same_window = true
     count = tonumber(c[3]) + 1
     consec = math.min(tonumber(c[4]) + 1, MAX_COUNT)
   else
     return {'refused', c[1], c[2], c[3], c[4], c[5] or ''}
   end
-  redis.call('DEL', key)
-  redis.call('HSET', key, 'ws', ws, 'we', we, 'count', tostring(count), 'consec', tostring(consec))
-  local retained = we
-  if lock then
-    redis.call('HSET', key, 'lock', lock)
-    if tonumber(lock) > tonumber(we) then
+  -- The hash holds only these five fields, so writing four of them replaces the record; the
+  -- lock is either kept as it is or, for a new record, dropped.
+  if c[5] and not lock then
+    redis.call('HDEL', key, 'lock')
+  end
+  if same_window then
+    -- Same window, same lock: the record's expiry stands.
+    redis.call('HSET', key, 'count', tostring(count), 'consec', tostring(consec))
+  else
+    redis.call('HSET', key, 'ws', ws, 'we', we, 'count', tostring(count), 'consec', tostring(consec))
+    local retained = we
+    if lock and tonumber(lock) > tonumber(we) then
       retained = lock
     end
+    redis.call('PEXPIREAT', key, retained)
   end
-  redis.call('PEXPIREAT', key, retained)
   return {'taken', ws, we, tostring(count), tostring(consec), lock or ''}
 end
 
@@ -87,7 +95,7 @@ local function counter_lock(key, now_ms, until_ms)
       lock = c[5]
     end
   end
-  redis.call('DEL', key)
+  -- All five fields written: the record is replaced whole.
   redis.call('HSET', key, 'ws', now_ms, 'we', now_ms, 'count', '0', 'consec', consec, 'lock', lock)
   redis.call('PEXPIREAT', key, math.max(tonumber(lock), now))
   return {now_ms, now_ms, '0', consec, lock}

@@ -6,11 +6,11 @@ local TOTP_LOST = 'a TOTP factor was written and is gone'
 -- Whether `step` (decimal) may be recorded as the factor's last used step: the factor is
 -- confirmed and `step` is greater than the last one. Reads only.
 local function totp_advanceable(key, step)
-  if redis.call('HGET', key, 'status') ~= 'confirmed' then
+  local f = redis.call('HMGET', key, 'status', 'step')
+  if f[1] ~= 'confirmed' then
     return false
   end
-  local last = redis.call('HGET', key, 'step')
-  return not (last and dec_ge(last, step))
+  return not (f[2] and dec_ge(f[2], step))
 end
 
 -- Records `step` (after totp_advanceable said it may).

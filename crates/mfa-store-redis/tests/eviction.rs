@@ -241,6 +241,24 @@ async fn volatile_eviction_resets_counters_silently_which_is_why_connect_refuses
 
     let mut admin = server.admin().await;
     let written = fill(&mut admin, async || false).await;
+    // While the server is full (nothing left it may evict), a take on an evicted counter is
+    // refused: the script's first write is denied, so the store answers Unavailable and a
+    // login fails closed; it never writes past maxmemory.
+    let mut evicted = None;
+    for user in &users {
+        if store.counter(&key(user), t).await.unwrap().is_none() {
+            evicted = Some(user);
+            break;
+        }
+    }
+    let evicted = evicted.expect("the server evicted counters");
+    let full = store
+        .take_counter(&key(evicted), window, 3, t + Duration::from_secs(1))
+        .await;
+    assert!(
+        matches!(full, Err(StoreError::Unavailable(_))),
+        "a take on a full server: {full:?}"
+    );
     // The filler has no TTL, so nothing evicts it: free the room it took, as the server's own
     // traffic would, so that the store can write again. The counters stay evicted.
     for k in 0..written {

@@ -123,15 +123,20 @@ fn settings_key(store: &RedisStore, user: &str) -> String {
     format!("{{{}:u:{user}}}:settings", store.prefix())
 }
 
+/// The name of the `n`th filler value [`fill`] writes.
+fn filler_key(n: usize) -> String {
+    format!("junk:{n}")
+}
+
 /// Writes 4 KiB values without a TTL until `gone` says enough records went, or the server
 /// refuses a write (nothing left it may evict); returns how many it wrote.
 async fn fill(admin: &mut MultiplexedConnection, mut gone: impl AsyncFnMut() -> bool) -> usize {
     let value = "x".repeat(4096);
     let mut written = 0;
-    for round in 0..200 {
-        for i in 0..100 {
+    for _ in 0..200 {
+        for _ in 0..100 {
             let set: redis::RedisResult<()> = redis::cmd("SET")
-                .arg(format!("junk:{round}:{i}"))
+                .arg(filler_key(written))
                 .arg(&value)
                 .query_async(admin)
                 .await;
@@ -261,9 +266,10 @@ async fn volatile_eviction_resets_counters_silently_which_is_why_connect_refuses
     );
     // The filler has no TTL, so nothing evicts it: free the room it took, as the server's own
     // traffic would, so that the store can write again. The counters stay evicted.
-    for k in 0..written {
+    if written > 0 {
+        let filler: Vec<String> = (0..written).map(filler_key).collect();
         let _: () = redis::cmd("DEL")
-            .arg(format!("junk:{}:{}", k / 100, k % 100))
+            .arg(filler)
             .query_async(&mut admin)
             .await
             .unwrap();
